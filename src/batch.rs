@@ -1,0 +1,446 @@
+//! Reading batches: JSONL with an optional manifest line, or CSV with a column mapping.
+//! Format: docs/batch-format.md. Reading is streaming: [`open`] reads the manifest (or
+//! derives the batch id of a bare file), then [`OpenBatch::for_each_item`] hands over one
+//! checked item at a time, so the caller can insert it inside its transaction.
+
+mod csv_source;
+mod jsonl;
+
+pub use csv_source::ColumnMap;
+
+use crate::guidelines;
+use crate::model::{DEFAULT_SCHEMA, GuidelineRef, Item, Schema, content_hash, sha256_hex};
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// The manifest format this version reads.
+pub const BATCH_FORMAT: &str = "verdict-batch/1";
+
+/// Default limit on one text field (a prompt, message or response), in bytes.
+pub const DEFAULT_MAX_FIELD_BYTES: usize = 4 * 1024 * 1024;
+
+/// A batch that cannot be read, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchError {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line, when the problem is on one.
+    pub line: Option<u64>,
+    /// The field at fault (`responses[1].text`), when one is.
+    pub field: Option<String>,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl fmt::Display for BatchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ": field '{field}'")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for BatchError {}
+
+/// Something accepted but worth telling the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// 1-based line.
+    pub line: u64,
+    /// What was noticed.
+    pub message: String,
+}
+
+/// How to read a batch file.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// CSV column mapping (`prompt=question,response=completion`); CSV files only.
+    pub map: Option<ColumnMap>,
+    /// Schema for a batch without a manifest (default: the shipped default schema).
+    pub schema: Option<Schema>,
+    /// Limit on one text field, in bytes (default [`DEFAULT_MAX_FIELD_BYTES`]).
+    pub max_field_bytes: Option<usize>,
+}
+
+/// What the batch is, before its items.
+#[derive(Debug, Clone)]
+pub struct Header {
+    /// Batch id.
+    pub batch_id: String,
+    /// The labeling schema.
+    pub schema: Schema,
+    /// The guideline document and version.
+    pub guidelines: GuidelineRef,
+    /// The manifest as given (or as derived for a bare file), stored with the batch.
+    pub manifest: serde_json::Value,
+    /// True when the file had no manifest and the id was derived from its content.
+    pub derived: bool,
+}
+
+/// One checked item, ready to store.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    /// 1-based line where the item starts.
+    pub line: u64,
+    /// The item.
+    pub item: Item,
+    /// Its canonical content (what is hashed and stored).
+    pub canonical: Vec<u8>,
+    /// Hex sha256 of `canonical`.
+    pub hash: String,
+    /// Bytes of the file read so far (for progress).
+    pub offset: u64,
+}
+
+/// The format of a batch file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One JSON object a line.
+    Jsonl,
+    /// Comma-separated values with a header row.
+    Csv,
+}
+
+/// A batch file whose header has been read.
+#[derive(Debug)]
+pub struct OpenBatch {
+    /// The file.
+    pub path: PathBuf,
+    /// Its format.
+    pub format: Format,
+    /// The header.
+    pub header: Header,
+    /// File size in bytes.
+    pub size: u64,
+    /// Warnings so far (manifest); items add theirs during `for_each_item`.
+    pub warnings: Vec<Warning>,
+    options: Options,
+}
+
+impl Format {
+    /// The format a path's extension names, if any.
+    pub fn of(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "jsonl" | "ndjson" => Some(Format::Jsonl),
+            "csv" => Some(Format::Csv),
+            _ => None,
+        }
+    }
+}
+
+impl BatchError {
+    pub(crate) fn at(
+        file: &Path,
+        line: Option<u64>,
+        field: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
+        BatchError {
+            file: file.to_path_buf(),
+            line,
+            field: field.map(str::to_string),
+            message: message.into(),
+        }
+    }
+}
+
+/// The batch files a path names: the file itself, or the `.jsonl`/`.ndjson`/`.csv` files
+/// of a folder in name order.
+pub fn files(path: &Path) -> Result<Vec<PathBuf>, BatchError> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| BatchError::at(path, None, None, format!("cannot read: {e}")))?;
+    if !meta.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut out = Vec::new();
+    let entries = std::fs::read_dir(path)
+        .map_err(|e| BatchError::at(path, None, None, format!("cannot list folder: {e}")))?;
+    for entry in entries {
+        let p = entry
+            .map_err(|e| BatchError::at(path, None, None, format!("cannot list folder: {e}")))?
+            .path();
+        if p.is_file() && Format::of(&p).is_some() {
+            out.push(p);
+        }
+    }
+    out.sort();
+    if out.is_empty() {
+        return Err(BatchError::at(
+            path,
+            None,
+            None,
+            "no batch files here: a batch file ends in .jsonl, .ndjson or .csv",
+        ));
+    }
+    Ok(out)
+}
+
+/// Opens a batch file and reads its header.
+pub fn open(path: &Path, options: Options) -> Result<OpenBatch, BatchError> {
+    let format = Format::of(path).ok_or_else(|| {
+        BatchError::at(
+            path,
+            None,
+            None,
+            "unknown batch format: name the file .jsonl (or .ndjson) or .csv",
+        )
+    })?;
+    let size = std::fs::metadata(path)
+        .map_err(|e| BatchError::at(path, None, None, format!("cannot read: {e}")))?
+        .len();
+    if size == 0 {
+        return Err(BatchError::at(
+            path,
+            None,
+            None,
+            "the file is empty: a batch needs at least one item",
+        ));
+    }
+    if options.map.is_some() && format != Format::Csv {
+        return Err(BatchError::at(
+            path,
+            None,
+            None,
+            "--map applies to CSV files only; JSONL items name their fields themselves",
+        ));
+    }
+    let mut warnings = Vec::new();
+    let manifest = match format {
+        Format::Jsonl => jsonl::read_manifest(path, &mut warnings)?,
+        Format::Csv => None,
+    };
+    let header = match manifest {
+        Some(h) => h,
+        None => derived_header(path, format, &options)?,
+    };
+    Ok(OpenBatch {
+        path: path.to_path_buf(),
+        format,
+        header,
+        size,
+        warnings,
+        options,
+    })
+}
+
+/// A bare file's header: the given or default schema, and an id derived from the bytes
+/// of the file (and the column mapping), so that pulling it twice is a no-op.
+fn derived_header(path: &Path, format: Format, options: &Options) -> Result<Header, BatchError> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    let mut f = std::fs::File::open(path)
+        .map_err(|e| BatchError::at(path, None, None, format!("cannot open: {e}")))?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| BatchError::at(path, None, None, format!("cannot read: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    if let Some(map) = &options.map {
+        hasher.update(b"\0map:");
+        hasher.update(map.to_string().as_bytes());
+    }
+    let digest = hex::encode(hasher.finalize());
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("batch")
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect::<String>();
+    let batch_id = format!("{stem}-{}", &digest[..12]);
+    let schema = match &options.schema {
+        Some(s) => s.clone(),
+        None => Schema::builtin(DEFAULT_SCHEMA)
+            .map_err(|e| BatchError::at(path, None, None, e.to_string()))?,
+    };
+    let guidelines = guidelines::default_reference();
+    let manifest = serde_json::json!({
+        "format": BATCH_FORMAT,
+        "batch_id": batch_id,
+        "schema": schema.id,
+        "guidelines": guidelines,
+        "derived_from": {
+            "file": path.file_name().and_then(|s| s.to_str()).unwrap_or_default(),
+            "sha256": digest,
+            "format": match format { Format::Jsonl => "jsonl", Format::Csv => "csv" },
+            "map": options.map.as_ref().map(|m| m.to_string()),
+        },
+    });
+    Ok(Header {
+        batch_id,
+        schema,
+        guidelines,
+        manifest,
+        derived: true,
+    })
+}
+
+impl OpenBatch {
+    /// Reads every item in order, checks it, and hands it to `f`. The first error (from
+    /// the file or from `f`) stops the read and is returned.
+    pub fn for_each_item<E>(
+        &mut self,
+        mut f: impl FnMut(Parsed) -> Result<(), E>,
+    ) -> Result<(), ItemsError<E>> {
+        let max = self
+            .options
+            .max_field_bytes
+            .unwrap_or(DEFAULT_MAX_FIELD_BYTES);
+        let mut ids: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+        let mut count = 0u64;
+        let path = self.path.clone();
+        let schema = self.header.schema.clone();
+        let mut emit = |line: u64, offset: u64, item: Item| -> Result<(), ItemsError<E>> {
+            if let Some(first) = ids.insert(item.id.clone(), line) {
+                return Err(ItemsError::Batch(BatchError::at(
+                    &path,
+                    Some(line),
+                    Some("id"),
+                    format!(
+                        "duplicate id '{}': line {first} has it too; ids must be unique in a batch",
+                        item.id
+                    ),
+                )));
+            }
+            let canonical = item.content.canonical_json();
+            let hash = content_hash(&canonical);
+            count += 1;
+            f(Parsed {
+                line,
+                item,
+                canonical,
+                hash,
+                offset,
+            })
+            .map_err(ItemsError::Sink)
+        };
+        let ctx = ItemContext {
+            path: &self.path,
+            schema: &schema,
+            max_field_bytes: max,
+        };
+        match self.format {
+            Format::Jsonl => jsonl::read_items(&ctx, &mut self.warnings, &mut emit)?,
+            Format::Csv => csv_source::read_items(
+                &ctx,
+                self.options.map.as_ref(),
+                &mut self.warnings,
+                &mut emit,
+            )?,
+        }
+        if count == 0 {
+            return Err(ItemsError::Batch(BatchError::at(
+                &self.path,
+                None,
+                None,
+                "no items: a batch needs at least one item after its manifest",
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// An error while reading items: the batch's own, or the sink's.
+#[derive(Debug)]
+pub enum ItemsError<E> {
+    /// The batch is malformed.
+    Batch(BatchError),
+    /// The callback failed (a database error, say).
+    Sink(E),
+}
+
+impl<E> From<BatchError> for ItemsError<E> {
+    fn from(e: BatchError) -> Self {
+        ItemsError::Batch(e)
+    }
+}
+
+/// What item parsers need to check an item.
+pub(crate) struct ItemContext<'a> {
+    pub path: &'a Path,
+    pub schema: &'a Schema,
+    pub max_field_bytes: usize,
+}
+
+impl ItemContext<'_> {
+    /// Checks a text field: size limit and no NUL (which no renderer or CSV survives).
+    pub fn text(&self, line: u64, field: &str, s: &str) -> Result<(), BatchError> {
+        if s.len() > self.max_field_bytes {
+            return Err(BatchError::at(
+                self.path,
+                Some(line),
+                Some(field),
+                format!(
+                    "{} bytes is over the limit of {} bytes for one text; shorten it, or raise the limit with --max-field-bytes",
+                    s.len(),
+                    self.max_field_bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks an item id.
+    pub fn id(&self, line: u64, id: &str) -> Result<(), BatchError> {
+        if id.trim().is_empty() {
+            return Err(BatchError::at(
+                self.path,
+                Some(line),
+                Some("id"),
+                "the id is empty",
+            ));
+        }
+        if id.len() > 256 || id.chars().any(char::is_control) {
+            return Err(BatchError::at(
+                self.path,
+                Some(line),
+                Some("id"),
+                "an id has at most 256 bytes and no control characters",
+            ));
+        }
+        Ok(())
+    }
+
+    /// An id for an item whose source has none: derived from its content, so stable.
+    pub fn derived_id(content: &crate::model::Content) -> String {
+        sha256_hex(&content.canonical_json())[..16].to_string()
+    }
+}
+
+/// Removes a UTF-8 byte-order mark.
+pub(crate) fn strip_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
+}
+
+/// Decodes a line as UTF-8, naming the line and byte column on failure.
+pub(crate) fn utf8<'a>(path: &Path, line: u64, bytes: &'a [u8]) -> Result<&'a str, BatchError> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        BatchError::at(
+            path,
+            Some(line),
+            None,
+            format!(
+                "invalid UTF-8 at byte {} of the line; save the file as UTF-8",
+                e.valid_up_to() + 1
+            ),
+        )
+    })
+}

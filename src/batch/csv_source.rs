@@ -1,0 +1,362 @@
+//! CSV batches: a header row, and a mapping from item fields to columns.
+
+use super::{BatchError, ItemContext, ItemsError, Warning};
+use crate::model::{Content, Extras, Item, Message, Response, Role};
+use serde_json::{Map, Value};
+use std::fmt;
+use std::path::Path;
+
+/// The item fields a CSV column can be mapped to.
+pub const FIELDS: &[&str] = &[
+    "id",
+    "prompt",
+    "system",
+    "response",
+    "response_b",
+    "model",
+    "model_b",
+    "content_warning",
+];
+
+/// `field=column` pairs, from `--map prompt=question,response=completion`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ColumnMap(Vec<(String, String)>);
+
+impl fmt::Display for ColumnMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        write!(f, "{}", parts.join(","))
+    }
+}
+
+impl std::str::FromStr for ColumnMap {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for part in s.split(',').filter(|p| !p.trim().is_empty()) {
+            let (field, column) = part.split_once('=').ok_or_else(|| {
+                format!("'{part}' is not FIELD=COLUMN (example: --map prompt=question,response=completion)")
+            })?;
+            let field = match field.trim() {
+                "response_a" => "response",
+                "model_a" => "model",
+                f => f,
+            };
+            if !FIELDS.contains(&field) {
+                return Err(format!(
+                    "'{field}' is not an item field; map one of: {}",
+                    FIELDS.join(", ")
+                ));
+            }
+            if out.iter().any(|(f, _)| f == field) {
+                return Err(format!("field '{field}' is mapped twice"));
+            }
+            out.push((field.to_string(), column.trim().to_string()));
+        }
+        if out.is_empty() {
+            return Err("empty mapping; example: --map prompt=question,response=completion".into());
+        }
+        Ok(ColumnMap(out))
+    }
+}
+
+/// Column index of each mapped field.
+#[derive(Default)]
+struct Columns {
+    id: Vec<usize>,
+    prompt: Option<usize>,
+    system: Option<usize>,
+    response: Option<usize>,
+    response_b: Option<usize>,
+    model: Option<usize>,
+    model_b: Option<usize>,
+    content_warning: Option<usize>,
+}
+
+impl Columns {
+    fn set(&mut self, field: &str, idx: usize) {
+        let slot = match field {
+            "id" => {
+                self.id.push(idx);
+                return;
+            }
+            "prompt" => &mut self.prompt,
+            "system" => &mut self.system,
+            "response" => &mut self.response,
+            "response_b" => &mut self.response_b,
+            "model" => &mut self.model,
+            "model_b" => &mut self.model_b,
+            _ => &mut self.content_warning,
+        };
+        *slot = Some(idx);
+    }
+
+    fn mapped(&self) -> Vec<usize> {
+        let mut out = self.id.clone();
+        out.extend(
+            [
+                self.prompt,
+                self.system,
+                self.response,
+                self.response_b,
+                self.model,
+                self.model_b,
+                self.content_warning,
+            ]
+            .into_iter()
+            .flatten(),
+        );
+        out
+    }
+}
+
+fn resolve(
+    path: &Path,
+    headers: &[String],
+    map: Option<&ColumnMap>,
+) -> Result<Columns, BatchError> {
+    let mut cols = Columns::default();
+    let find = |name: &str| headers.iter().position(|h| h == name);
+    match map {
+        Some(ColumnMap(pairs)) => {
+            for (field, spec) in pairs {
+                // An id may join several columns (`id=id+model`) when one is not unique.
+                let columns: Vec<&str> = if field == "id" {
+                    spec.split('+').collect()
+                } else {
+                    vec![spec]
+                };
+                for column in columns {
+                    let idx = find(column).ok_or_else(|| {
+                        BatchError::at(
+                            path,
+                            Some(1),
+                            None,
+                            format!(
+                                "--map {field}={spec}: there is no column '{column}'; the columns are: {}",
+                                headers.join(", ")
+                            ),
+                        )
+                    })?;
+                    cols.set(field, idx);
+                }
+            }
+        }
+        None => {
+            for field in FIELDS {
+                if let Some(idx) = find(field) {
+                    cols.set(field, idx);
+                }
+            }
+            if cols.response.is_none()
+                && let Some(idx) = find("response_a")
+            {
+                cols.set("response", idx);
+            }
+        }
+    }
+    let missing = |field: &str| {
+        BatchError::at(
+            path,
+            Some(1),
+            None,
+            format!(
+                "no column for '{field}': map one with --map {field}=COLUMN (the columns are: {})",
+                headers.join(", ")
+            ),
+        )
+    };
+    if cols.prompt.is_none() {
+        return Err(missing("prompt"));
+    }
+    if cols.response.is_none() {
+        return Err(missing("response"));
+    }
+    Ok(cols)
+}
+
+/// Reads every row as an item.
+pub(super) fn read_items<E>(
+    ctx: &ItemContext<'_>,
+    map: Option<&ColumnMap>,
+    _warnings: &mut [Warning],
+    emit: &mut impl FnMut(u64, u64, Item) -> Result<(), ItemsError<E>>,
+) -> Result<(), ItemsError<E>> {
+    let path = ctx.path;
+    let mut file = std::fs::File::open(path)
+        .map_err(|e| BatchError::at(path, None, None, format!("cannot open: {e}")))?;
+    // Skip a byte-order mark, which spreadsheet programs write and csv would keep in the
+    // first column's name.
+    let mut bom = [0u8; 3];
+    let skip = {
+        use std::io::{Read, Seek, SeekFrom};
+        let n = file.read(&mut bom).unwrap_or(0);
+        let skip = if n == 3 && bom == *b"\xEF\xBB\xBF" {
+            3
+        } else {
+            0
+        };
+        file.seek(SeekFrom::Start(skip))
+            .map_err(|e| BatchError::at(path, None, None, format!("cannot read: {e}")))?;
+        skip
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .buffer_capacity(1 << 20)
+        .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
+    let csv_err = |e: csv::Error| {
+        let line = e.position().map(|p| p.line());
+        let msg = match e.kind() {
+            csv::ErrorKind::UnequalLengths {
+                expected_len, len, ..
+            } => format!(
+                "this row has {len} fields but the header has {expected_len}; check quoting of fields that contain commas or newlines"
+            ),
+            _ => format!("not valid CSV: {e}"),
+        };
+        BatchError::at(path, line, None, msg)
+    };
+    let header_bytes = reader.byte_headers().map_err(csv_err)?.clone();
+    let mut headers = Vec::with_capacity(header_bytes.len());
+    for (i, h) in header_bytes.iter().enumerate() {
+        let h = std::str::from_utf8(h).map_err(|_| {
+            BatchError::at(
+                path,
+                Some(1),
+                None,
+                format!(
+                    "column {} of the header is not valid UTF-8; save the file as UTF-8",
+                    i + 1
+                ),
+            )
+        })?;
+        headers.push(h.trim().to_string());
+    }
+    if headers.iter().all(String::is_empty) {
+        return Err(BatchError::at(path, Some(1), None, "the header row is empty").into());
+    }
+    let cols = resolve(path, &headers, map)?;
+    let mapped = cols.mapped();
+    let mut record = csv::ByteRecord::new();
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(csv_err(e).into()),
+        }
+        let pos = record
+            .position()
+            .map(|p| (p.line(), p.byte()))
+            .unwrap_or((0, 0));
+        let line = pos.0;
+        if record.iter().all(|f| f.is_empty()) {
+            continue;
+        }
+        let cell = |idx: usize| -> Result<&str, BatchError> {
+            std::str::from_utf8(record.get(idx).unwrap_or_default()).map_err(|e| {
+                BatchError::at(
+                    path,
+                    Some(line),
+                    Some(&headers[idx]),
+                    format!(
+                        "invalid UTF-8 at byte {} of this field; save the file as UTF-8",
+                        e.valid_up_to() + 1
+                    ),
+                )
+            })
+        };
+        let text = |idx: usize, field: &str| -> Result<String, BatchError> {
+            let s = cell(idx)?;
+            ctx.text(line, &format!("{field} (column '{}')", headers[idx]), s)?;
+            Ok(s.to_string())
+        };
+        let opt = |idx: Option<usize>| -> Result<Option<String>, BatchError> {
+            match idx {
+                Some(i) => {
+                    let s = cell(i)?.trim();
+                    Ok((!s.is_empty()).then(|| s.to_string()))
+                }
+                None => Ok(None),
+            }
+        };
+        let mut conversation = Vec::with_capacity(2);
+        if let Some(sys) = cols.system {
+            let s = text(sys, "system")?;
+            if !s.is_empty() {
+                conversation.push(Message {
+                    role: Role::System,
+                    content: s,
+                });
+            }
+        }
+        let prompt_idx = cols.prompt.unwrap_or_default();
+        let prompt = text(prompt_idx, "prompt")?;
+        if prompt.trim().is_empty() {
+            return Err(BatchError::at(
+                path,
+                Some(line),
+                Some(&headers[prompt_idx]),
+                "the prompt is empty",
+            )
+            .into());
+        }
+        conversation.push(Message {
+            role: Role::User,
+            content: prompt,
+        });
+        let mut responses = vec![Response {
+            model: opt(cols.model)?,
+            text: text(cols.response.unwrap_or_default(), "response")?,
+        }];
+        if let Some(b) = cols.response_b {
+            let tb = text(b, "response_b")?;
+            if !tb.is_empty() {
+                responses.push(Response {
+                    model: opt(cols.model_b)?,
+                    text: tb,
+                });
+            }
+        }
+        let content = Content {
+            conversation,
+            responses,
+        };
+        let id = if cols.id.is_empty() {
+            ItemContext::derived_id(&content)
+        } else {
+            let mut parts = Vec::with_capacity(cols.id.len());
+            for &i in &cols.id {
+                parts.push(cell(i)?.trim());
+            }
+            let id = parts.join(":");
+            ctx.id(line, &id)?;
+            id
+        };
+        let content_warning = match opt(cols.content_warning)? {
+            None => None,
+            Some(s) => match s.to_ascii_lowercase().as_str() {
+                "0" | "false" | "no" => None,
+                "1" | "true" | "yes" => Some("Content warning".to_string()),
+                _ => Some(s),
+            },
+        };
+        let mut metadata = Map::new();
+        for (i, h) in headers.iter().enumerate() {
+            if !mapped.contains(&i) && !h.is_empty() {
+                metadata.insert(h.clone(), Value::String(cell(i)?.to_string()));
+            }
+        }
+        let item = Item {
+            id,
+            content,
+            extras: Extras {
+                metadata,
+                suggestions: Default::default(),
+                content_warning,
+            },
+        };
+        emit(line, pos.1 + skip, item)?;
+    }
+    Ok(())
+}

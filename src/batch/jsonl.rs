@@ -1,0 +1,480 @@
+//! JSONL batches: an optional `{"manifest": {...}}` first line, then one item a line.
+
+use super::{BATCH_FORMAT, BatchError, Header, ItemContext, Warning, strip_bom, utf8};
+use crate::guidelines;
+use crate::model::{
+    Content, DEFAULT_SCHEMA, Extras, GuidelineRef, Item, Message, Response, Role, Schema,
+    Suggestion,
+};
+use serde_json::{Map, Value};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+const ITEM_FIELDS: &[&str] = &[
+    "id",
+    "prompt",
+    "messages",
+    "responses",
+    "metadata",
+    "suggestions",
+    "content_warning",
+];
+const MANIFEST_FIELDS: &[&str] = &[
+    "format",
+    "batch_id",
+    "schema",
+    "guidelines",
+    "description",
+    "created",
+    "source",
+];
+
+/// Lines of a JSONL file: (1-based line number, bytes without the newline, offset after it).
+fn lines(
+    path: &Path,
+) -> Result<impl Iterator<Item = Result<(u64, Vec<u8>, u64), BatchError>>, BatchError> {
+    let f = std::fs::File::open(path)
+        .map_err(|e| BatchError::at(path, None, None, format!("cannot open: {e}")))?;
+    let mut reader = BufReader::with_capacity(1 << 20, f);
+    let mut n = 0u64;
+    let mut offset = 0u64;
+    let path = path.to_path_buf();
+    Ok(std::iter::from_fn(move || {
+        let mut buf = Vec::new();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) => None,
+            Ok(len) => {
+                n += 1;
+                offset += len as u64;
+                if buf.last() == Some(&b'\n') {
+                    buf.pop();
+                }
+                if buf.last() == Some(&b'\r') {
+                    buf.pop();
+                }
+                if n == 1 {
+                    let stripped = strip_bom(&buf).len();
+                    buf.drain(..buf.len() - stripped);
+                }
+                Some(Ok((n, buf, offset)))
+            }
+            Err(e) => Some(Err(BatchError::at(
+                &path,
+                Some(n + 1),
+                None,
+                format!("cannot read: {e}"),
+            ))),
+        }
+    }))
+}
+
+fn parse_line(path: &Path, line: u64, bytes: &[u8]) -> Result<Map<String, Value>, BatchError> {
+    let text = utf8(path, line, bytes)?;
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(BatchError::at(
+            path,
+            Some(line),
+            None,
+            "a line must be one JSON object",
+        )),
+        Err(e) => Err(BatchError::at(
+            path,
+            Some(line),
+            None,
+            format!("not valid JSON ({e})"),
+        )),
+    }
+}
+
+fn is_blank(bytes: &[u8]) -> bool {
+    bytes.iter().all(u8::is_ascii_whitespace)
+}
+
+/// Reads the manifest line, if the first non-blank line is one.
+pub(super) fn read_manifest(
+    path: &Path,
+    warnings: &mut Vec<Warning>,
+) -> Result<Option<Header>, BatchError> {
+    for entry in lines(path)? {
+        let (line, bytes, _) = entry?;
+        if is_blank(&bytes) {
+            continue;
+        }
+        let mut obj = parse_line(path, line, &bytes)?;
+        let Some(m) = obj.remove("manifest") else {
+            return Ok(None);
+        };
+        return manifest(path, line, m, warnings).map(Some);
+    }
+    Ok(None)
+}
+
+fn manifest(
+    path: &Path,
+    line: u64,
+    m: Value,
+    warnings: &mut Vec<Warning>,
+) -> Result<Header, BatchError> {
+    let err = |field: &str, msg: String| BatchError::at(path, Some(line), Some(field), msg);
+    let Value::Object(obj) = &m else {
+        return Err(err("manifest", "the manifest must be a JSON object".into()));
+    };
+    for k in obj.keys() {
+        if !MANIFEST_FIELDS.contains(&k.as_str()) {
+            warnings.push(Warning {
+                line,
+                message: format!(
+                    "unknown manifest field '{k}' ignored (known: {})",
+                    MANIFEST_FIELDS.join(", ")
+                ),
+            });
+        }
+    }
+    if let Some(f) = obj.get("format") {
+        match f.as_str() {
+            Some(BATCH_FORMAT) => {}
+            Some(other) if other.starts_with("verdict-batch/") => {
+                return Err(err(
+                    "manifest.format",
+                    format!(
+                        "'{other}' is a newer batch format than this verdict reads ({BATCH_FORMAT}); upgrade verdict"
+                    ),
+                ));
+            }
+            _ => {
+                return Err(err(
+                    "manifest.format",
+                    format!("must be \"{BATCH_FORMAT}\""),
+                ));
+            }
+        }
+    }
+    let batch_id = match obj.get("batch_id") {
+        Some(Value::String(s)) if valid_batch_id(s) => s.clone(),
+        Some(Value::String(_)) => {
+            return Err(err(
+                "manifest.batch_id",
+                "a batch id is 1-128 characters of letters, digits, '.', '_' and '-'".into(),
+            ));
+        }
+        Some(_) => return Err(err("manifest.batch_id", "must be a string".into())),
+        None => {
+            return Err(err(
+                "manifest.batch_id",
+                "missing: the manifest must name its batch".into(),
+            ));
+        }
+    };
+    let origin = format!("{}:{line}: manifest.schema", path.display());
+    let schema = match obj.get("schema") {
+        None => Schema::builtin(DEFAULT_SCHEMA),
+        Some(Value::String(id)) => Schema::builtin(id),
+        Some(v @ Value::Object(_)) => Schema::from_json(v.clone(), &origin),
+        Some(_) => {
+            return Err(err(
+                "manifest.schema",
+                "must be a shipped schema id or an inline schema object".into(),
+            ));
+        }
+    }
+    .map_err(|e| err("manifest.schema", e.to_string()))?;
+    let guidelines = match obj.get("guidelines") {
+        None => guidelines::default_reference(),
+        Some(v) => {
+            let given: GuidelineRef = serde_json::from_value(v.clone()).map_err(|e| {
+                err(
+                    "manifest.guidelines",
+                    format!("expected {{\"id\", \"version\"}}: {e}"),
+                )
+            })?;
+            match guidelines::find(&given.id, &given.version) {
+                Some(doc) => {
+                    let shipped = doc.reference();
+                    if given.sha256.is_some() && given.sha256 != shipped.sha256 {
+                        return Err(err(
+                            "manifest.guidelines.sha256",
+                            format!(
+                                "does not match the shipped document {} {}; the batch was written against a different text",
+                                given.id, given.version
+                            ),
+                        ));
+                    }
+                    shipped
+                }
+                None => given,
+            }
+        }
+    };
+    Ok(Header {
+        batch_id,
+        schema,
+        guidelines,
+        manifest: m,
+        derived: false,
+    })
+}
+
+fn valid_batch_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// Reads every item line after the manifest.
+pub(super) fn read_items<E>(
+    ctx: &ItemContext<'_>,
+    warnings: &mut Vec<Warning>,
+    emit: &mut impl FnMut(u64, u64, Item) -> Result<(), super::ItemsError<E>>,
+) -> Result<(), super::ItemsError<E>> {
+    let mut first = true;
+    for entry in lines(ctx.path)? {
+        let (line, bytes, offset) = entry?;
+        if is_blank(&bytes) {
+            continue;
+        }
+        let obj = parse_line(ctx.path, line, &bytes)?;
+        if first {
+            first = false;
+            if obj.contains_key("manifest") {
+                continue;
+            }
+        } else if obj.contains_key("manifest") {
+            return Err(BatchError::at(
+                ctx.path,
+                Some(line),
+                Some("manifest"),
+                "a manifest may only be the first line",
+            )
+            .into());
+        }
+        let item = item(ctx, line, obj, warnings)?;
+        emit(line, offset, item)?;
+    }
+    Ok(())
+}
+
+fn string(ctx: &ItemContext<'_>, line: u64, field: &str, v: &Value) -> Result<String, BatchError> {
+    match v {
+        Value::String(s) => {
+            ctx.text(line, field, s)?;
+            Ok(s.clone())
+        }
+        _ => Err(BatchError::at(
+            ctx.path,
+            Some(line),
+            Some(field),
+            "must be a string",
+        )),
+    }
+}
+
+/// Checks one item object and builds the item.
+pub(crate) fn item(
+    ctx: &ItemContext<'_>,
+    line: u64,
+    mut obj: Map<String, Value>,
+    warnings: &mut Vec<Warning>,
+) -> Result<Item, BatchError> {
+    let err = |field: &str, msg: &str| BatchError::at(ctx.path, Some(line), Some(field), msg);
+    let id = match obj.remove("id") {
+        Some(Value::String(s)) => s,
+        Some(Value::Number(n)) => n.to_string(),
+        Some(_) => return Err(err("id", "must be a string or a number")),
+        None => {
+            return Err(err(
+                "id",
+                "missing: every item needs an id unique in its batch",
+            ));
+        }
+    };
+    ctx.id(line, &id)?;
+    let conversation = match (obj.remove("prompt"), obj.remove("messages")) {
+        (Some(_), Some(_)) => {
+            return Err(err(
+                "prompt",
+                "give either 'prompt' or 'messages', not both",
+            ));
+        }
+        (None, None) => {
+            return Err(err(
+                "prompt",
+                "missing: give 'prompt' (a string) or 'messages' ([{role, content}])",
+            ));
+        }
+        (Some(p), None) => vec![Message {
+            role: Role::User,
+            content: string(ctx, line, "prompt", &p)?,
+        }],
+        (None, Some(Value::Array(ms))) => {
+            if ms.is_empty() {
+                return Err(err("messages", "must hold at least one message"));
+            }
+            let mut out = Vec::with_capacity(ms.len());
+            for (i, m) in ms.into_iter().enumerate() {
+                let at = |f: &str| format!("messages[{i}]{f}");
+                let Value::Object(mut m) = m else {
+                    return Err(err(&at(""), "must be an object {role, content}"));
+                };
+                let role = match m.remove("role") {
+                    Some(Value::String(r)) => Role::parse(&r).ok_or_else(|| {
+                        err(&at(".role"), "must be one of system, user, assistant")
+                    })?,
+                    _ => {
+                        return Err(err(
+                            &at(".role"),
+                            "missing: must be one of system, user, assistant",
+                        ));
+                    }
+                };
+                let content = match m.remove("content") {
+                    Some(v) => string(ctx, line, &at(".content"), &v)?,
+                    None => return Err(err(&at(".content"), "missing")),
+                };
+                for k in m.keys() {
+                    warnings.push(Warning {
+                        line,
+                        message: format!(
+                            "field '{}' ignored: a message has only role and content",
+                            at(&format!(".{k}"))
+                        ),
+                    });
+                }
+                out.push(Message { role, content });
+            }
+            out
+        }
+        (None, Some(_)) => return Err(err("messages", "must be an array of {role, content}")),
+    };
+    let responses = match obj.remove("responses") {
+        Some(Value::Array(rs)) => {
+            if rs.is_empty() || rs.len() > 2 {
+                return Err(err(
+                    "responses",
+                    "must hold one response (to rate) or two (to compare)",
+                ));
+            }
+            let mut out = Vec::with_capacity(2);
+            for (i, r) in rs.into_iter().enumerate() {
+                let at = |f: &str| format!("responses[{i}]{f}");
+                out.push(match r {
+                    Value::String(s) => {
+                        ctx.text(line, &at(""), &s)?;
+                        Response {
+                            model: None,
+                            text: s,
+                        }
+                    }
+                    Value::Object(mut r) => {
+                        let text = match r.remove("text") {
+                            Some(v) => string(ctx, line, &at(".text"), &v)?,
+                            None => return Err(err(&at(".text"), "missing")),
+                        };
+                        let model = match r.remove("model") {
+                            None | Some(Value::Null) => None,
+                            Some(v) => Some(string(ctx, line, &at(".model"), &v)?),
+                        };
+                        for k in r.keys() {
+                            warnings.push(Warning {
+                                line,
+                                message: format!(
+                                    "field '{}' ignored: a response has only text and model",
+                                    at(&format!(".{k}"))
+                                ),
+                            });
+                        }
+                        Response { model, text }
+                    }
+                    _ => {
+                        return Err(err(
+                            &at(""),
+                            "must be {\"text\": ..., \"model\": ...} or a string",
+                        ));
+                    }
+                });
+            }
+            out
+        }
+        Some(_) => return Err(err("responses", "must be an array")),
+        None => {
+            return Err(err(
+                "responses",
+                "missing: an item needs one or two responses",
+            ));
+        }
+    };
+    let mut metadata = match obj.remove("metadata") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m,
+        Some(_) => return Err(err("metadata", "must be a JSON object")),
+    };
+    let suggestions = match obj.remove("suggestions") {
+        None | Some(Value::Null) => Default::default(),
+        Some(Value::Object(m)) => {
+            let mut out = std::collections::BTreeMap::new();
+            for (q, v) in m {
+                let at = format!("suggestions.{q}");
+                let s: Suggestion = serde_json::from_value(v).map_err(|e| {
+                    err(
+                        &at,
+                        &format!("expected {{\"value\", \"score\", \"agent\"}}: {e}"),
+                    )
+                })?;
+                let value = ctx
+                    .schema
+                    .check_answer(&q, &s.value)
+                    .map_err(|e| err(&format!("{at}.value"), &e.to_string()))?;
+                if let Some(score) = s.score
+                    && !(0.0..=1.0).contains(&score)
+                {
+                    return Err(err(&format!("{at}.score"), "must be between 0 and 1"));
+                }
+                out.insert(q, Suggestion { value, ..s });
+            }
+            out
+        }
+        Some(_) => {
+            return Err(err(
+                "suggestions",
+                "must be an object: question id -> {value, score, agent}",
+            ));
+        }
+    };
+    let content_warning = match obj.remove("content_warning") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => None,
+        Some(Value::Bool(true)) => Some("Content warning".to_string()),
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => {
+            return Err(err(
+                "content_warning",
+                "must be a string (the warning) or true",
+            ));
+        }
+    };
+    if !obj.is_empty() {
+        let names: Vec<&str> = obj.keys().map(String::as_str).collect();
+        warnings.push(Warning {
+            line,
+            message: format!(
+                "unknown field(s) {} kept in metadata.unknown_fields (known: {})",
+                names.join(", "),
+                ITEM_FIELDS.join(", ")
+            ),
+        });
+        metadata.insert("unknown_fields".into(), Value::Object(obj));
+    }
+    Ok(Item {
+        id,
+        content: Content {
+            conversation,
+            responses,
+        },
+        extras: Extras {
+            metadata,
+            suggestions,
+            content_warning,
+        },
+    })
+}

@@ -1,0 +1,134 @@
+//! The command line: global options and subcommands (clap derive).
+
+use crate::batch::ColumnMap;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// verdict: an offline-first terminal workstation for AI-safety raters.
+#[derive(Debug, Parser)]
+#[command(name = "verdict", version, about, long_about = None)]
+pub struct Cli {
+    /// Where the cache and outbox live [default: the platform data directory].
+    #[arg(long, global = true, env = crate::config::DATA_DIR_ENV, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Where the signing key and config.toml live [default: the platform config directory].
+    #[arg(long, global = true, env = crate::config::CONFIG_DIR_ENV, value_name = "DIR")]
+    pub config_dir: Option<PathBuf>,
+    /// The rater's name [default: config.toml's `rater`, else the system user].
+    #[arg(long, global = true, env = "VERDICT_RATER", value_name = "NAME")]
+    pub rater: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import a batch file (JSONL or CSV) or a folder of them into the local cache.
+    Pull(PullArgs),
+    /// Per batch: items to do, done, skipped, flagged, exported.
+    Status(StatusArgs),
+    /// Write finished, not yet exported annotations into a signed bundle.
+    Export(ExportArgs),
+    /// Check a bundle's signature, manifest and item hashes.
+    Verify(VerifyArgs),
+    /// Answer, justify, submit, skip or flag an item from the command line (for scripts).
+    Label(LabelArgs),
+    /// Show or create the rater's signing key.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Pull the shipped demo batch into a throwaway cache and show it.
+    Demo,
+}
+
+/// `verdict pull`.
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// A .jsonl/.ndjson/.csv batch file, or a folder of them.
+    pub path: PathBuf,
+    /// CSV column mapping, FIELD=COLUMN,... (fields: id, prompt, system, response,
+    /// response_b, model, model_b, content_warning). Unmapped columns go to metadata.
+    #[arg(long, value_name = "FIELD=COLUMN,...")]
+    pub map: Option<ColumnMap>,
+    /// Schema for batches without a manifest: a shipped id or a .toml/.json file.
+    #[arg(long, value_name = "ID|FILE")]
+    pub schema: Option<String>,
+    /// Largest text (prompt, message or response) accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::batch::DEFAULT_MAX_FIELD_BYTES)]
+    pub max_field_bytes: usize,
+}
+
+/// `verdict status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON for scripts.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `verdict export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Bundle file to write, or an existing folder to write it into [default: the outbox].
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+}
+
+/// `verdict verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The bundle (its signature is BUNDLE.minisig).
+    pub bundle: PathBuf,
+    /// The signer's public key: a minisign .pub file or its base64 line [default: yours].
+    #[arg(long, value_name = "KEY")]
+    pub pubkey: Option<String>,
+}
+
+/// `verdict label`.
+#[derive(Debug, Args)]
+pub struct LabelArgs {
+    /// The item: ITEM or BATCH/ITEM.
+    pub item: String,
+    /// Set an answer: QUESTION=VALUE (multi-select: VALUE,VALUE). Repeatable.
+    #[arg(long = "answer", short = 'a', value_name = "QUESTION=VALUE")]
+    pub answers: Vec<String>,
+    /// Apply one of the schema's presets (for example `safe`).
+    #[arg(long, value_name = "PRESET")]
+    pub preset: Option<String>,
+    /// Set the justification.
+    #[arg(long, short = 'j', value_name = "TEXT")]
+    pub justification: Option<String>,
+    /// Flag for the policy team with a reason from the schema.
+    #[arg(long, value_name = "REASON")]
+    pub flag: Option<String>,
+    /// The note that goes with --flag.
+    #[arg(long, value_name = "TEXT", requires = "flag", default_value = "")]
+    pub note: String,
+    /// Submit after the changes.
+    #[arg(long, conflicts_with = "skip")]
+    pub submit: bool,
+    /// Skip with a reason.
+    #[arg(long, value_name = "REASON")]
+    pub skip: Option<String>,
+    /// Add active seconds to the item's time.
+    #[arg(long, value_name = "SECONDS")]
+    pub active_seconds: Option<u64>,
+}
+
+/// `verdict key ...`.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Print the public key (creating the key pair on first use).
+    Show,
+    /// Create the key pair now, optionally passphrase-protected.
+    Init {
+        /// Protect the secret key with a passphrase (asked on the terminal, or from
+        /// VERDICT_PASSPHRASE).
+        #[arg(long)]
+        passphrase: bool,
+        /// Replace an existing key.
+        #[arg(long)]
+        force: bool,
+    },
+}

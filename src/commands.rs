@@ -1,0 +1,11 @@
+//! One module per subcommand: each takes its arguments and the resolved [`Env`] and runs.
+
+pub mod demo;
+pub mod export;
+pub mod key;
+pub mod label;
+pub mod pull;
+pub mod status;
+pub mod verify;
+
+pub use crate::config::Env;

@@ -1,0 +1,31 @@
+//! `verdict export`: write a signed bundle of finished, not yet exported work.
+
+use super::Env;
+use crate::bundle;
+use crate::cli::ExportArgs;
+use crate::keys;
+use crate::store::Store;
+
+/// Exports into the outbox (or `--out`); says so and writes nothing when nothing is new.
+pub fn run(env: &Env, args: &ExportArgs) -> anyhow::Result<()> {
+    let mut store = Store::open(&env.data_dir)?;
+    let (dir, file) = match &args.out {
+        Some(p) if p.is_dir() => (p.clone(), None),
+        Some(p) => (env.outbox(), Some(p.as_path())),
+        None => (env.outbox(), None),
+    };
+    match bundle::export(&mut store, &env.config_dir, &env.rater, &dir, file)? {
+        None => println!("Nothing to export: every finished annotation is already in a bundle."),
+        Some(x) => {
+            println!(
+                "Wrote {} records to {}\nSignature: {}\nCheck it with: minisign -Vm {} -p {}",
+                x.manifest.record_count,
+                x.path.display(),
+                x.sig_path.display(),
+                x.path.display(),
+                keys::paths(&env.config_dir).1.display()
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! `verdict pull PATH`: import batch files into the cache.
+
+use super::Env;
+use crate::batch::{self, Options};
+use crate::cli::PullArgs;
+use crate::model::Schema;
+use crate::store::{ImportReport, Store};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::Path;
+
+/// Files larger than this get a progress bar (on a terminal).
+const PROGRESS_MIN_BYTES: u64 = 4 * 1024 * 1024;
+/// Warnings printed per file before the rest are counted.
+const MAX_WARNINGS: usize = 20;
+
+/// Resolves `--schema`: a shipped id, or a file.
+pub fn schema_arg(arg: &str) -> anyhow::Result<Schema> {
+    let p = Path::new(arg);
+    if p.exists() {
+        Ok(Schema::from_file(p)?)
+    } else {
+        Ok(Schema::builtin(arg)?)
+    }
+}
+
+/// Pulls every batch file under `args.path`; each batch is its own transaction, and a
+/// failed one leaves the cache as it was.
+pub fn run(env: &Env, args: &PullArgs) -> anyhow::Result<()> {
+    let schema = args.schema.as_deref().map(schema_arg).transpose()?;
+    let files = batch::files(&args.path)?;
+    let mut store = Store::open(&env.data_dir)?;
+    let mut failures = Vec::new();
+    for file in &files {
+        let options = Options {
+            map: args.map.clone(),
+            schema: schema.clone(),
+            max_field_bytes: Some(args.max_field_bytes),
+        };
+        match pull_file(&mut store, file, options) {
+            Ok(r) => report(file, &r),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                failures.push(file.display().to_string());
+            }
+        }
+    }
+    match failures.len() {
+        0 => Ok(()),
+        n if n == files.len() => anyhow::bail!("nothing was pulled"),
+        _ => anyhow::bail!(
+            "{} of {} files were not pulled ({}); the others were",
+            failures.len(),
+            files.len(),
+            failures.join(", ")
+        ),
+    }
+}
+
+/// Pulls one file, printing its warnings and a progress bar on a terminal.
+pub fn pull_file(store: &mut Store, file: &Path, options: Options) -> anyhow::Result<ImportReport> {
+    let mut open = batch::open(file, options)?;
+    let bar = if open.size >= PROGRESS_MIN_BYTES && std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(open.size);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar.set_message(format!("pulling {}", open.header.batch_id));
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let origin = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    let result = store.import(&mut open, &origin.display().to_string(), |pos| {
+        bar.set_position(pos)
+    });
+    bar.finish_and_clear();
+    for w in open.warnings.iter().take(MAX_WARNINGS) {
+        eprintln!("warning: {}:{}: {}", file.display(), w.line, w.message);
+    }
+    if open.warnings.len() > MAX_WARNINGS {
+        eprintln!(
+            "warning: ... and {} more warnings in {}",
+            open.warnings.len() - MAX_WARNINGS,
+            file.display()
+        );
+    }
+    Ok(result?)
+}
+
+fn report(file: &Path, r: &ImportReport) {
+    if r.added == 0 {
+        println!(
+            "{}: batch {} is already in the cache; nothing new ({} items unchanged)",
+            file.display(),
+            r.batch_id,
+            r.unchanged
+        );
+    } else {
+        println!(
+            "{}: pulled batch {}: {} new items{}",
+            file.display(),
+            r.batch_id,
+            r.added,
+            if r.unchanged > 0 {
+                format!(", {} already cached", r.unchanged)
+            } else {
+                String::new()
+            }
+        );
+    }
+}

@@ -1,0 +1,93 @@
+//! Where things live (data and config directories) and who the rater is.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Environment variable naming the data directory.
+pub const DATA_DIR_ENV: &str = "VERDICT_DATA_DIR";
+/// Environment variable naming the config directory.
+pub const CONFIG_DIR_ENV: &str = "VERDICT_CONFIG_DIR";
+
+/// The user's config file (`config.toml` in the config directory). Every field optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// The rater's name.
+    pub rater: Option<String>,
+}
+
+/// Resolved locations and identity for one run.
+#[derive(Debug, Clone)]
+pub struct Env {
+    /// The cache, outbox and other data.
+    pub data_dir: PathBuf,
+    /// Keys, config file, keymap.
+    pub config_dir: PathBuf,
+    /// The rater's name.
+    pub rater: String,
+}
+
+impl Env {
+    /// Resolves: command-line option, else environment variable (clap fills both), else
+    /// the XDG/platform default; the rater from the option, else the config file, else the
+    /// system user.
+    pub fn resolve(
+        data_dir: Option<PathBuf>,
+        config_dir: Option<PathBuf>,
+        rater: Option<String>,
+    ) -> anyhow::Result<Env> {
+        let dirs = directories::ProjectDirs::from("", "", "verdict");
+        let data_dir = match data_dir.or_else(|| dirs.as_ref().map(|d| d.data_dir().to_path_buf()))
+        {
+            Some(d) => d,
+            None => anyhow::bail!(
+                "no home directory to keep the cache in: give --data-dir or set {DATA_DIR_ENV}"
+            ),
+        };
+        let config_dir = match config_dir
+            .or_else(|| dirs.as_ref().map(|d| d.config_dir().to_path_buf()))
+        {
+            Some(d) => d,
+            None => anyhow::bail!(
+                "no home directory for the configuration: give --config-dir or set {CONFIG_DIR_ENV}"
+            ),
+        };
+        let file = load_config(&config_dir)?;
+        let rater = rater
+            .or(file.rater)
+            .or_else(|| std::env::var("USER").ok())
+            .or_else(|| std::env::var("LOGNAME").ok())
+            .unwrap_or_else(|| "rater".to_string());
+        check_rater(&rater)?;
+        Ok(Env {
+            data_dir,
+            config_dir,
+            rater,
+        })
+    }
+
+    /// The folder bundles are written to by default.
+    pub fn outbox(&self) -> PathBuf {
+        self.data_dir.join("outbox")
+    }
+}
+
+fn load_config(dir: &Path) -> anyhow::Result<ConfigFile> {
+    let path = dir.join("config.toml");
+    match std::fs::read_to_string(&path) {
+        Ok(s) => toml::from_str(&s).map_err(|e| anyhow::anyhow!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ConfigFile::default()),
+        Err(e) => Err(anyhow::anyhow!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// A rater name is 1-64 characters with no control characters.
+pub fn check_rater(name: &str) -> anyhow::Result<()> {
+    if name.trim().is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        anyhow::bail!(
+            "rater name '{}' is not usable: 1-64 characters, no control characters",
+            name.escape_debug()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! verdict: a keyboard-driven, offline-first terminal workstation for AI-safety raters.
+//!
+//! Module map (who may call whom):
+//! - [`model`]: plain serde types (items, schemas, answers, bundle records); no I/O.
+//! - [`batch`]: reads batch files (JSONL + manifest, CSV + column map) into checked items.
+//! - [`guidelines`]: the shipped guideline documents, by id and version.
+//! - [`store`]: the SQLite cache; the only module that speaks SQL. Uses `model`, `batch`.
+//! - [`keys`]: the rater's minisign key pair.
+//! - [`bundle`]: writes, signs and verifies export bundles. Uses `store`, `keys`.
+//! - [`config`]: data/config directories and the rater's name.
+//! - [`cli`] and [`commands`]: the command line; one module per subcommand, calling the
+//!   modules above. `main.rs` only parses and dispatches.
+
+pub mod batch;
+pub mod bundle;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod guidelines;
+pub mod keys;
+pub mod model;
+pub mod store;
+
+/// Runs a parsed command line.
+pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
+    use cli::Command;
+    let env = config::Env::resolve(cli.data_dir, cli.config_dir, cli.rater)?;
+    match &cli.command {
+        Command::Pull(a) => commands::pull::run(&env, a),
+        Command::Status(a) => commands::status::run(&env, a),
+        Command::Export(a) => commands::export::run(&env, a),
+        Command::Verify(a) => commands::verify::run(&env, a),
+        Command::Label(a) => commands::label::run(&env, a),
+        Command::Key(k) => commands::key::run(&env, k),
+        Command::Demo => commands::demo::run(&env),
+    }
+}

@@ -1,0 +1,29 @@
+//! Plain data types shared by every layer: items, schemas, answers, bundle records.
+//! No I/O lives here.
+
+mod bundle;
+mod item;
+mod schema;
+
+pub use bundle::{BUNDLE_FORMAT, BundleBatch, BundleManifest, Escalation, Record};
+pub use item::{
+    Content, Extras, Item, Message, Response, Role, Suggestion, content_hash, sha256_hex,
+};
+pub use schema::{
+    Answer, AnswerError, Applies, BUILTIN as BUILTIN_SCHEMAS, Choice, Condition, DEFAULT_SCHEMA,
+    Justification, Kind, Preset, Question, Reason, Schema, SchemaError,
+};
+
+use serde::{Deserialize, Serialize};
+
+/// The guideline document (and version) that applies to a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuidelineRef {
+    /// Document id (`verdict-safety`).
+    pub id: String,
+    /// Document version (`1.0`).
+    pub version: String,
+    /// Hex sha256 of the document, when known (shipped documents always are).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}

@@ -1,0 +1,155 @@
+//! An item to rate: a conversation and one or two responses, and its content hash.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// Who speaks a message of the conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The system prompt.
+    System,
+    /// The person talking to the model (or the red-teamer).
+    User,
+    /// The model, in earlier turns.
+    Assistant,
+}
+
+impl Role {
+    /// Parses the wire name (`system`, `user`, `assistant`).
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "system" => Some(Role::System),
+            "user" => Some(Role::User),
+            "assistant" => Some(Role::Assistant),
+            _ => None,
+        }
+    }
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
+/// One turn of the conversation that led to the response(s).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// What was said (untrusted model or user text).
+    pub content: String,
+    /// Who said it.
+    pub role: Role,
+}
+
+/// A response to be rated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Response {
+    /// The model that wrote it, when the batch says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// The response text (untrusted).
+    pub text: String,
+}
+
+/// A model's pre-label for one question.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Suggestion {
+    /// The suggested answer, in the same shape as an answer to that question.
+    pub value: crate::model::Answer,
+    /// The suggesting agent's confidence, 0..=1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    /// Who made the suggestion (a classifier name, a model id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+}
+
+/// The part of an item that is rated, and so hashed. Field order is the canonical order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Content {
+    /// The conversation; a batch's `prompt` is one `user` message.
+    pub conversation: Vec<Message>,
+    /// One response (rate it) or two (compare them).
+    pub responses: Vec<Response>,
+}
+
+/// Everything about an item that is shown but not rated, so not hashed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Extras {
+    /// Free JSON from the batch (source, language, tags, unknown fields).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// Model pre-labels, per question id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub suggestions: BTreeMap<String, Suggestion>,
+    /// Graphic content: the screen masks the item until the rater reveals it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_warning: Option<String>,
+}
+
+/// One item of a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    /// Unique within its batch.
+    pub id: String,
+    /// What is rated.
+    pub content: Content,
+    /// What is shown beside it.
+    pub extras: Extras,
+}
+
+impl Content {
+    /// The canonical form: compact JSON, keys in lexicographic order, strings escaped as
+    /// RFC 8785 (JCS) does. Equal to Python's
+    /// `json.dumps(c, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`.
+    pub fn canonical_json(&self) -> Vec<u8> {
+        // Struct fields are declared in lexicographic order (conversation < responses,
+        // content < role, model < text), and serde_json writes no whitespace, so the
+        // derived serialisation is already canonical.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// True when there are two responses to compare.
+    pub fn is_pairwise(&self) -> bool {
+        self.responses.len() == 2
+    }
+}
+
+/// Hex sha256 of some bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The item's content hash: hex sha256 of [`Content::canonical_json`].
+pub fn content_hash(canonical: &[u8]) -> String {
+    sha256_hex(canonical)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_form_is_sorted_and_compact() {
+        let c = Content {
+            conversation: vec![Message {
+                role: Role::User,
+                content: "héllo \"q\"\n\u{1b}[31m".into(),
+            }],
+            responses: vec![Response {
+                text: "ok".into(),
+                model: Some("m".into()),
+            }],
+        };
+        let s = String::from_utf8(c.canonical_json()).unwrap();
+        assert_eq!(
+            s,
+            r#"{"conversation":[{"content":"héllo \"q\"\n\u001b[31m","role":"user"}],"responses":[{"model":"m","text":"ok"}]}"#
+        );
+    }
+}

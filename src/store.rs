@@ -1,0 +1,355 @@
+//! The local cache: one SQLite file in the data directory (WAL mode, numbered migrations).
+//! Only this module and its children speak SQL; nothing here knows the UI.
+
+mod annotate;
+mod import;
+mod migrations;
+mod report;
+
+pub use annotate::{Annotation, Event, StoredItem};
+pub use import::ImportReport;
+pub use migrations::MIGRATIONS;
+pub use report::{BatchStatus, ExportSet, PendingRecord, Written};
+
+use crate::batch::BatchError;
+use crate::model::Schema;
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The cache file's name inside the data directory.
+pub const CACHE_FILE: &str = "cache.sqlite3";
+
+/// What can go wrong with the cache.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The data directory cannot be created or written.
+    #[error(
+        "cannot use the data directory {path}: {reason}; choose another with --data-dir or VERDICT_DATA_DIR"
+    )]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The cache was written by a newer verdict.
+    #[error(
+        "the cache {path} was written by a newer verdict (cache version {found}; this verdict knows up to {known}); upgrade verdict, or use another --data-dir. The cache was not changed"
+    )]
+    Newer {
+        /// The cache file.
+        path: PathBuf,
+        /// Its user_version.
+        found: i64,
+        /// The newest this build knows.
+        known: i64,
+    },
+    /// The disk is full.
+    #[error(
+        "the disk holding {path} is full; nothing of this change was saved. Free some space and try again"
+    )]
+    DiskFull {
+        /// The cache file.
+        path: PathBuf,
+    },
+    /// The cache (or its directory) is read-only.
+    #[error(
+        "the cache {path} is read-only (or its folder is); nothing was changed. Make it writable, or choose another --data-dir"
+    )]
+    ReadOnly {
+        /// The cache file.
+        path: PathBuf,
+    },
+    /// The file is not a verdict cache.
+    #[error(
+        "{path} is not a verdict cache (not an SQLite database); move it away or choose another --data-dir"
+    )]
+    NotACache {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A batch file is malformed.
+    #[error("{0}\nNothing of this batch was imported.")]
+    Batch(BatchError),
+    /// A re-pulled item's content differs from the cached one.
+    #[error(
+        "{file}:{line}: item '{item}' of batch '{batch}' changed since it was pulled (content sha256 {old} is now {new}). verdict never overwrites an item: give the changed item a new id, or publish it as a new batch. Nothing of this batch was imported."
+    )]
+    ItemChanged {
+        /// Batch file.
+        file: PathBuf,
+        /// Line of the item.
+        line: u64,
+        /// Batch id.
+        batch: String,
+        /// Item id.
+        item: String,
+        /// Cached hash.
+        old: String,
+        /// New hash.
+        new: String,
+    },
+    /// A re-pulled batch names another schema.
+    #[error(
+        "batch '{batch}' was pulled with schema {old_id} ({old}); this file names {new_id} ({new}). A batch keeps its schema: publish the new schema under a new batch id. Nothing was imported."
+    )]
+    SchemaChanged {
+        /// Batch id.
+        batch: String,
+        /// Cached schema id.
+        old_id: String,
+        /// Cached schema hash.
+        old: String,
+        /// New schema id.
+        new_id: String,
+        /// New schema hash.
+        new: String,
+    },
+    /// No such item.
+    #[error("no item '{0}' in the cache{1}")]
+    NoItem(String, String),
+    /// An item id found in several batches.
+    #[error("item id '{0}' is in several batches ({1}); name one as BATCH/ITEM")]
+    Ambiguous(String, String),
+    /// A write the schema forbids.
+    #[error("{0}")]
+    Refused(String),
+    /// Submit refused: the schema's rules are not met.
+    #[error("cannot submit item '{item}': {}", problems.join("; "))]
+    Incomplete {
+        /// Item id.
+        item: String,
+        /// What is missing.
+        problems: Vec<String>,
+    },
+    /// Any other SQLite error.
+    #[error("cache {path}: {source}")]
+    Sqlite {
+        /// The cache file.
+        path: PathBuf,
+        /// The error.
+        source: rusqlite::Error,
+    },
+}
+
+/// The cache.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    schemas: HashMap<String, Arc<Schema>>,
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// RFC 3339 (UTC) of a Unix-ms time.
+pub fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+impl Store {
+    /// Opens (creating and migrating as needed) the cache in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::DataDir {
+            path: data_dir.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let path = data_dir.join(CACHE_FILE);
+        let conn = Connection::open(&path).map_err(|e| classify(&path, e))?;
+        let mut store = Store {
+            conn,
+            path,
+            schemas: HashMap::new(),
+        };
+        store.init()?;
+        Ok(store)
+    }
+
+    /// Opens an existing cache without creating or migrating anything (for `verify`).
+    pub fn open_existing(data_dir: &Path) -> Result<Option<Store>, StoreError> {
+        let path = data_dir.join(CACHE_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| classify(&path, e))?;
+        let store = Store {
+            conn,
+            path,
+            schemas: HashMap::new(),
+        };
+        store.check_version()?;
+        Ok(Some(store))
+    }
+
+    /// The cache file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn err(&self, e: rusqlite::Error) -> StoreError {
+        classify(&self.path, e)
+    }
+
+    fn check_version(&self) -> Result<i64, StoreError> {
+        let v: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        let known = MIGRATIONS.len() as i64;
+        if v > known {
+            return Err(StoreError::Newer {
+                path: self.path.clone(),
+                found: v,
+                known,
+            });
+        }
+        Ok(v)
+    }
+
+    fn init(&mut self) -> Result<(), StoreError> {
+        // Look at the version before anything writes: a newer cache is left untouched.
+        let version = self.check_version()?;
+        self.conn
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|e| self.err(e))?;
+        let mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        if mode != "wal" {
+            return Err(StoreError::ReadOnly {
+                path: self.path.clone(),
+            });
+        }
+        // NORMAL in WAL mode: a committed change survives the process being killed; only an
+        // OS crash or power cut can lose the last commits.
+        self.conn
+            .execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+            .map_err(|e| self.err(e))?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self
+                .conn
+                .transaction()
+                .map_err(|e| classify(&self.path, e))?;
+            tx.execute_batch(sql).map_err(|e| classify(&self.path, e))?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .map_err(|e| classify(&self.path, e))?;
+            tx.commit().map_err(|e| classify(&self.path, e))?;
+        }
+        Ok(())
+    }
+
+    /// The schema stored under this hash (parsed once per session).
+    pub fn schema(&mut self, sha256: &str) -> Result<Arc<Schema>, StoreError> {
+        if let Some(s) = self.schemas.get(sha256) {
+            return Ok(s.clone());
+        }
+        let body: String = self
+            .conn
+            .query_row(
+                "SELECT body FROM schemas WHERE sha256 = ?1",
+                [sha256],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        let value: serde_json::Value = serde_json::from_str(&body)
+            .map_err(|e| StoreError::Refused(format!("stored schema {sha256} is corrupt: {e}")))?;
+        let schema = Arc::new(
+            Schema::from_json(value, &format!("cached schema {sha256}"))
+                .map_err(|e| StoreError::Refused(e.to_string()))?,
+        );
+        self.schemas.insert(sha256.to_string(), schema.clone());
+        Ok(schema)
+    }
+}
+
+/// Turns an SQLite error into one a person can act on.
+fn classify(path: &Path, e: rusqlite::Error) -> StoreError {
+    let path = path.to_path_buf();
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DiskFull) => StoreError::DiskFull { path },
+        Some(ErrorCode::ReadOnly) => StoreError::ReadOnly { path },
+        Some(ErrorCode::CannotOpen) | Some(ErrorCode::PermissionDenied) => {
+            let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            StoreError::DataDir {
+                path: dir,
+                reason: format!("cannot open {} ({e})", path.display()),
+            }
+        }
+        Some(ErrorCode::NotADatabase) => StoreError::NotACache { path },
+        Some(ErrorCode::SystemIoFailure) if is_enospc(&e) => StoreError::DiskFull { path },
+        _ => StoreError::Sqlite { path, source: e },
+    }
+}
+
+fn is_enospc(e: &rusqlite::Error) -> bool {
+    e.to_string().contains("full")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_migrations_apply_to_an_empty_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let v: i64 = store
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+        let mode: String = store
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        drop(store);
+        // Opening again applies nothing and keeps the version.
+        let again = Store::open(dir.path()).unwrap();
+        let v2: i64 = again
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v2, v);
+    }
+
+    #[test]
+    fn a_newer_cache_is_refused_and_left_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CACHE_FILE);
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch("CREATE TABLE future(x); PRAGMA user_version = 99;")
+                .unwrap();
+        }
+        let before = std::fs::read(&path).unwrap();
+        let e = Store::open(dir.path()).err().unwrap();
+        assert!(matches!(e, StoreError::Newer { found: 99, .. }), "{e}");
+        assert!(e.to_string().contains("newer verdict"));
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        assert!(!dir.path().join("cache.sqlite3-wal").exists());
+    }
+
+    #[test]
+    fn a_file_that_is_not_sqlite_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CACHE_FILE), b"hello, this is not a database at all, no no no no no no no no no no no no no no no no no no no no no no no no no no no").unwrap();
+        let e = Store::open(dir.path()).err().unwrap();
+        assert!(matches!(e, StoreError::NotACache { .. }), "{e}");
+    }
+}

@@ -1,0 +1,154 @@
+//! Importing a batch: one transaction per batch, all or nothing.
+
+use super::{Store, StoreError, now_ms};
+use crate::batch::{ItemsError, OpenBatch};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+
+/// What a pull of one batch changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportReport {
+    /// The batch id.
+    pub batch_id: String,
+    /// True when the batch was not in the cache before.
+    pub new_batch: bool,
+    /// Items added.
+    pub added: u64,
+    /// Items already cached with the same content.
+    pub unchanged: u64,
+}
+
+impl Store {
+    /// Imports a batch in one transaction: on any error (a malformed item, a changed item,
+    /// a full disk) nothing of it is kept. `progress` receives bytes read so far.
+    pub fn import(
+        &mut self,
+        batch: &mut OpenBatch,
+        origin: &str,
+        mut progress: impl FnMut(u64),
+    ) -> Result<ImportReport, StoreError> {
+        let path = self.path.clone();
+        let cls = |e: rusqlite::Error| super::classify(&path, e);
+        let header = batch.header.clone();
+        let schema_sha = header.schema.hash();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(cls)?;
+        tx.execute(
+            "INSERT OR IGNORE INTO schemas (sha256, id, body) VALUES (?1, ?2, ?3)",
+            params![schema_sha, header.schema.id, header.schema.canonical_json()],
+        )
+        .map_err(cls)?;
+        let existing: Option<String> = tx
+            .query_row(
+                "SELECT schema_sha256 FROM batches WHERE id = ?1",
+                [&header.batch_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(cls)?;
+        let new_batch = existing.is_none();
+        match existing {
+            Some(old) if old != schema_sha => {
+                let old_id: String = tx
+                    .query_row("SELECT id FROM schemas WHERE sha256 = ?1", [&old], |r| {
+                        r.get(0)
+                    })
+                    .map_err(cls)?;
+                return Err(StoreError::SchemaChanged {
+                    batch: header.batch_id.clone(),
+                    old_id,
+                    old,
+                    new_id: header.schema.id.clone(),
+                    new: schema_sha,
+                });
+            }
+            Some(_) => {}
+            None => {
+                tx.execute(
+                    "INSERT INTO batches (id, schema_sha256, guidelines, manifest, origin, pulled_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![
+                        header.batch_id,
+                        schema_sha,
+                        serde_json::to_string(&header.guidelines).unwrap_or_default(),
+                        header.manifest.to_string(),
+                        origin,
+                        now_ms()
+                    ],
+                )
+                .map_err(cls)?;
+            }
+        }
+        let mut seq: i64 = tx
+            .query_row(
+                "SELECT coalesce(max(seq), 0) FROM items WHERE batch_id = ?1",
+                [&header.batch_id],
+                |r| r.get(0),
+            )
+            .map_err(cls)?;
+        let mut added = 0u64;
+        let mut unchanged = 0u64;
+        {
+            let mut insert = tx
+                .prepare(
+                    "INSERT INTO items (batch_id, item_id, seq, sha256, pairwise, content, extras)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (batch_id, item_id) DO NOTHING",
+                )
+                .map_err(cls)?;
+            let mut cached = tx
+                .prepare("SELECT sha256 FROM items WHERE batch_id = ?1 AND item_id = ?2")
+                .map_err(cls)?;
+            let file = batch.path.clone();
+            let result = batch.for_each_item(|p| -> Result<(), StoreError> {
+                let extras = serde_json::to_string(&p.item.extras).unwrap_or_default();
+                let content = String::from_utf8_lossy(&p.canonical);
+                let n = insert
+                    .execute(params![
+                        header.batch_id,
+                        p.item.id,
+                        seq + 1,
+                        p.hash,
+                        p.item.content.is_pairwise(),
+                        content,
+                        extras
+                    ])
+                    .map_err(cls)?;
+                if n == 1 {
+                    seq += 1;
+                    added += 1;
+                } else {
+                    let old: String = cached
+                        .query_row(params![header.batch_id, p.item.id], |r| r.get(0))
+                        .map_err(cls)?;
+                    if old != p.hash {
+                        return Err(StoreError::ItemChanged {
+                            file: file.clone(),
+                            line: p.line,
+                            batch: header.batch_id.clone(),
+                            item: p.item.id.clone(),
+                            old,
+                            new: p.hash,
+                        });
+                    }
+                    unchanged += 1;
+                }
+                progress(p.offset);
+                Ok(())
+            });
+            match result {
+                Ok(()) => {}
+                Err(ItemsError::Batch(e)) => return Err(StoreError::Batch(e)),
+                Err(ItemsError::Sink(e)) => return Err(e),
+            }
+        }
+        tx.commit().map_err(cls)?;
+        Ok(ImportReport {
+            batch_id: header.batch_id,
+            new_batch,
+            added,
+            unchanged,
+        })
+    }
+}

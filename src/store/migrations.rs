@@ -1,0 +1,78 @@
+//! Numbered migrations of the cache. Only ever append; never edit one that has shipped:
+//! `PRAGMA user_version` records how many have been applied.
+
+/// Migration `i + 1` is `MIGRATIONS[i]`.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: batches, items, annotations, the event log, bundles.
+    r#"
+CREATE TABLE schemas (
+    sha256 TEXT PRIMARY KEY,
+    id     TEXT NOT NULL,
+    body   TEXT NOT NULL CHECK (json_valid(body))      -- canonical JSON of the schema
+);
+CREATE TABLE batches (
+    id            TEXT PRIMARY KEY,
+    schema_sha256 TEXT NOT NULL REFERENCES schemas(sha256),
+    guidelines    TEXT NOT NULL CHECK (json_valid(guidelines)),
+    manifest      TEXT NOT NULL CHECK (json_valid(manifest)),
+    origin        TEXT NOT NULL,                          -- file path or hub address
+    pulled_at     INTEGER NOT NULL                        -- unix ms
+);
+CREATE TABLE items (
+    key      INTEGER PRIMARY KEY,
+    batch_id TEXT NOT NULL REFERENCES batches(id),
+    item_id  TEXT NOT NULL,
+    seq      INTEGER NOT NULL,                            -- order within the batch
+    sha256   TEXT NOT NULL,                               -- of `content`
+    pairwise INTEGER NOT NULL,
+    content  TEXT NOT NULL,                               -- canonical JSON: what is rated
+    extras   TEXT NOT NULL,                               -- metadata, suggestions, warning
+    UNIQUE (batch_id, item_id)
+);
+CREATE INDEX items_order ON items(batch_id, seq);
+CREATE TABLE annotations (
+    item              INTEGER PRIMARY KEY REFERENCES items(key),
+    status            TEXT NOT NULL DEFAULT 'draft' CHECK (status IN ('draft', 'done', 'skipped')),
+    justification     TEXT NOT NULL DEFAULT '',
+    skip_reason       TEXT,
+    flag_reason       TEXT,
+    flag_note         TEXT,
+    active_ms         INTEGER NOT NULL DEFAULT 0,
+    started_at        INTEGER NOT NULL,
+    updated_at        INTEGER NOT NULL,
+    submitted_at      INTEGER,
+    revision          INTEGER NOT NULL DEFAULT 0,         -- submits so far
+    exported_revision INTEGER NOT NULL DEFAULT 0,
+    exported_bundle   TEXT
+);
+-- One row per (item, question): a single-choice answer is exclusive in storage, and a
+-- multi-select answer is one JSON array.
+CREATE TABLE answers (
+    item     INTEGER NOT NULL REFERENCES items(key),
+    question TEXT NOT NULL,
+    value    TEXT NOT NULL CHECK (json_valid(value)),
+    PRIMARY KEY (item, question)
+) WITHOUT ROWID;
+-- Every change, for undo and the audit trail. Events of one user action share `action`.
+CREATE TABLE events (
+    id     INTEGER PRIMARY KEY,
+    at     INTEGER NOT NULL,
+    item   INTEGER NOT NULL REFERENCES items(key),
+    action INTEGER NOT NULL,
+    kind   TEXT NOT NULL DEFAULT 'do' CHECK (kind IN ('do', 'undo', 'redo')),
+    field  TEXT NOT NULL,                                 -- answer:<question>, justification, status, skip_reason, flag
+    old    TEXT,                                          -- JSON, NULL when unset
+    new    TEXT
+);
+CREATE INDEX events_item ON events(item);
+CREATE INDEX events_action ON events(action);
+CREATE TABLE bundles (
+    id           TEXT PRIMARY KEY,
+    path         TEXT NOT NULL,
+    sha256       TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    record_count INTEGER NOT NULL,
+    pushed_at    INTEGER
+);
+"#,
+];

@@ -1,0 +1,247 @@
+//! Status counts, and the export transaction that turns finished work into records.
+
+use super::{Store, StoreError, now_ms, rfc3339};
+use crate::model::{Answer, BundleBatch, Escalation, GuidelineRef, Record};
+use rusqlite::{TransactionBehavior, params};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// Progress of one batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BatchStatus {
+    /// Batch id.
+    pub batch: String,
+    /// Schema id.
+    pub schema: String,
+    /// Items in the batch.
+    pub items: u64,
+    /// Not yet done or skipped.
+    pub todo: u64,
+    /// Submitted.
+    pub done: u64,
+    /// Skipped with a reason.
+    pub skipped: u64,
+    /// Flagged for the policy team.
+    pub flagged: u64,
+    /// Finished and exported in their current revision.
+    pub exported: u64,
+    /// Finished but not yet exported.
+    pub to_export: u64,
+}
+
+/// A record waiting to be exported.
+#[derive(Debug, Clone)]
+pub struct PendingRecord {
+    /// Item key.
+    pub key: i64,
+    /// The record.
+    pub record: Record,
+}
+
+/// Everything one bundle will hold.
+#[derive(Debug, Clone)]
+pub struct ExportSet {
+    /// The records, by batch then position.
+    pub records: Vec<PendingRecord>,
+    /// The batches they belong to.
+    pub batches: Vec<BundleBatch>,
+}
+
+/// A bundle as written, for the record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// Bundle id.
+    pub id: String,
+    /// Where it is.
+    pub path: String,
+    /// Hex sha256 of the bundle file.
+    pub sha256: String,
+}
+
+impl Store {
+    /// Per-batch progress.
+    pub fn status(&self) -> Result<Vec<BatchStatus>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT b.id, s.id, count(i.key),
+                        coalesce(sum(a.status = 'done'), 0),
+                        coalesce(sum(a.status = 'skipped'), 0),
+                        coalesce(sum(a.flag_reason IS NOT NULL), 0),
+                        coalesce(sum(a.status <> 'draft' AND a.exported_revision = a.revision), 0),
+                        coalesce(sum(a.status <> 'draft' AND a.exported_revision < a.revision), 0)
+                 FROM batches b
+                 JOIN schemas s ON s.sha256 = b.schema_sha256
+                 LEFT JOIN items i ON i.batch_id = b.id
+                 LEFT JOIN annotations a ON a.item = i.key
+                 GROUP BY b.id ORDER BY b.pulled_at, b.id",
+            )
+            .map_err(|e| self.err(e))?;
+        stmt.query_map([], |r| {
+            let items = count(r, 2)?;
+            let done = count(r, 3)?;
+            let skipped = count(r, 4)?;
+            Ok(BatchStatus {
+                batch: r.get(0)?,
+                schema: r.get(1)?,
+                items,
+                todo: items - done - skipped,
+                done,
+                skipped,
+                flagged: count(r, 5)?,
+                exported: count(r, 6)?,
+                to_export: count(r, 7)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| self.err(e))
+    }
+
+    /// Looks up an item's cached content hash (for `verify`).
+    pub fn item_hash(&self, batch: &str, item: &str) -> Result<Option<String>, StoreError> {
+        use rusqlite::OptionalExtension;
+        self.conn
+            .prepare_cached("SELECT sha256 FROM items WHERE batch_id = ?1 AND item_id = ?2")
+            .and_then(|mut s| s.query_row(params![batch, item], |r| r.get(0)).optional())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Exports every finished, not yet exported annotation in one transaction: gathers
+    /// them, lets `write` write and sign the bundle, records the bundle, and marks them
+    /// exported. Nothing is marked when `write` fails; with nothing to export, `write` is
+    /// not called and `None` comes back.
+    pub fn export<E: From<StoreError>>(
+        &mut self,
+        write: impl FnOnce(&ExportSet) -> Result<Written, E>,
+    ) -> Result<Option<(Written, u64)>, E> {
+        let path = self.path.clone();
+        let cls = |e: rusqlite::Error| E::from(super::classify(&path, e));
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(cls)?;
+        const PENDING: &str =
+            "a.status IN ('done', 'skipped') AND a.revision > a.exported_revision";
+        let mut answers: HashMap<i64, BTreeMap<String, Answer>> = HashMap::new();
+        {
+            let mut stmt = tx
+                .prepare(&format!(
+                    "SELECT n.item, n.question, n.value FROM answers n
+                     JOIN annotations a ON a.item = n.item WHERE {PENDING}"
+                ))
+                .map_err(cls)?;
+            let mut rows = stmt.query([]).map_err(cls)?;
+            while let Some(r) = rows.next().map_err(cls)? {
+                let key: i64 = r.get(0).map_err(cls)?;
+                let q: String = r.get(1).map_err(cls)?;
+                let v: String = r.get(2).map_err(cls)?;
+                let v: Answer = serde_json::from_str(&v).map_err(|e| {
+                    E::from(StoreError::Refused(format!(
+                        "stored answer {q} of item #{key} is corrupt: {e}"
+                    )))
+                })?;
+                answers.entry(key).or_default().insert(q, v);
+            }
+        }
+        let mut records = Vec::new();
+        let mut per_batch: BTreeMap<String, u64> = BTreeMap::new();
+        {
+            let mut stmt = tx
+                .prepare(&format!(
+                    "SELECT i.key, i.batch_id, i.item_id, i.sha256, a.status, a.justification,
+                            a.skip_reason, a.flag_reason, a.flag_note, a.active_ms, a.started_at,
+                            a.submitted_at, a.revision
+                     FROM annotations a JOIN items i ON i.key = a.item
+                     WHERE {PENDING} ORDER BY i.batch_id, i.seq"
+                ))
+                .map_err(cls)?;
+            let mut rows = stmt.query([]).map_err(cls)?;
+            while let Some(r) = rows.next().map_err(cls)? {
+                let key: i64 = r.get(0).map_err(cls)?;
+                let batch_id: String = r.get(1).map_err(cls)?;
+                *per_batch.entry(batch_id.clone()).or_default() += 1;
+                let flag_reason: Option<String> = r.get(7).map_err(cls)?;
+                let flag_note: Option<String> = r.get(8).map_err(cls)?;
+                records.push(PendingRecord {
+                    key,
+                    record: Record {
+                        batch_id,
+                        item_id: r.get(2).map_err(cls)?,
+                        item_sha256: r.get(3).map_err(cls)?,
+                        status: r.get(4).map_err(cls)?,
+                        answers: answers.remove(&key).unwrap_or_default(),
+                        justification: r.get(5).map_err(cls)?,
+                        skip_reason: r.get(6).map_err(cls)?,
+                        escalation: flag_reason.map(|reason| Escalation {
+                            reason,
+                            note: flag_note.unwrap_or_default(),
+                        }),
+                        active_ms: r.get::<_, i64>(9).map_err(cls)?.max(0) as u64,
+                        started: rfc3339(r.get(10).map_err(cls)?),
+                        submitted: rfc3339(
+                            r.get::<_, Option<i64>>(11)
+                                .map_err(cls)?
+                                .unwrap_or_default(),
+                        ),
+                        revision: r.get::<_, i64>(12).map_err(cls)?.max(0) as u64,
+                    },
+                });
+            }
+        }
+        if records.is_empty() {
+            return Ok(None);
+        }
+        let mut batches = Vec::new();
+        for (id, count) in per_batch {
+            let (schema_id, schema_sha256, guidelines): (String, String, String) = tx
+                .query_row(
+                    "SELECT s.id, s.sha256, b.guidelines FROM batches b JOIN schemas s ON s.sha256 = b.schema_sha256 WHERE b.id = ?1",
+                    [&id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .map_err(cls)?;
+            let guidelines: GuidelineRef = serde_json::from_str(&guidelines).map_err(|e| {
+                E::from(StoreError::Refused(format!(
+                    "stored guidelines of batch {id} are corrupt: {e}"
+                )))
+            })?;
+            batches.push(BundleBatch {
+                id,
+                schema_id,
+                schema_sha256,
+                guidelines,
+                records: count,
+            });
+        }
+        let set = ExportSet { records, batches };
+        let written = write(&set)?;
+        let n = set.records.len() as u64;
+        tx.execute(
+            "INSERT INTO bundles (id, path, sha256, created_at, record_count) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![written.id, written.path, written.sha256, now_ms(), n as i64],
+        )
+        .map_err(cls)?;
+        tx.execute(
+            &format!("UPDATE annotations AS a SET exported_revision = revision, exported_bundle = ?1 WHERE {PENDING}"),
+            [&written.id],
+        )
+        .map_err(cls)?;
+        tx.commit().map_err(cls)?;
+        Ok(Some((written, n)))
+    }
+
+    /// Bundles written so far: (id, path, records, pushed).
+    pub fn bundles(&self) -> Result<Vec<(String, String, u64, bool)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, path, record_count, pushed_at IS NOT NULL FROM bundles ORDER BY created_at")
+            .map_err(|e| self.err(e))?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, count(r, 2)?, r.get(3)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))
+    }
+}
+
+fn count(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<u64> {
+    Ok(r.get::<_, i64>(i)?.max(0) as u64)
+}
