@@ -91,7 +91,9 @@ pub struct Parsed {
     /// The item.
     pub item: Item,
     /// Its canonical content (what is hashed and stored).
-    pub canonical: Vec<u8>,
+    pub canonical: String,
+    /// The extras as JSON (what is stored beside it).
+    pub extras: String,
     /// Hex sha256 of `canonical`.
     pub hash: String,
     /// Bytes of the file read so far (for progress).
@@ -321,12 +323,14 @@ impl OpenBatch {
                 )));
             }
             let canonical = item.content.canonical_json();
-            let hash = content_hash(&canonical);
+            let hash = content_hash(canonical.as_bytes());
+            let extras = serde_json::to_string(&item.extras).unwrap_or_default();
             count += 1;
             f(Parsed {
                 line,
                 item,
                 canonical,
+                extras,
                 hash,
                 offset,
             })
@@ -421,7 +425,7 @@ impl ItemContext<'_> {
 
     /// An id for an item whose source has none: derived from its content, so stable.
     pub fn derived_id(content: &crate::model::Content) -> String {
-        sha256_hex(&content.canonical_json())[..16].to_string()
+        sha256_hex(content.canonical_json().as_bytes())[..16].to_string()
     }
 }
 

@@ -107,11 +107,11 @@ impl Content {
     /// The canonical form: compact JSON, keys in lexicographic order, strings escaped as
     /// RFC 8785 (JCS) does. Equal to Python's
     /// `json.dumps(c, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`.
-    pub fn canonical_json(&self) -> Vec<u8> {
+    pub fn canonical_json(&self) -> String {
         // Struct fields are declared in lexicographic order (conversation < responses,
         // content < role, model < text), and serde_json writes no whitespace, so the
         // derived serialisation is already canonical.
-        serde_json::to_vec(self).unwrap_or_default()
+        serde_json::to_string(self).unwrap_or_default()
     }
 
     /// True when there are two responses to compare.
@@ -146,7 +146,7 @@ mod tests {
                 model: Some("m".into()),
             }],
         };
-        let s = String::from_utf8(c.canonical_json()).unwrap();
+        let s = c.canonical_json();
         assert_eq!(
             s,
             r#"{"conversation":[{"content":"héllo \"q\"\n\u001b[31m","role":"user"}],"responses":[{"model":"m","text":"ok"}]}"#

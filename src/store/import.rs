@@ -1,7 +1,7 @@
 //! Importing a batch: one transaction per batch, all or nothing.
 
 use super::{Store, StoreError, now_ms};
-use crate::batch::{ItemsError, OpenBatch};
+use crate::batch::{ItemsError, OpenBatch, Parsed};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 /// What a pull of one batch changed.
@@ -101,46 +101,63 @@ impl Store {
                 .prepare("SELECT sha256 FROM items WHERE batch_id = ?1 AND item_id = ?2")
                 .map_err(cls)?;
             let file = batch.path.clone();
-            let result = batch.for_each_item(|p| -> Result<(), StoreError> {
-                let extras = serde_json::to_string(&p.item.extras).unwrap_or_default();
-                let content = String::from_utf8_lossy(&p.canonical);
-                let n = insert
-                    .execute(params![
-                        header.batch_id,
-                        p.item.id,
-                        seq + 1,
-                        p.hash,
-                        p.item.content.is_pairwise(),
-                        content,
-                        extras
-                    ])
-                    .map_err(cls)?;
-                if n == 1 {
-                    seq += 1;
-                    added += 1;
-                } else {
-                    let old: String = cached
-                        .query_row(params![header.batch_id, p.item.id], |r| r.get(0))
+            // Two cores, two stages: a reader thread parses, checks and hashes items while
+            // this thread inserts them. Dropping the receiver (on an insert error) stops
+            // the reader at its next send.
+            let (result, read) = std::thread::scope(|scope| {
+                let (sender, receiver) = std::sync::mpsc::sync_channel::<Parsed>(512);
+                let reader =
+                    scope.spawn(move || batch.for_each_item(|p| sender.send(p).map_err(|_| ())));
+                let mut insert_one = |p: Parsed| -> Result<(), StoreError> {
+                    let n = insert
+                        .execute(params![
+                            header.batch_id,
+                            p.item.id,
+                            seq + 1,
+                            p.hash,
+                            p.item.content.is_pairwise(),
+                            p.canonical,
+                            p.extras
+                        ])
                         .map_err(cls)?;
-                    if old != p.hash {
-                        return Err(StoreError::ItemChanged {
-                            file: file.clone(),
-                            line: p.line,
-                            batch: header.batch_id.clone(),
-                            item: p.item.id.clone(),
-                            old,
-                            new: p.hash,
-                        });
+                    if n == 1 {
+                        seq += 1;
+                        added += 1;
+                    } else {
+                        let old: String = cached
+                            .query_row(params![header.batch_id, p.item.id], |r| r.get(0))
+                            .map_err(cls)?;
+                        if old != p.hash {
+                            return Err(StoreError::ItemChanged {
+                                file: file.clone(),
+                                line: p.line,
+                                batch: header.batch_id.clone(),
+                                item: p.item.id.clone(),
+                                old,
+                                new: p.hash,
+                            });
+                        }
+                        unchanged += 1;
                     }
-                    unchanged += 1;
+                    progress(p.offset);
+                    Ok(())
+                };
+                let mut result = Ok(());
+                for p in receiver.iter() {
+                    if let Err(e) = insert_one(p) {
+                        result = Err(e);
+                        break;
+                    }
                 }
-                progress(p.offset);
-                Ok(())
+                drop(receiver);
+                let read = reader.join();
+                (result, read)
             });
-            match result {
-                Ok(()) => {}
-                Err(ItemsError::Batch(e)) => return Err(StoreError::Batch(e)),
-                Err(ItemsError::Sink(e)) => return Err(e),
+            match read {
+                Err(panic) => std::panic::resume_unwind(panic),
+                Ok(Err(ItemsError::Batch(e))) => return Err(StoreError::Batch(e)),
+                // The reader stopped because the inserter did: its error says why.
+                Ok(Err(ItemsError::Sink(()))) | Ok(Ok(())) => result?,
             }
         }
         tx.commit().map_err(cls)?;
