@@ -285,15 +285,24 @@ fn classify(path: &Path, e: rusqlite::Error) -> StoreError {
         Some(ErrorCode::ReadOnly) => StoreError::ReadOnly { path },
         Some(ErrorCode::CannotOpen) | Some(ErrorCode::PermissionDenied) => {
             let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-            StoreError::DataDir {
-                path: dir,
-                reason: format!("cannot open {} ({e})", path.display()),
-            }
+            let reason = match write_probe(&dir) {
+                Err(io) => format!("it cannot be written ({io})"),
+                Ok(()) => format!("cannot open {} ({e})", path.display()),
+            };
+            StoreError::DataDir { path: dir, reason }
         }
         Some(ErrorCode::NotADatabase) => StoreError::NotACache { path },
         Some(ErrorCode::SystemIoFailure) if is_enospc(&e) => StoreError::DiskFull { path },
         _ => StoreError::Sqlite { path, source: e },
     }
+}
+
+/// Tries to create (and remove) a file in `dir`, to tell a read-only folder from other
+/// reasons SQLite could not open the cache.
+fn write_probe(dir: &Path) -> std::io::Result<()> {
+    let probe = dir.join(format!(".verdict-write-probe-{}", std::process::id()));
+    std::fs::File::create(&probe)?;
+    std::fs::remove_file(&probe)
 }
 
 fn is_enospc(e: &rusqlite::Error) -> bool {
