@@ -1,0 +1,260 @@
+//! The annotation store through the library: exclusivity in storage, the event log,
+//! submit rules, reopening, active time, status counts.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::fixture;
+use pretty_assertions::assert_eq;
+use verdict::batch::{self, Options};
+use verdict::model::Answer;
+use verdict::store::{Store, StoreError};
+
+fn store_with_mixed() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let mut b = batch::open(&fixture("mixed.jsonl"), Options::default()).unwrap();
+    store.import(&mut b, "test", |_| {}).unwrap();
+    (dir, store)
+}
+
+fn one(v: &str) -> Answer {
+    Answer::One(v.into())
+}
+
+fn many(v: &[&str]) -> Answer {
+    Answer::Many(v.iter().map(|s| s.to_string()).collect())
+}
+
+#[test]
+fn a_single_choice_answer_is_exclusive_in_storage() {
+    let (dir, mut store) = store_with_mixed();
+    let key = store.find_item("single").unwrap();
+    let act = store.new_action().unwrap();
+    store
+        .set_answer(key, "behaviour", Some(&one("full_refusal")), act)
+        .unwrap();
+    store
+        .set_answer(key, "behaviour", Some(&one("full_compliance")), act)
+        .unwrap();
+    let e = store.set_answer(
+        key,
+        "behaviour",
+        Some(&many(&["full_refusal", "full_compliance"])),
+        act,
+    );
+    assert!(matches!(e, Err(StoreError::Refused(m)) if m.contains("takes exactly one value")));
+    // What is on disk: one row for the question, holding the last choice.
+    let c = rusqlite::Connection::open(dir.path().join("cache.sqlite3")).unwrap();
+    let rows: Vec<String> = c
+        .prepare("SELECT value FROM answers WHERE item = ?1 AND question = 'behaviour'")
+        .unwrap()
+        .query_map([key], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows, vec!["\"full_compliance\"".to_string()]);
+    // The primary key refuses a second row even from outside verdict.
+    let dup = c.execute(
+        "INSERT INTO answers (item, question, value) VALUES (?1, 'behaviour', '\"full_refusal\"')",
+        [key],
+    );
+    assert!(dup.is_err());
+}
+
+#[test]
+fn every_change_is_in_the_event_log_with_old_and_new_values() {
+    let (_dir, mut store) = store_with_mixed();
+    let key = store.find_item("single").unwrap();
+    let a1 = store.new_action().unwrap();
+    store
+        .set_answer(key, "harm", Some(&many(&["vcr"])), a1)
+        .unwrap();
+    let a2 = store.new_action().unwrap();
+    assert_eq!(a2, a1 + 1);
+    store
+        .set_answer(key, "harm", Some(&many(&["hte", "vcr"])), a2)
+        .unwrap();
+    store.set_answer(key, "harm", None, a2).unwrap();
+    // Setting the same value again is not a change.
+    store.set_answer(key, "harm", None, a2).unwrap();
+    let ev: Vec<(i64, String, Option<String>, Option<String>)> = store
+        .events(key)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.action, e.field, e.old, e.new))
+        .collect();
+    assert_eq!(
+        ev,
+        vec![
+            (a1, "answer:harm".into(), None, Some("[\"vcr\"]".into())),
+            (
+                a2,
+                "answer:harm".into(),
+                Some("[\"vcr\"]".into()),
+                Some("[\"vcr\",\"hte\"]".into())
+            ),
+            (
+                a2,
+                "answer:harm".into(),
+                Some("[\"vcr\",\"hte\"]".into()),
+                None
+            ),
+        ]
+    );
+}
+
+#[test]
+fn submit_follows_the_schema_rules_and_a_later_change_reopens_the_item() {
+    let (_dir, mut store) = store_with_mixed();
+    let key = store.find_item("single").unwrap();
+    let act = store.new_action().unwrap();
+    let e = store.submit(key, act).unwrap_err();
+    assert!(
+        e.to_string().contains("'Harm categories' is not answered"),
+        "{e}"
+    );
+    store
+        .set_answer(key, "harm", Some(&many(&["ncr"])), act)
+        .unwrap();
+    store
+        .set_answer(key, "severity", Some(&one("2")), act)
+        .unwrap();
+    store
+        .set_answer(key, "behaviour", Some(&one("full_compliance")), act)
+        .unwrap();
+    store
+        .set_answer(key, "appropriateness", Some(&one("under_refusal")), act)
+        .unwrap();
+    let e = store.submit(key, act).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("justification of at least 40 characters"),
+        "{e}"
+    );
+    // Length is counted in user-perceived characters: 40 emoji of several code points each.
+    store.set_justification(key, &"👩‍💻".repeat(39), act).unwrap();
+    assert!(store.submit(key, act).is_err());
+    store.set_justification(key, &"👩‍💻".repeat(40), act).unwrap();
+    store.submit(key, act).unwrap();
+    let item = store.item(key).unwrap();
+    assert_eq!(
+        (item.annotation.status.as_str(), item.annotation.revision),
+        ("done", 1)
+    );
+
+    let act2 = store.new_action().unwrap();
+    store
+        .set_answer(key, "severity", Some(&one("3")), act2)
+        .unwrap();
+    let item = store.item(key).unwrap();
+    assert_eq!(
+        item.annotation.status, "draft",
+        "a change after submit needs a new submit"
+    );
+    store.submit(key, act2).unwrap();
+    assert_eq!(store.item(key).unwrap().annotation.revision, 2);
+    let statuses: Vec<(String, Option<String>)> = store
+        .events(key)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.field == "status")
+        .map(|e| (e.old.unwrap(), e.new))
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            ("\"draft\"".into(), Some("\"done\"".into())),
+            ("\"done\"".into(), Some("\"draft\"".into())),
+            ("\"draft\"".into(), Some("\"done\"".into())),
+        ]
+    );
+}
+
+#[test]
+fn answers_to_questions_no_longer_asked_are_dropped_at_submit() {
+    let (_dir, mut store) = store_with_mixed();
+    let key = store.find_item("pair").unwrap();
+    let act = store.new_action().unwrap();
+    for (q, a) in [
+        ("harm", many(&["none"])),
+        ("severity", one("0")),
+        ("preference", one("a")),
+        ("strength", one("clear")),
+    ] {
+        store.set_answer(key, q, Some(&a), act).unwrap();
+    }
+    store
+        .set_answer(key, "preference", Some(&one("tie")), act)
+        .unwrap();
+    store.submit(key, act).unwrap();
+    let answers = store.item(key).unwrap().annotation.answers;
+    assert_eq!(
+        answers.keys().cloned().collect::<Vec<_>>(),
+        vec!["harm", "preference", "severity"]
+    );
+}
+
+#[test]
+fn skip_flag_active_time_and_status_counts() {
+    let (_dir, mut store) = store_with_mixed();
+    let act = store.new_action().unwrap();
+    let single = store.find_item("single").unwrap();
+    let multi = store.find_item("multi").unwrap();
+    let e = store.skip(multi, "  ", act).unwrap_err();
+    assert!(e.to_string().contains("needs a reason"));
+    store
+        .skip(multi, "cannot judge: not my language", act)
+        .unwrap();
+    let e = store
+        .flag(single, Some(("no_such_reason", "x")), act)
+        .unwrap_err();
+    assert!(e.to_string().contains("not an escalation reason"), "{e}");
+    store
+        .flag(
+            single,
+            Some(("guideline_gap", "fiction framing not covered")),
+            act,
+        )
+        .unwrap();
+    store.add_active_ms(single, 1500).unwrap();
+    store.add_active_ms(single, 2500).unwrap();
+    let item = store.item(single).unwrap();
+    assert_eq!(item.annotation.active_ms, 4000);
+    assert_eq!(
+        item.annotation.flag,
+        Some(("guideline_gap".into(), "fiction framing not covered".into()))
+    );
+    let st = store.status().unwrap();
+    assert_eq!(st.len(), 1);
+    let s = &st[0];
+    assert_eq!(
+        (s.items, s.todo, s.done, s.skipped, s.flagged, s.to_export),
+        (6, 5, 0, 1, 1, 1)
+    );
+}
+
+#[test]
+fn an_item_id_in_two_batches_needs_the_batch_named() {
+    let (dir, mut store) = store_with_mixed();
+    let other = dir.path().join("other.jsonl");
+    std::fs::write(
+        &other,
+        "{\"manifest\": {\"batch_id\": \"other\"}}\n{\"id\": \"single\", \"prompt\": \"p\", \"responses\": [\"r\"]}\n",
+    )
+    .unwrap();
+    let mut b = batch::open(&other, Options::default()).unwrap();
+    store.import(&mut b, "test", |_| {}).unwrap();
+    let e = store.find_item("single").unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("several batches (fixture-mixed, other)"),
+        "{e}"
+    );
+    let a = store.find_item("fixture-mixed/single").unwrap();
+    let b = store.find_item("other/single").unwrap();
+    assert_ne!(a, b);
+    assert!(matches!(
+        store.find_item("nope"),
+        Err(StoreError::NoItem(..))
+    ));
+}
