@@ -29,10 +29,11 @@ const MANIFEST_FIELDS: &[&str] = &[
     "source",
 ];
 
-/// Lines of a JSONL file: (1-based line number, bytes without the newline, offset after it).
-fn lines(
-    path: &Path,
-) -> Result<impl Iterator<Item = Result<(u64, Vec<u8>, u64), BatchError>>, BatchError> {
+/// One line of a JSONL file: 1-based number, bytes without the newline, offset after it.
+type Line = (u64, Vec<u8>, u64);
+
+/// The lines of a JSONL file, a BOM removed from the first.
+fn lines(path: &Path) -> Result<impl Iterator<Item = Result<Line, BatchError>>, BatchError> {
     let f = std::fs::File::open(path)
         .map_err(|e| BatchError::at(path, None, None, format!("cannot open: {e}")))?;
     let mut reader = BufReader::with_capacity(1 << 20, f);

@@ -54,7 +54,7 @@ fn text(rng: &mut u64, bytes: usize) -> String {
         *rng ^= *rng >> 7;
         *rng ^= *rng << 17;
         s.push_str(WORDS[(*rng % WORDS.len() as u64) as usize]);
-        s.push(if *rng % 97 == 0 { '\n' } else { ' ' });
+        s.push(if rng.is_multiple_of(97) { '\n' } else { ' ' });
     }
     s
 }
