@@ -35,6 +35,12 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Answer, justify, submit, skip or flag an item from the command line (for scripts).
     Label(LabelArgs),
+    /// The audit trail: every change, undo and redo, newest first.
+    Log(LogArgs),
+    /// Undo the last action (on whatever item), a submit included.
+    Undo,
+    /// Redo the last undone action.
+    Redo,
     /// Show or create the rater's signing key.
     #[command(subcommand)]
     Key(KeyCommand),
@@ -114,6 +120,19 @@ pub struct LabelArgs {
     /// Add active seconds to the item's time.
     #[arg(long, value_name = "SECONDS")]
     pub active_seconds: Option<u64>,
+}
+
+/// `verdict log`.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Only this item (ITEM or BATCH/ITEM).
+    pub item: Option<String>,
+    /// At most this many events.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// Print JSON for scripts.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `verdict key ...`.

@@ -2,6 +2,7 @@
 
 pub mod demo;
 pub mod export;
+pub mod history;
 pub mod key;
 pub mod label;
 pub mod pull;

@@ -32,6 +32,9 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
         Command::Verify(a) => commands::verify::run(&env, a),
         Command::Label(a) => commands::label::run(&env, a),
         Command::Key(k) => commands::key::run(&env, k),
+        Command::Log(a) => commands::history::log(&env, a),
+        Command::Undo => commands::history::undo(&env, false),
+        Command::Redo => commands::history::undo(&env, true),
         Command::Demo => commands::demo::run(&env),
     }
 }

@@ -6,7 +6,7 @@ mod import;
 mod migrations;
 mod report;
 
-pub use annotate::{Annotation, Event, StoredItem};
+pub use annotate::{Annotation, Event, Reverted, StoredItem};
 pub use import::ImportReport;
 pub use migrations::MIGRATIONS;
 pub use report::{BatchStatus, ExportSet, PendingRecord, Written};

@@ -258,3 +258,94 @@ fn an_item_id_in_two_batches_needs_the_batch_named() {
         Err(StoreError::NoItem(..))
     ));
 }
+
+#[test]
+fn undo_and_redo_walk_the_event_log_across_items_a_submit_included() {
+    let (_dir, mut store) = store_with_mixed();
+    let single = store.find_item("single").unwrap();
+    let pair = store.find_item("pair").unwrap();
+    assert_eq!(store.undo().unwrap(), None, "nothing to undo yet");
+
+    // Action 1: the preset and submit on `single` (one keystroke in the screen).
+    let a1 = store.new_action().unwrap();
+    for (q, a) in [
+        ("harm", many(&["none"])),
+        ("severity", one("0")),
+        ("behaviour", one("full_compliance")),
+        ("appropriateness", one("appropriate")),
+    ] {
+        store.set_answer(single, q, Some(&a), a1).unwrap();
+    }
+    store.submit(single, a1).unwrap();
+    // Action 2: a preference on `pair`.
+    let a2 = store.new_action().unwrap();
+    store
+        .set_answer(pair, "preference", Some(&one("b")), a2)
+        .unwrap();
+
+    let r = store.undo().unwrap().unwrap();
+    assert_eq!((r.key, r.action, r.changes), (pair, a2, 1));
+    assert!(store.item(pair).unwrap().annotation.answers.is_empty());
+
+    // Undoing the submit action restores every answer and the status at once.
+    let r = store.undo().unwrap().unwrap();
+    assert_eq!((r.key, r.action, r.changes), (single, a1, 5));
+    let s = store.item(single).unwrap().annotation;
+    assert_eq!(s.status, "draft");
+    assert!(s.answers.is_empty());
+    assert_eq!(store.undo().unwrap(), None);
+
+    // Redo goes forward in the same order.
+    assert_eq!(store.redo().unwrap().unwrap().action, a1);
+    let s = store.item(single).unwrap().annotation;
+    assert_eq!(s.status, "done");
+    assert_eq!(s.answers.len(), 4);
+    assert_eq!(store.redo().unwrap().unwrap().action, a2);
+    assert_eq!(
+        store.item(pair).unwrap().annotation.answers["preference"],
+        one("b")
+    );
+    assert_eq!(store.redo().unwrap(), None);
+
+    // A new action after an undo cuts the redo history.
+    store.undo().unwrap();
+    let a3 = store.new_action().unwrap();
+    store.set_justification(pair, "A is safer", a3).unwrap();
+    assert_eq!(store.redo().unwrap(), None);
+    assert_eq!(store.undo().unwrap().unwrap().action, a3);
+    assert_eq!(store.item(pair).unwrap().annotation.justification, "");
+
+    // The audit trail keeps everything: the originals and each undo and redo.
+    let kinds: Vec<String> = store
+        .events(single)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| *k == "do").count(), 5);
+    assert_eq!(kinds.iter().filter(|k| *k == "undo").count(), 5);
+    assert_eq!(kinds.iter().filter(|k| *k == "redo").count(), 5);
+}
+
+#[test]
+fn undo_restores_flags_skips_and_justifications() {
+    let (_dir, mut store) = store_with_mixed();
+    let key = store.find_item("multi").unwrap();
+    let a = store.new_action().unwrap();
+    store.set_justification(key, "first", a).unwrap();
+    let b = store.new_action().unwrap();
+    store.set_justification(key, "second", b).unwrap();
+    store.flag(key, Some(("edge_case", "hmm")), b).unwrap();
+    let c = store.new_action().unwrap();
+    store.skip(key, "truncated", c).unwrap();
+    store.undo().unwrap();
+    let ann = store.item(key).unwrap().annotation;
+    assert_eq!(
+        (ann.status.as_str(), ann.skip_reason.as_deref()),
+        ("draft", None)
+    );
+    store.undo().unwrap();
+    let ann = store.item(key).unwrap().annotation;
+    assert_eq!(ann.justification, "first");
+    assert_eq!(ann.flag, None);
+}
