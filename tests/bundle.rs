@@ -23,6 +23,17 @@ fn minisign(args: &[&str]) -> (bool, String) {
     )
 }
 
+/// `minisign -V` of a bundle against a public key file.
+fn minisign_verify(bundle: &Path, pubkey: &Path) -> (bool, String) {
+    minisign(&[
+        "-V",
+        "-m",
+        bundle.to_str().unwrap(),
+        "-p",
+        pubkey.to_str().unwrap(),
+    ])
+}
+
 /// A sandbox with the mixed fixture pulled and three items finished.
 fn labelled() -> Sandbox {
     let s = Sandbox::new();
@@ -47,9 +58,7 @@ fn labelled() -> Sandbox {
 }
 
 fn export(s: &Sandbox) -> PathBuf {
-    let out = s.ok(&["export"]);
-    let line = out.lines().find(|l| l.starts_with("Wrote ")).unwrap();
-    PathBuf::from(line.split(" to ").nth(1).unwrap())
+    export_path(&s.ok(&["export"]))
 }
 
 fn pubkey(s: &Sandbox) -> PathBuf {
@@ -72,13 +81,7 @@ fn an_untouched_bundle_verifies_with_verdict_and_with_the_minisign_cli() {
     assert!(b.starts_with(s.data().join("outbox")), "{b:?}");
     let sig = PathBuf::from(format!("{}.minisig", b.display()));
     assert!(sig.exists());
-    let (ok, out) = minisign(&[
-        "-V",
-        "-m",
-        b.to_str().unwrap(),
-        "-p",
-        pubkey(&s).to_str().unwrap(),
-    ]);
+    let (ok, out) = minisign_verify(&b, &pubkey(&s));
     assert!(ok, "{out}");
     assert!(
         out.contains("Trusted comment: verdict-bundle/1 bundle="),
@@ -192,7 +195,7 @@ fn flipped_bytes_are_rejected_by_verdict_and_by_minisign() {
         let err = s.fails(&["verify", b.to_str().unwrap()]);
         assert!(err.contains("FAILED: signature"), "{err}");
         assert!(err.contains("changed after it was signed"), "{err}");
-        let (ok, out) = minisign(&["-V", "-m", b.to_str().unwrap(), "-p", pk.to_str().unwrap()]);
+        let (ok, out) = minisign_verify(&b, &pk);
         assert!(!ok, "minisign accepted a tampered bundle: {out}");
         assert!(out.contains("Signature verification failed"), "{out}");
     }
@@ -203,12 +206,12 @@ fn flipped_bytes_are_rejected_by_verdict_and_by_minisign() {
     std::fs::write(&sig, sig_text.replace("records=3", "records=4")).unwrap();
     let err = s.fails(&["verify", b.to_str().unwrap()]);
     assert!(err.contains("FAILED: signature"), "{err}");
-    let (ok, _) = minisign(&["-V", "-m", b.to_str().unwrap(), "-p", pk.to_str().unwrap()]);
+    let (ok, _) = minisign_verify(&b, &pk);
     assert!(!ok);
     // And restored, both accept it again.
     std::fs::write(&sig, sig_text).unwrap();
     s.ok(&["verify", b.to_str().unwrap()]);
-    let (ok, out) = minisign(&["-V", "-m", b.to_str().unwrap(), "-p", pk.to_str().unwrap()]);
+    let (ok, out) = minisign_verify(&b, &pk);
     assert!(ok, "{out}");
 }
 
@@ -233,13 +236,7 @@ fn a_bundle_signed_by_another_key_is_rejected_naming_both_keys() {
     let line = shown.lines().nth(1).unwrap();
     let err = s.fails(&["verify", b.to_str().unwrap(), "--pubkey", line]);
     assert!(err.contains("signed by someone else"), "{err}");
-    let (ok, _) = minisign(&[
-        "-V",
-        "-m",
-        b.to_str().unwrap(),
-        "-p",
-        stranger_pk.to_str().unwrap(),
-    ]);
+    let (ok, _) = minisign_verify(&b, &stranger_pk);
     assert!(!ok);
     let own_line = s.ok(&["key", "show"]).lines().nth(1).unwrap().to_string();
     s.ok(&["verify", b.to_str().unwrap(), "--pubkey", &own_line]);
@@ -285,13 +282,7 @@ fn a_validly_signed_bundle_whose_manifest_does_not_match_its_records_is_rejected
         lines.pop();
         lines.join("\n") + "\n"
     });
-    let (ok, out) = minisign(&[
-        "-V",
-        "-m",
-        b.to_str().unwrap(),
-        "-p",
-        pubkey(&s).to_str().unwrap(),
-    ]);
+    let (ok, out) = minisign_verify(&b, &pubkey(&s));
     assert!(ok, "the re-signed bundle has a valid signature: {out}");
     let err = s.fails(&["verify", b.to_str().unwrap()]);
     assert!(
@@ -442,13 +433,7 @@ fn a_passphrase_protected_key_signs_only_with_its_passphrase() {
         String::from_utf8_lossy(&out.stderr)
     );
     let b = export_path(&String::from_utf8_lossy(&out.stdout));
-    let (ok, msg) = minisign(&[
-        "-V",
-        "-m",
-        b.to_str().unwrap(),
-        "-p",
-        pubkey(&s).to_str().unwrap(),
-    ]);
+    let (ok, msg) = minisign_verify(&b, &pubkey(&s));
     assert!(ok, "{msg}");
 }
 

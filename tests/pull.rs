@@ -496,52 +496,56 @@ fn a_cache_from_a_newer_verdict_is_refused_and_untouched() {
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
 
-/// Mounts a small tmpfs (root only; as in CI). Returns None where mounting is not allowed.
-fn tmpfs(dir: &std::path::Path, opts: &str) -> Option<()> {
-    std::fs::create_dir_all(dir).unwrap();
-    let ok = std::process::Command::new("mount")
+/// Runs `body` with a small tmpfs mounted at `<sandbox>/mnt` (root only, as in CI), and
+/// always unmounts it. Skips, saying so, where mounting is not allowed.
+fn with_tmpfs(s: &Sandbox, opts: &str, body: impl FnOnce(&std::path::Path)) {
+    let mnt = s.path("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let mounted = std::process::Command::new("mount")
         .args(["-t", "tmpfs", "-o", opts, "tmpfs"])
-        .arg(dir)
+        .arg(&mnt)
         .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    ok.then_some(())
+        .is_ok_and(|st| st.success());
+    if !mounted {
+        eprintln!("SKIPPED: cannot mount tmpfs here (needs root, as in CI)");
+        return;
+    }
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&mnt)));
+    let _ = std::process::Command::new("umount").arg(&mnt).status();
+    r.unwrap();
 }
 
-fn umount(dir: &std::path::Path) {
-    let _ = std::process::Command::new("umount").arg(dir).status();
+/// `verdict pull FILE` with the data directory at `data`.
+fn pull_into(s: &Sandbox, data: &std::path::Path, file: &std::path::Path) -> (bool, String) {
+    let out = s
+        .cmd()
+        .env("VERDICT_DATA_DIR", data)
+        .args(["pull", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
 fn a_read_only_data_directory_gets_a_clear_error_and_stays_as_it_was() {
     let s = Sandbox::new();
-    let mnt = s.path("ro");
-    if tmpfs(&mnt, "size=16m").is_none() {
-        eprintln!("SKIPPED: cannot mount tmpfs here (needs root, as in CI)");
-        return;
-    }
-    let run = || -> Result<(), String> {
+    with_tmpfs(&s, "size=16m", |mnt| {
         let data = mnt.join("data");
-        let pull = |file: &std::path::Path| {
-            s.cmd()
-                .env("VERDICT_DATA_DIR", &data)
-                .args(["pull", file.to_str().unwrap()])
-                .output()
-                .unwrap()
-        };
-        assert!(pull(&fixture("bare.jsonl")).status.success());
+        assert!(pull_into(&s, &data, &fixture("bare.jsonl")).0);
         let remount = std::process::Command::new("mount")
             .args(["-o", "remount,ro"])
-            .arg(&mnt)
+            .arg(mnt)
             .status()
             .unwrap();
         assert!(remount.success());
         let before = std::fs::read(data.join("cache.sqlite3")).unwrap();
-        let out = pull(&fixture("mixed.jsonl"));
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success());
+        let (ok, err) = pull_into(&s, &data, &fixture("mixed.jsonl"));
+        assert!(!ok);
         assert!(
-            err.contains("read-only") || err.contains("cannot use the data directory"),
+            err.contains("it cannot be written (Read-only file system"),
             "{err}"
         );
         assert!(
@@ -549,31 +553,15 @@ fn a_read_only_data_directory_gets_a_clear_error_and_stays_as_it_was() {
             "the message says what to do: {err}"
         );
         assert_eq!(std::fs::read(data.join("cache.sqlite3")).unwrap(), before);
-        Ok(())
-    };
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run));
-    umount(&mnt);
-    r.unwrap().unwrap();
+    });
 }
 
 #[test]
 fn a_full_disk_gets_a_clear_error_and_keeps_the_earlier_batches() {
     let s = Sandbox::new();
-    let mnt = s.path("full");
-    if tmpfs(&mnt, "size=2m").is_none() {
-        eprintln!("SKIPPED: cannot mount tmpfs here (needs root, as in CI)");
-        return;
-    }
-    let run = || {
+    with_tmpfs(&s, "size=2m", |mnt| {
         let data = mnt.join("data");
-        let pull = |file: &std::path::Path| {
-            s.cmd()
-                .env("VERDICT_DATA_DIR", &data)
-                .args(["pull", file.to_str().unwrap()])
-                .output()
-                .unwrap()
-        };
-        assert!(pull(&fixture("mixed.jsonl")).status.success());
+        assert!(pull_into(&s, &data, &fixture("mixed.jsonl")).0);
         // 3 MB of items cannot fit in what is left of 2 MB.
         let mut big = String::from("{\"manifest\": {\"batch_id\": \"too-big\"}}\n");
         for i in 0..300 {
@@ -582,10 +570,8 @@ fn a_full_disk_gets_a_clear_error_and_keeps_the_earlier_batches() {
                 "y".repeat(10_000)
             ));
         }
-        let f = s.write("big.jsonl", big);
-        let out = pull(&f);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success());
+        let (ok, err) = pull_into(&s, &data, &s.write("big.jsonl", big));
+        assert!(!ok);
         assert!(err.contains("is full"), "{err}");
         assert!(err.contains("Free some space"), "{err}");
         let st = s
@@ -602,8 +588,5 @@ fn a_full_disk_gets_a_clear_error_and_keeps_the_earlier_batches() {
             .map(|b| b["batch"].as_str().unwrap())
             .collect();
         assert_eq!(batches, vec!["fixture-mixed"]);
-    };
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run));
-    umount(&mnt);
-    r.unwrap();
+    });
 }
