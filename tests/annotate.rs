@@ -190,7 +190,7 @@ fn answers_to_questions_no_longer_asked_are_dropped_at_submit() {
     let answers = store.item(key).unwrap().annotation.answers;
     assert_eq!(
         answers.keys().cloned().collect::<Vec<_>>(),
-        vec!["harm", "preference", "severity"]
+        vec!["preference"]
     );
 }
 
