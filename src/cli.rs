@@ -17,9 +17,9 @@ pub struct Cli {
     /// The rater's name [default: config.toml's `rater`, else the system user].
     #[arg(long, global = true, env = "VERDICT_RATER", value_name = "NAME")]
     pub rater: Option<String>,
-    /// What to do.
+    /// What to do; without a command, open the labeling workstation on the queue.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// The subcommands.
@@ -44,8 +44,10 @@ pub enum Command {
     /// Show or create the rater's signing key.
     #[command(subcommand)]
     Key(KeyCommand),
-    /// Pull the shipped demo batch into a throwaway cache and show it.
+    /// Open the workstation on the shipped demo batch, in a throwaway cache.
     Demo,
+    /// Print the effective keymap (defaults + your keymap.toml) as TOML.
+    Keys,
 }
 
 /// `verdict pull`.

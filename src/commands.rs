@@ -5,6 +5,7 @@ pub mod export;
 pub mod history;
 pub mod key;
 pub mod label;
+pub mod open;
 pub mod pull;
 pub mod status;
 pub mod verify;

@@ -14,6 +14,10 @@ pub const CONFIG_DIR_ENV: &str = "VERDICT_CONFIG_DIR";
 pub struct ConfigFile {
     /// The rater's name.
     pub rater: Option<String>,
+    /// Submit as soon as an answer completes an item (default true).
+    pub auto_advance: Option<bool>,
+    /// Minutes of continuous labeling before a break reminder; 0 turns it off (default 50).
+    pub break_minutes: Option<i64>,
 }
 
 /// Resolved locations and identity for one run.
@@ -25,6 +29,8 @@ pub struct Env {
     pub config_dir: PathBuf,
     /// The rater's name.
     pub rater: String,
+    /// The config file as read.
+    pub file: ConfigFile,
 }
 
 impl Env {
@@ -54,7 +60,7 @@ impl Env {
         };
         let file = load_config(&config_dir)?;
         let rater = rater
-            .or(file.rater)
+            .or(file.rater.clone())
             .or_else(|| std::env::var("USER").ok())
             .or_else(|| std::env::var("LOGNAME").ok())
             .unwrap_or_else(|| "rater".to_string());
@@ -63,6 +69,7 @@ impl Env {
             data_dir,
             config_dir,
             rater,
+            file,
         })
     }
 
@@ -90,4 +97,16 @@ pub fn check_rater(name: &str) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+impl Env {
+    /// The workstation's settings: config file, then NO_COLOR from the environment.
+    pub fn settings(&self) -> crate::tui::state::Settings {
+        let d = crate::tui::state::Settings::default();
+        crate::tui::state::Settings {
+            auto_advance: self.file.auto_advance.unwrap_or(d.auto_advance),
+            break_minutes: self.file.break_minutes.unwrap_or(d.break_minutes),
+            no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        }
+    }
 }

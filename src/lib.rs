@@ -7,7 +7,8 @@
 //! - [`store`]: the SQLite cache; the only module that speaks SQL. Uses `model`, `batch`.
 //! - [`keys`]: the rater's minisign key pair.
 //! - [`bundle`]: writes, signs and verifies export bundles. Uses `store`, `keys`.
-//! - [`config`]: data/config directories and the rater's name.
+//! - [`config`]: data/config directories, the rater's name, settings.
+//! - [`tui`]: the labeling workstation (state / action / update / view). Uses `store`.
 //! - [`cli`] and [`commands`]: the command line; one module per subcommand, calling the
 //!   modules above. `main.rs` only parses and dispatches.
 
@@ -20,12 +21,16 @@ pub mod guidelines;
 pub mod keys;
 pub mod model;
 pub mod store;
+pub mod tui;
 
 /// Runs a parsed command line.
 pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
     use cli::Command;
     let env = config::Env::resolve(cli.data_dir, cli.config_dir, cli.rater)?;
-    match &cli.command {
+    let Some(command) = &cli.command else {
+        return commands::open::run(&env);
+    };
+    match command {
         Command::Pull(a) => commands::pull::run(&env, a),
         Command::Status(a) => commands::status::run(&env, a),
         Command::Export(a) => commands::export::run(&env, a),
@@ -36,5 +41,6 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
         Command::Undo => commands::history::undo(&env, false),
         Command::Redo => commands::history::undo(&env, true),
         Command::Demo => commands::demo::run(&env),
+        Command::Keys => commands::open::keys(&env),
     }
 }

@@ -774,3 +774,52 @@ impl Store {
         .map_err(|e| self.err(e))
     }
 }
+
+impl Store {
+    /// A workstation setting kept across restarts.
+    pub fn ui_get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT value FROM ui WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Keeps a workstation setting.
+    pub fn ui_set(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO ui (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Every item's (key, batch id, item id, status) in queue order, for the workstation.
+    pub fn queue_entries(&self) -> Result<Vec<(i64, String, String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT i.key, i.batch_id, i.item_id, coalesce(a.status, 'draft')
+                 FROM items i JOIN batches b ON b.id = i.batch_id
+                 LEFT JOIN annotations a ON a.item = i.key
+                 ORDER BY b.pulled_at, b.id, i.seq",
+            )
+            .map_err(|e| self.err(e))?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Finished annotations not yet exported.
+    pub fn unexported(&self) -> Result<u64, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM annotations WHERE status IN ('done', 'skipped') AND revision > exported_revision",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n.max(0) as u64)
+            .map_err(|e| self.err(e))
+    }
+}

@@ -75,4 +75,11 @@ CREATE TABLE bundles (
     pushed_at    INTEGER
 );
 "#,
+    // 2: small settings of the workstation that survive a restart (the current item).
+    r#"
+CREATE TABLE ui (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"#,
 ];

@@ -1,0 +1,43 @@
+//! `verdict` (no command): the labeling workstation; `verdict keys`: the keymap.
+
+use super::Env;
+use crate::store::Store;
+use crate::tui;
+
+/// Opens the workstation on the cache and prints the session summary on quit.
+pub fn run(env: &Env) -> anyhow::Result<()> {
+    let store = Store::open(&env.data_dir)?;
+    workstation(env, store)
+}
+
+/// Runs the workstation on a store.
+pub fn workstation(env: &Env, store: Store) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        anyhow::bail!(
+            "the workstation needs a terminal; for scripts use verdict status, label and export"
+        );
+    }
+    let keymap = tui::keymap::Keymap::load_from(&env.config_dir)?;
+    let summary = tui::run(store, keymap, env.settings())?;
+    println!(
+        "Session: {} items done, median {:.0} s per item, {:.0} items per hour. {} finished items not yet exported{}",
+        summary.done,
+        summary.median_secs,
+        summary.per_hour,
+        summary.unexported,
+        if summary.unexported > 0 {
+            " (verdict export)."
+        } else {
+            "."
+        }
+    );
+    Ok(())
+}
+
+/// Prints the effective keymap.
+pub fn keys(env: &Env) -> anyhow::Result<()> {
+    let keymap = tui::keymap::Keymap::load_from(&env.config_dir)?;
+    print!("{}", keymap.to_toml());
+    Ok(())
+}

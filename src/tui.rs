@@ -1,0 +1,172 @@
+//! The labeling workstation: terminal set-up and the run loop. Keys are resolved against
+//! a snapshot of the state (resolve), then applied (update, in [`app`]); drawing is a
+//! pure function of the state (view).
+//!
+//! - [`action`]: commands (keymap names) and the other inputs;
+//! - [`keymap`]: keys as data;
+//! - [`state`], [`update`]: the Elm split; [`app`] runs update's effects on the cache;
+//! - [`view`]: one file per part of the screen;
+//! - [`text`], [`editor`], [`markdown`]: safe text, the justification editor, guidelines.
+
+pub mod action;
+pub mod app;
+pub mod editor;
+pub mod keymap;
+pub mod markdown;
+pub mod state;
+pub mod text;
+pub mod update;
+pub mod view;
+
+use action::{Action, Command, EditKey};
+use keymap::{Key, Scope};
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use state::{Overlay, State};
+use std::time::Duration;
+
+/// Turns a key press into an action, looking at (not changing) the state: overlays and
+/// the editor own the keyboard while they are open; then the focused question's option
+/// keys; then the keymap.
+pub fn resolve(state: &State, ev: &KeyEvent) -> Option<Action> {
+    if ev.kind == KeyEventKind::Release {
+        return None;
+    }
+    let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
+    let alt = ev.modifiers.contains(KeyModifiers::ALT);
+    if ctrl && ev.code == KeyCode::Char('c') {
+        return Some(Action::Run(Command::Quit));
+    }
+    let edit_key = || -> Option<EditKey> {
+        Some(match ev.code {
+            KeyCode::Backspace if ctrl || alt => EditKey::DeleteWordBack,
+            KeyCode::Char('w') if ctrl => EditKey::DeleteWordBack,
+            KeyCode::Backspace => EditKey::Backspace,
+            KeyCode::Delete => EditKey::Delete,
+            KeyCode::Left if ctrl || alt => EditKey::WordLeft,
+            KeyCode::Right if ctrl || alt => EditKey::WordRight,
+            KeyCode::Left => EditKey::Left,
+            KeyCode::Right => EditKey::Right,
+            KeyCode::Home => EditKey::Home,
+            KeyCode::End => EditKey::End,
+            KeyCode::Up => EditKey::Up,
+            KeyCode::Down => EditKey::Down,
+            KeyCode::Enter => EditKey::Enter,
+            _ => return None,
+        })
+    };
+    let typed = match ev.code {
+        KeyCode::Char(c) if !ctrl && !alt => Some(c),
+        _ => None,
+    };
+    match &state.overlay {
+        Some(Overlay::Help) | Some(Overlay::Break) => return Some(Action::Dismiss),
+        Some(Overlay::Prompt(..)) => {
+            if ev.code == KeyCode::Esc {
+                return Some(Action::Dismiss);
+            }
+            return edit_key()
+                .map(Action::Edit)
+                .or(typed.map(|c| Action::Type(c.to_string())));
+        }
+        None => {}
+    }
+    let key = Key::from_event(ev);
+    if state.editing {
+        if let Some(cmd) = key.and_then(|k| state.keymap.lookup(k, Scope::Editor)) {
+            return Some(Action::Run(cmd));
+        }
+        return edit_key()
+            .map(Action::Edit)
+            .or(typed.map(|c| Action::Type(c.to_string())));
+    }
+    if let Some(c) = typed
+        && state.option_for_key(c).is_some()
+    {
+        return Some(Action::Choose(c));
+    }
+    key.and_then(|k| state.keymap.lookup(k, Scope::Normal))
+        .map(Action::Run)
+}
+
+/// Restores the terminal when dropped, on every exit path (the panic hook that
+/// `ratatui::try_init` installs covers panics).
+struct Restore;
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let _ = ratatui::crossterm::execute!(std::io::stdout(), event::DisableBracketedPaste);
+        ratatui::restore();
+    }
+}
+
+/// What a session did, printed on quit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    /// Items finished.
+    pub done: usize,
+    /// Median seconds per finished item.
+    pub median_secs: f64,
+    /// Items per hour.
+    pub per_hour: f64,
+    /// Finished annotations not yet exported.
+    pub unexported: u64,
+}
+
+/// Runs the workstation on a cache until the rater quits.
+pub fn run(
+    store: crate::store::Store,
+    keymap: keymap::Keymap,
+    settings: state::Settings,
+) -> anyhow::Result<Summary> {
+    let mut terminal = ratatui::try_init()?;
+    let _restore = Restore;
+    ratatui::crossterm::execute!(std::io::stdout(), event::EnableBracketedPaste)?;
+    let size = terminal.size()?;
+    let mut app = app::App::new(store, keymap, settings, (size.width, size.height))?;
+    loop {
+        ratatui::crossterm::execute!(
+            std::io::stdout(),
+            ratatui::crossterm::terminal::BeginSynchronizedUpdate
+        )?;
+        terminal.draw(|f| view::draw(f, &app.state))?;
+        ratatui::crossterm::execute!(
+            std::io::stdout(),
+            ratatui::crossterm::terminal::EndSynchronizedUpdate
+        )?;
+        if app.state.quit {
+            break;
+        }
+        if !event::poll(Duration::from_secs(1))? {
+            app.dispatch(Action::Tick);
+            continue;
+        }
+        // Drain everything pending, then draw once.
+        loop {
+            match event::read()? {
+                Event::Key(k) => {
+                    if let Some(a) = resolve(&app.state, &k) {
+                        app.dispatch(a);
+                    }
+                }
+                Event::Paste(text)
+                    if app.state.editing
+                        || matches!(app.state.overlay, Some(Overlay::Prompt(..))) =>
+                {
+                    app.dispatch(Action::Type(text));
+                }
+                Event::Resize(w, h) => app.dispatch(Action::Resize(w, h)),
+                _ => {}
+            }
+            if app.state.quit || !event::poll(Duration::ZERO)? {
+                break;
+            }
+        }
+    }
+    let s = &app.state.session;
+    Ok(Summary {
+        done: s.durations.len(),
+        median_secs: s.median_secs(),
+        per_hour: s.per_hour(app.state.now_ms),
+        unexported: app.state.unexported,
+    })
+}

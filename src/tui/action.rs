@@ -1,0 +1,144 @@
+//! What can happen to the workstation: keymap commands (their snake_case names are the
+//! keymap's table names) and the other inputs update() takes.
+
+macro_rules! commands {
+    ($($(#[doc = $doc:literal])* $variant:ident => $name:literal,)*) => {
+        /// An action a key can be bound to.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Command {
+            $($(#[doc = $doc])* $variant,)*
+        }
+
+        impl Command {
+            /// Every command, in declaration order.
+            pub const ALL: &'static [Command] = &[$(Command::$variant,)*];
+
+            /// The stable name used in keymap files.
+            pub fn name(self) -> &'static str {
+                match self { $(Command::$variant => $name,)* }
+            }
+
+            /// The command with this keymap name.
+            pub fn from_name(name: &str) -> Option<Command> {
+                match name { $($name => Some(Command::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+commands! {
+    /// Submit the item (checking the schema's rules) and show the next.
+    Submit => "submit",
+    /// Apply the schema's first preset for this item's shape, then submit.
+    Preset1 => "preset_1",
+    /// Apply the schema's second preset for this item's shape, then submit.
+    Preset2 => "preset_2",
+    /// Take the model suggestions as answers.
+    AcceptSuggestions => "accept_suggestions",
+    /// Show the next item.
+    NextItem => "next_item",
+    /// Show the previous item.
+    PrevItem => "prev_item",
+    /// Jump to the next item that is neither done nor skipped.
+    NextUnfinished => "next_unfinished",
+    /// Focus the next question.
+    QuestionNext => "question_next",
+    /// Focus the previous question.
+    QuestionPrev => "question_prev",
+    /// Focus the next pane.
+    FocusNext => "focus_next",
+    /// Focus the previous pane.
+    FocusPrev => "focus_prev",
+    /// Scroll the focused pane down a page.
+    ScrollDown => "scroll_down",
+    /// Scroll the focused pane up a page.
+    ScrollUp => "scroll_up",
+    /// Scroll the focused pane to its top.
+    ScrollTop => "scroll_top",
+    /// Scroll the focused pane to its bottom.
+    ScrollBottom => "scroll_bottom",
+    /// Give the keyboard to the justification editor.
+    EditJustification => "edit_justification",
+    /// Take the keyboard back from the editor.
+    LeaveEditor => "leave_editor",
+    /// Insert snippet 1 in the editor.
+    Snippet1 => "snippet_1",
+    /// Insert snippet 2 in the editor.
+    Snippet2 => "snippet_2",
+    /// Insert snippet 3 in the editor.
+    Snippet3 => "snippet_3",
+    /// Insert snippet 4 in the editor.
+    Snippet4 => "snippet_4",
+    /// Insert snippet 5 in the editor.
+    Snippet5 => "snippet_5",
+    /// Show or hide the guidelines panel.
+    ToggleGuidelines => "toggle_guidelines",
+    /// Search the guidelines.
+    SearchGuidelines => "search_guidelines",
+    /// Search the queue.
+    SearchQueue => "search_queue",
+    /// Skip the item with a reason.
+    Skip => "skip",
+    /// Flag the item for the policy team with a note.
+    Flag => "flag",
+    /// Reveal an item masked by a content warning.
+    Reveal => "reveal",
+    /// Undo the last action.
+    Undo => "undo",
+    /// Redo the last undone action.
+    Redo => "redo",
+    /// Turn auto-advance on or off.
+    ToggleAutoAdvance => "toggle_auto_advance",
+    /// Show the help screen.
+    Help => "help",
+    /// Quit.
+    Quit => "quit",
+}
+
+/// Everything update() takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// A keymap command.
+    Run(Command),
+    /// An option key of the focused question (or of a prompt's choices).
+    Choose(char),
+    /// Text typed into whatever has the keyboard (editor or prompt).
+    Type(String),
+    /// An editing key for whatever has the keyboard.
+    Edit(EditKey),
+    /// Dismiss an overlay (help, break reminder, a prompt).
+    Dismiss,
+    /// The terminal is now this size.
+    Resize(u16, u16),
+    /// Time passes (for the clock and the break reminder).
+    Tick,
+}
+
+/// Editing keys, for the editor and for one-line prompts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditKey {
+    /// Delete back one grapheme.
+    Backspace,
+    /// Delete forward one grapheme.
+    Delete,
+    /// One grapheme left.
+    Left,
+    /// One grapheme right.
+    Right,
+    /// One word left.
+    WordLeft,
+    /// One word right.
+    WordRight,
+    /// Delete back one word.
+    DeleteWordBack,
+    /// Line start.
+    Home,
+    /// Line end.
+    End,
+    /// Line up.
+    Up,
+    /// Line down.
+    Down,
+    /// New line (editor) or confirm (prompt).
+    Enter,
+}

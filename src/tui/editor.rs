@@ -1,0 +1,291 @@
+//! The justification editor: a multi-line text field that moves and deletes by grapheme
+//! cluster and by word, and measures by display width.
+
+use super::text::width;
+use unicode_segmentation::UnicodeSegmentation;
+
+/// Text and a cursor (a byte offset that is always on a grapheme boundary).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Editor {
+    text: String,
+    cursor: usize,
+}
+
+impl Editor {
+    /// An editor holding `text`, the cursor at its end.
+    pub fn new(text: &str) -> Editor {
+        Editor {
+            text: text.to_string(),
+            cursor: text.len(),
+        }
+    }
+
+    /// The text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The cursor's byte offset.
+    pub fn cursor(&self) -> usize {
+        self.cursor
+    }
+
+    fn prev_boundary(&self, at: usize) -> usize {
+        self.text[..at]
+            .grapheme_indices(true)
+            .next_back()
+            .map(|(i, _)| i)
+            .unwrap_or(0)
+    }
+
+    fn next_boundary(&self, at: usize) -> usize {
+        self.text[at..]
+            .graphemes(true)
+            .next()
+            .map(|g| at + g.len())
+            .unwrap_or(at)
+    }
+
+    /// Inserts text at the cursor (control characters other than newline are dropped).
+    pub fn insert(&mut self, s: &str) {
+        let clean: String = s
+            .chars()
+            .map(|c| if c == '\r' { '\n' } else { c })
+            .filter(|c| *c == '\n' || !c.is_control())
+            .collect();
+        self.text.insert_str(self.cursor, &clean);
+        self.cursor += clean.len();
+        // A combining mark typed after a letter joins its cluster: stay on a boundary.
+        while !self.text.is_char_boundary(self.cursor) {
+            self.cursor += 1;
+        }
+    }
+
+    /// Deletes the grapheme before the cursor.
+    pub fn backspace(&mut self) {
+        let start = self.prev_boundary(self.cursor);
+        self.text.replace_range(start..self.cursor, "");
+        self.cursor = start;
+    }
+
+    /// Deletes the grapheme after the cursor.
+    pub fn delete(&mut self) {
+        let end = self.next_boundary(self.cursor);
+        self.text.replace_range(self.cursor..end, "");
+    }
+
+    /// One grapheme left.
+    pub fn left(&mut self) {
+        self.cursor = self.prev_boundary(self.cursor);
+    }
+
+    /// One grapheme right.
+    pub fn right(&mut self) {
+        self.cursor = self.next_boundary(self.cursor);
+    }
+
+    /// Start of the previous word.
+    pub fn word_left(&mut self) {
+        let mut at = 0;
+        for (i, w) in self.text[..self.cursor].split_word_bound_indices() {
+            if !w.trim().is_empty() {
+                at = i;
+            }
+        }
+        self.cursor = at;
+    }
+
+    /// End of the next word.
+    pub fn word_right(&mut self) {
+        let mut at = self.text.len();
+        for (i, w) in self.text[self.cursor..].split_word_bound_indices() {
+            if !w.trim().is_empty() {
+                at = self.cursor + i + w.len();
+                break;
+            }
+        }
+        self.cursor = at;
+    }
+
+    /// Deletes back to the start of the previous word.
+    pub fn delete_word_back(&mut self) {
+        let end = self.cursor;
+        self.word_left();
+        self.text.replace_range(self.cursor..end, "");
+    }
+
+    /// Start of the line.
+    pub fn home(&mut self) {
+        self.cursor = self.text[..self.cursor]
+            .rfind('\n')
+            .map(|i| i + 1)
+            .unwrap_or(0);
+    }
+
+    /// End of the line.
+    pub fn end(&mut self) {
+        self.cursor = self.text[self.cursor..]
+            .find('\n')
+            .map(|i| self.cursor + i)
+            .unwrap_or(self.text.len());
+    }
+
+    /// The cursor's (line, display column) in the unwrapped text.
+    fn line_col(&self) -> (usize, usize) {
+        let before = &self.text[..self.cursor];
+        let line = before.matches('\n').count();
+        let start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+        (line, width(&before[start..]))
+    }
+
+    fn goto_line_col(&mut self, line: usize, col: usize) {
+        let mut start = 0;
+        for (i, l) in self.text.split('\n').enumerate() {
+            if i == line {
+                let mut at = start;
+                let mut w = 0;
+                for g in l.graphemes(true) {
+                    if w + width(g) > col {
+                        break;
+                    }
+                    w += width(g);
+                    at += g.len();
+                }
+                self.cursor = at;
+                return;
+            }
+            start += l.len() + 1;
+        }
+    }
+
+    /// The same column on the line above.
+    pub fn up(&mut self) {
+        let (line, col) = self.line_col();
+        if line > 0 {
+            self.goto_line_col(line - 1, col);
+        }
+    }
+
+    /// The same column on the line below.
+    pub fn down(&mut self) {
+        let (line, col) = self.line_col();
+        if line < self.text.matches('\n').count() {
+            self.goto_line_col(line + 1, col);
+        }
+    }
+
+    /// Lays the text out in rows of at most `max` columns (breaking at word boundaries,
+    /// never inside a grapheme) and returns the rows and the cursor's (row, column).
+    pub fn layout(&self, max: usize) -> (Vec<String>, (usize, usize)) {
+        let max = max.max(1);
+        let mut rows = Vec::new();
+        let mut cursor = (0, 0);
+        let mut offset = 0;
+        for line in self.text.split('\n') {
+            let mut row = String::new();
+            let mut row_w = 0;
+            let mut row_start = offset;
+            let place =
+                |rows: &Vec<String>, row: &str, row_start: usize, cursor: &mut (usize, usize)| {
+                    if self.cursor >= row_start && self.cursor <= row_start + row.len() {
+                        *cursor = (rows.len(), width(&row[..self.cursor - row_start]));
+                    }
+                };
+            for word in line.split_word_bounds() {
+                let w = width(word);
+                if row_w + w > max && !row.is_empty() && !word.trim().is_empty() {
+                    place(&rows, &row, row_start, &mut cursor);
+                    row_start += row.len();
+                    rows.push(std::mem::take(&mut row));
+                    row_w = 0;
+                }
+                if w > max {
+                    for g in word.graphemes(true) {
+                        if row_w + width(g) > max && !row.is_empty() {
+                            place(&rows, &row, row_start, &mut cursor);
+                            row_start += row.len();
+                            rows.push(std::mem::take(&mut row));
+                            row_w = 0;
+                        }
+                        row.push_str(g);
+                        row_w += width(g);
+                    }
+                } else {
+                    row.push_str(word);
+                    row_w += w;
+                }
+            }
+            place(&rows, &row, row_start, &mut cursor);
+            rows.push(row);
+            offset += line.len() + 1;
+        }
+        (rows, cursor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moves_and_deletes_by_grapheme() {
+        let mut e = Editor::new("ae\u{301}👩‍💻z");
+        e.left();
+        e.backspace(); // the whole woman-technologist emoji
+        assert_eq!(e.text(), "ae\u{301}z");
+        e.left();
+        assert_eq!(e.cursor(), 1, "one step back over e + combining acute");
+        e.delete(); // e + combining acute together
+        assert_eq!(e.text(), "az");
+    }
+
+    #[test]
+    fn word_motion_and_deletion() {
+        let mut e = Editor::new("name the risk");
+        e.word_left();
+        assert_eq!(e.cursor(), 9);
+        e.word_left();
+        assert_eq!(e.cursor(), 5);
+        e.word_right();
+        assert_eq!(e.cursor(), 8);
+        let mut e = Editor::new("name the risk  ");
+        e.delete_word_back();
+        assert_eq!(e.text(), "name the ");
+    }
+
+    #[test]
+    fn lines_keep_their_display_column() {
+        let mut e = Editor::new("日本語\nabcdef");
+        e.up();
+        // Column 6 of "abcdef" is after the third wide character.
+        assert_eq!(e.cursor(), "日本語".len());
+        e.left();
+        e.down();
+        assert_eq!(e.cursor(), "日本語\nabcd".len());
+        e.home();
+        assert_eq!(e.cursor(), "日本語\n".len());
+        e.end();
+        assert_eq!(e.cursor(), e.text().len());
+    }
+
+    #[test]
+    fn layout_wraps_and_places_the_cursor() {
+        let mut e = Editor::new("the harm mechanism is 日本");
+        let (rows, cur) = e.layout(10);
+        assert_eq!(rows, vec!["the harm ", "mechanism ", "is 日本"]);
+        assert_eq!(cur, (2, 7));
+        e.home();
+        assert_eq!(e.layout(10).1, (0, 0));
+        e.insert("x\ny");
+        let (rows, cur) = e.layout(10);
+        assert_eq!(rows[0], "x");
+        assert_eq!(cur, (1, 1));
+    }
+
+    #[test]
+    fn control_characters_are_not_inserted() {
+        let mut e = Editor::new("");
+        e.insert("a\u{1b}[31mb\u{7}");
+        assert_eq!(e.text(), "a[31mb");
+    }
+}

@@ -1,0 +1,339 @@
+//! The workstation's state: one struct, changed only by update(), read by the view.
+
+use super::editor::Editor;
+use super::keymap::Keymap;
+use super::markdown::Guide;
+use crate::model::{Answer, Kind, Question};
+use crate::store::StoredItem;
+use ratatui::text::Line;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// Where an item stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Not finished.
+    Todo,
+    /// Submitted.
+    Done,
+    /// Skipped.
+    Skipped,
+}
+
+/// One entry of the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Item key in the cache.
+    pub key: i64,
+    /// Batch id.
+    pub batch: String,
+    /// Item id.
+    pub id: String,
+    /// Where it stands.
+    pub progress: Progress,
+}
+
+/// The panes focus moves between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Pane {
+    /// The questions (option keys act here).
+    Labels,
+    /// The prompt or conversation.
+    Conversation,
+    /// The response (or response A).
+    ResponseA,
+    /// Response B of a pairwise item.
+    ResponseB,
+    /// The guidelines panel.
+    Guidelines,
+}
+
+/// What a one-line prompt is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PromptKind {
+    /// The reason for a skip.
+    SkipReason,
+    /// Choosing an escalation reason (by number).
+    FlagReason,
+    /// The note that goes with the chosen reason.
+    FlagNote(String),
+    /// Searching the queue.
+    SearchQueue,
+    /// Searching the guidelines.
+    SearchGuidelines,
+}
+
+/// A layer over the screen that has the keyboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overlay {
+    /// The help screen.
+    Help,
+    /// The break reminder.
+    Break,
+    /// A one-line prompt.
+    Prompt(PromptKind, Editor),
+}
+
+/// A message on the status line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The text.
+    pub text: String,
+    /// Shown as an error.
+    pub error: bool,
+}
+
+/// This session's pace.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Session {
+    /// When it started (unix ms).
+    pub started_ms: i64,
+    /// Active milliseconds of each item finished this session.
+    pub durations: Vec<i64>,
+    /// Start of the current stretch of continuous labeling (for the break reminder).
+    pub stretch_since_ms: i64,
+}
+
+impl Session {
+    /// Median seconds per finished item.
+    pub fn median_secs(&self) -> f64 {
+        if self.durations.is_empty() {
+            return 0.0;
+        }
+        let mut d = self.durations.clone();
+        d.sort_unstable();
+        let n = d.len();
+        let m = if n % 2 == 1 {
+            d[n / 2] as f64
+        } else {
+            (d[n / 2 - 1] + d[n / 2]) as f64 / 2.0
+        };
+        m / 1000.0
+    }
+
+    /// Items finished per hour of session so far.
+    pub fn per_hour(&self, now_ms: i64) -> f64 {
+        let hours = ((now_ms - self.started_ms).max(1) as f64) / 3_600_000.0;
+        self.durations.len() as f64 / hours.max(1.0 / 60.0)
+    }
+}
+
+/// Settings the rater can change in config.toml.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Submit as soon as an answer completes an item.
+    pub auto_advance: bool,
+    /// Minutes of continuous labeling before a break reminder (0: never).
+    pub break_minutes: i64,
+    /// No colours (NO_COLOR).
+    pub no_color: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            auto_advance: true,
+            break_minutes: 50,
+            no_color: false,
+        }
+    }
+}
+
+/// Wrapped lines of a pane, kept per (item, pane, width) so that a long response is
+/// wrapped once, not every frame.
+pub type WrapCache = RefCell<HashMap<(i64, u8, u16), Rc<Vec<Line<'static>>>>>;
+
+/// The guidelines' wrap memo: (width, rows, first row of each logical line).
+pub type GuideRows = RefCell<Option<(u16, Rc<Vec<Line<'static>>>, Rc<Vec<usize>>)>>;
+
+/// Everything the screen shows and the keys act on.
+#[derive(Debug)]
+pub struct State {
+    /// The effective keymap (for lookups and the help screen).
+    pub keymap: Keymap,
+    /// Settings.
+    pub settings: Settings,
+    /// Every cached item, in queue order.
+    pub queue: Vec<Entry>,
+    /// Index of the current item in `queue`.
+    pub pos: usize,
+    /// The current item, as loaded from the cache.
+    pub item: Option<StoredItem>,
+    /// The focused pane.
+    pub focus: Pane,
+    /// The editor has the keyboard.
+    pub editing: bool,
+    /// Index of the focused question among the asked ones.
+    pub question: usize,
+    /// Scroll offset (rows) per pane.
+    pub scroll: HashMap<Pane, usize>,
+    /// The justification being written.
+    pub editor: Editor,
+    /// The content warning of this item was lifted.
+    pub revealed: bool,
+    /// The guidelines panel is shown.
+    pub show_guidelines: bool,
+    /// The rendered guidelines.
+    pub guide: Guide,
+    /// The guidelines' first shown logical line.
+    pub guide_line: usize,
+    /// An overlay with the keyboard.
+    pub overlay: Option<Overlay>,
+    /// The status-line message.
+    pub message: Option<Message>,
+    /// Terminal size.
+    pub size: (u16, u16),
+    /// Now (unix ms), set by the loop before each update.
+    pub now_ms: i64,
+    /// When the current item was shown, or active time last counted.
+    pub active_since_ms: i64,
+    /// When the last key came.
+    pub last_input_ms: i64,
+    /// This session.
+    pub session: Session,
+    /// Finished annotations not yet exported.
+    pub unexported: u64,
+    /// Quit requested.
+    pub quit: bool,
+    /// Wrapped pane lines (a memo for the view, not state the screen depends on).
+    pub wrap_cache: WrapCache,
+    /// The guidelines wrapped at one width, with the first row of each logical line.
+    pub guide_rows: GuideRows,
+    /// The largest scroll offset of each pane at the last drawn size (a memo the view
+    /// keeps so that scrolling stops at the end).
+    pub max_scroll: RefCell<HashMap<Pane, usize>>,
+}
+
+impl State {
+    /// A state over a queue, before any item is loaded.
+    pub fn new(
+        keymap: Keymap,
+        settings: Settings,
+        queue: Vec<Entry>,
+        guide: Guide,
+        now_ms: i64,
+    ) -> State {
+        State {
+            keymap,
+            settings,
+            queue,
+            pos: 0,
+            item: None,
+            focus: Pane::Labels,
+            editing: false,
+            question: 0,
+            scroll: HashMap::new(),
+            editor: Editor::default(),
+            revealed: false,
+            show_guidelines: true,
+            guide,
+            guide_line: 0,
+            overlay: None,
+            message: None,
+            size: (160, 45),
+            now_ms,
+            active_since_ms: now_ms,
+            last_input_ms: now_ms,
+            session: Session {
+                started_ms: now_ms,
+                durations: Vec::new(),
+                stretch_since_ms: now_ms,
+            },
+            unexported: 0,
+            quit: false,
+            wrap_cache: RefCell::new(HashMap::new()),
+            max_scroll: RefCell::new(HashMap::new()),
+            guide_rows: RefCell::new(None),
+        }
+    }
+
+    /// The questions asked of the current item, given its answers so far.
+    pub fn asked(&self) -> Vec<&Question> {
+        match &self.item {
+            Some(it) => it
+                .schema
+                .asked(it.content.is_pairwise(), &it.annotation.answers)
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// The focused question.
+    pub fn focused_question(&self) -> Option<&Question> {
+        let asked = self.asked();
+        asked
+            .get(self.question.min(asked.len().saturating_sub(1)))
+            .copied()
+    }
+
+    /// Whether the current item is masked by a content warning.
+    pub fn masked(&self) -> bool {
+        self.item
+            .as_ref()
+            .is_some_and(|i| i.extras.content_warning.is_some())
+            && !self.revealed
+    }
+
+    /// The option of the focused question that a key chooses.
+    pub fn option_for_key(&self, c: char) -> Option<String> {
+        let q = self.focused_question()?;
+        q.options
+            .iter()
+            .find(|o| o.key.as_deref().and_then(|k| k.chars().next()) == Some(c))
+            .map(|o| o.value.clone())
+    }
+
+    /// The answer a choice makes, given the current one: a single choice toggles, a
+    /// multi-select toggles membership, and an exclusive option stands alone.
+    pub fn toggled(q: &Question, current: Option<&Answer>, value: &str) -> Option<Answer> {
+        match q.kind {
+            Kind::Single => match current {
+                Some(Answer::One(v)) if v == value => None,
+                _ => Some(Answer::One(value.to_string())),
+            },
+            Kind::Multi => {
+                let mut set: Vec<String> = current
+                    .map(|a| a.values().iter().map(|s| s.to_string()).collect())
+                    .unwrap_or_default();
+                if let Some(i) = set.iter().position(|v| v == value) {
+                    set.remove(i);
+                } else if q.exclusive.iter().any(|x| x == value) {
+                    set = vec![value.to_string()];
+                } else {
+                    set.retain(|v| !q.exclusive.contains(v));
+                    set.push(value.to_string());
+                }
+                if set.is_empty() {
+                    None
+                } else {
+                    // Option order, as the store keeps it.
+                    let ordered = q
+                        .options
+                        .iter()
+                        .filter(|o| set.contains(&o.value))
+                        .map(|o| o.value.clone())
+                        .collect();
+                    Some(Answer::Many(ordered))
+                }
+            }
+        }
+    }
+
+    /// The panes that exist for the current item and layout.
+    pub fn panes(&self) -> Vec<Pane> {
+        let mut p = vec![Pane::Labels, Pane::Conversation, Pane::ResponseA];
+        if self.item.as_ref().is_some_and(|i| i.content.is_pairwise()) {
+            p.push(Pane::ResponseB);
+        }
+        if self.show_guidelines {
+            p.push(Pane::Guidelines);
+        }
+        p
+    }
+
+    /// Scroll offset of a pane.
+    pub fn scroll_of(&self, pane: Pane) -> usize {
+        self.scroll.get(&pane).copied().unwrap_or(0)
+    }
+}

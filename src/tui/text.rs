@@ -1,0 +1,158 @@
+//! Untrusted text made safe to draw, and wrapped by display width.
+//!
+//! Model text must never reach the terminal as control characters: every C0/C1 control,
+//! DEL and bidirectional override is replaced by a visible placeholder before it is laid
+//! out. Wrapping works on grapheme clusters and measures display width, so CJK, emoji and
+//! combining marks take the columns they really take.
+
+use unicode_segmentation::UnicodeSegmentation;
+use unicode_width::UnicodeWidthStr;
+
+/// The visible stand-in for a character that must not reach the terminal, if it is one.
+pub fn placeholder(c: char) -> Option<String> {
+    let code = c as u32;
+    match c {
+        // C0 controls: the Unicode "control pictures" block (U+2400 + code), e.g. ␛ for ESC.
+        '\u{0}'..='\u{1f}' => char::from_u32(0x2400 + code).map(String::from),
+        '\u{7f}' => Some("\u{2421}".into()),
+        // C1 controls (CSI as one byte is U+009B) and bidi/format overrides that could
+        // reorder what the rater reads (the "Trojan Source" characters).
+        '\u{80}'..='\u{9f}'
+        | '\u{202a}'..='\u{202e}'
+        | '\u{2066}'..='\u{2069}'
+        | '\u{200e}'
+        | '\u{200f}'
+        | '\u{061c}' => Some(format!("<U+{code:04X}>")),
+        _ => None,
+    }
+}
+
+/// One line of untrusted text (no `\n`) with every unsafe character replaced by its
+/// placeholder; tabs become four spaces.
+pub fn sanitize_line(line: &str) -> String {
+    if !line.chars().any(|c| c == '\t' || placeholder(c).is_some()) {
+        return line.to_string();
+    }
+    let mut out = String::with_capacity(line.len() + 8);
+    for c in line.chars() {
+        if c == '\t' {
+            out.push_str("    ");
+        } else if let Some(p) = placeholder(c) {
+            out.push_str(&p);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Splits untrusted text into safe lines: `\n` (and `\r\n`) break lines; a lone `\r` is
+/// shown as its placeholder rather than moving the cursor.
+pub fn safe_lines(text: &str) -> Vec<String> {
+    text.split('\n')
+        .map(|l| sanitize_line(l.strip_suffix('\r').unwrap_or(l)))
+        .collect()
+}
+
+/// Display width of a string (grapheme-aware).
+pub fn width(s: &str) -> usize {
+    UnicodeWidthStr::width(s)
+}
+
+/// Wraps one safe line to `max` columns, at spaces where possible, else inside a word;
+/// never splits a grapheme cluster.
+pub fn wrap_line(line: &str, max: usize) -> Vec<String> {
+    let max = max.max(1);
+    if width(line) <= max {
+        return vec![line.to_string()];
+    }
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut cur_w = 0;
+    // Words with their trailing spaces, so a break at a space keeps the text intact.
+    for word in line.split_word_bounds() {
+        let w = width(word);
+        if cur_w + w <= max {
+            cur.push_str(word);
+            cur_w += w;
+            continue;
+        }
+        if word.trim().is_empty() {
+            // A space at the end of a full line is dropped at the break.
+            out.push(std::mem::take(&mut cur));
+            cur_w = 0;
+            continue;
+        }
+        if !cur.is_empty() && w <= max {
+            out.push(std::mem::take(&mut cur));
+            cur.push_str(word);
+            cur_w = w;
+            continue;
+        }
+        // A word longer than a line: break it between graphemes.
+        for g in word.graphemes(true) {
+            let gw = width(g);
+            if cur_w + gw > max && !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+                cur_w = 0;
+            }
+            cur.push_str(g);
+            cur_w += gw;
+        }
+    }
+    if !cur.is_empty() || out.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Sanitises and wraps untrusted text to `max` columns.
+pub fn wrap(text: &str, max: usize) -> Vec<String> {
+    safe_lines(text)
+        .iter()
+        .flat_map(|l| wrap_line(l, max))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_sequences_become_visible_placeholders() {
+        let evil = "a\u{1b}[2Jb\u{7}c\u{8}d\u{9b}31me\u{1b}]0;title\u{7}f\u{202e}g\r";
+        let s = sanitize_line(evil);
+        assert!(!s.chars().any(|c| c.is_control()), "{s:?}");
+        assert_eq!(s, "a␛[2Jb␇c␈d<U+009B>31me␛]0;title␇f<U+202E>g␍");
+    }
+
+    #[test]
+    fn crlf_ends_a_line_and_a_lone_cr_is_shown() {
+        assert_eq!(safe_lines("one\r\ntwo\rthree"), vec!["one", "two␍three"]);
+    }
+
+    #[test]
+    fn wrapping_respects_display_width_and_graphemes() {
+        // Each CJK character is two columns wide.
+        assert_eq!(
+            wrap_line("日本語のテキスト", 6),
+            vec!["日本語", "のテキ", "スト"]
+        );
+        // A family emoji is one grapheme of several code points: never split.
+        let fam = "👩‍👩‍👧‍👦";
+        assert_eq!(
+            wrap_line(&fam.repeat(3), 4),
+            vec![fam.repeat(2), fam.to_string()]
+        );
+        // e + combining acute stays one cluster.
+        assert_eq!(
+            wrap_line("e\u{301}e\u{301}e\u{301}", 2),
+            vec!["e\u{301}e\u{301}", "e\u{301}"]
+        );
+        assert_eq!(
+            wrap_line("the quick brown fox", 10),
+            vec!["the quick ", "brown fox"]
+        );
+        assert_eq!(wrap("", 5), vec![""]);
+    }
+}

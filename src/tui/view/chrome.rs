@@ -1,0 +1,218 @@
+//! The status line and the overlays (help, break reminder, prompts).
+
+use super::paint;
+use crate::tui::action::Command;
+use crate::tui::keymap::Scope;
+use crate::tui::state::{Overlay, Progress, PromptKind, State};
+use crate::tui::text::sanitize_line;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Position, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+fn mmss(ms: i64) -> String {
+    let s = (ms / 1000).max(0);
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+/// Item n of N, batch, time on this item, pace, what is not exported, or a message.
+pub fn status(f: &mut Frame<'_>, state: &State, area: Rect) {
+    let Some(item) = &state.item else { return };
+    let entry = state.queue.get(state.pos);
+    let progress = match entry.map(|e| e.progress) {
+        Some(Progress::Done) => "✓ done",
+        Some(Progress::Skipped) => "↷ skipped",
+        _ => "· to do",
+    };
+    let on_item = item.annotation.active_ms
+        + (state.now_ms - state.active_since_ms).clamp(0, crate::tui::update::IDLE_MS);
+    let left = format!(
+        " {}/{} · {} · {} {} · ⏱ {} ",
+        state.pos + 1,
+        state.queue.len(),
+        sanitize_line(&item.batch_id),
+        sanitize_line(&item.item_id),
+        progress,
+        mmss(on_item),
+    );
+    let right = format!(
+        " {} done · {:.0}/h · {} not exported · auto-advance {} · {} help ",
+        state.session.durations.len(),
+        state.session.per_hour(state.now_ms),
+        state.unexported,
+        if state.settings.auto_advance {
+            "on"
+        } else {
+            "off"
+        },
+        state.keymap.key_of(Command::Help),
+    );
+    let base = paint(state, Style::default().bg(Color::DarkGray).fg(Color::White));
+    let mut spans = vec![Span::styled(left, base.add_modifier(Modifier::BOLD))];
+    if let Some(m) = &state.message {
+        let style = if m.error {
+            paint(
+                state,
+                Style::default()
+                    .bg(Color::Red)
+                    .fg(Color::White)
+                    .add_modifier(Modifier::BOLD),
+            )
+        } else {
+            paint(state, Style::default().bg(Color::Blue).fg(Color::White))
+        };
+        spans.push(Span::styled(format!(" {} ", sanitize_line(&m.text)), style));
+    }
+    let used: usize = spans.iter().map(|s| s.width()).sum();
+    let right_w = crate::tui::text::width(&right);
+    let gap = (area.width as usize).saturating_sub(used + right_w);
+    spans.push(Span::styled(" ".repeat(gap), base));
+    if used + right_w <= area.width as usize {
+        spans.push(Span::styled(right, base));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)).style(base), area);
+}
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    let [_, mid, _] = Layout::vertical([
+        Constraint::Fill(1),
+        Constraint::Length(h),
+        Constraint::Fill(1),
+    ])
+    .areas(area);
+    let [_, c, _] = Layout::horizontal([
+        Constraint::Fill(1),
+        Constraint::Length(w),
+        Constraint::Fill(1),
+    ])
+    .areas(mid);
+    c
+}
+
+/// The help text, generated from the keymap so that it cannot drift.
+pub fn help_lines(state: &State) -> Vec<Line<'static>> {
+    let key_style = paint(
+        state,
+        Style::default()
+            .fg(Color::Cyan)
+            .add_modifier(Modifier::BOLD),
+    );
+    let mut out = vec![
+        Line::from(Span::styled(
+            "Labeling",
+            Style::default().add_modifier(Modifier::BOLD),
+        )),
+        Line::from(
+            "  Option keys are shown beside each option and act on the focused question (▶).",
+        ),
+    ];
+    let section = |title: &str, scope: Scope, out: &mut Vec<Line<'static>>| {
+        out.push(Line::from(""));
+        out.push(Line::from(Span::styled(
+            title.to_string(),
+            Style::default().add_modifier(Modifier::BOLD),
+        )));
+        for b in state.keymap.bindings.iter().filter(|b| b.scope == scope) {
+            let keys: Vec<String> = b.keys.iter().map(|k| k.name()).collect();
+            out.push(Line::from(vec![
+                Span::styled(format!("  {:<18}", keys.join(", ")), key_style),
+                Span::raw(b.description.clone()),
+            ]));
+        }
+    };
+    section("Keys", Scope::Normal, &mut out);
+    section("In the justification editor", Scope::Editor, &mut out);
+    out.push(Line::from(
+        "  Typing inserts text; arrows, home/end, ctrl-left/right (words), backspace, ctrl-w, enter (new line).",
+    ));
+    out
+}
+
+/// Draws the overlay that has the keyboard, if any.
+pub fn overlay(f: &mut Frame<'_>, state: &State, area: Rect) {
+    let Some(o) = &state.overlay else { return };
+    let block = |title: String| {
+        Block::default()
+            .borders(Borders::ALL)
+            .title(title)
+            .border_style(paint(state, Style::default().fg(Color::Yellow)))
+    };
+    match o {
+        Overlay::Help => {
+            let lines = help_lines(state);
+            let r = centered(area, 100, lines.len() as u16 + 3);
+            f.render_widget(Clear, r);
+            f.render_widget(
+                Paragraph::new(lines)
+                    .block(block(" Help (any key closes) ".into()))
+                    .wrap(Wrap { trim: false }),
+                r,
+            );
+        }
+        Overlay::Break => {
+            let minutes = (state.now_ms - state.session.stretch_since_ms) / 60_000;
+            let text = format!(
+                "You have been labeling for {minutes} minutes without a pause.\n\nTake a few minutes away from the screen: stand up, look into the distance, breathe. Everything is saved.\n\nPress any key to go on."
+            );
+            let r = centered(area, 64, 9);
+            f.render_widget(Clear, r);
+            f.render_widget(
+                Paragraph::new(text)
+                    .wrap(Wrap { trim: true })
+                    .block(block(" Time for a break ".into())),
+                r,
+            );
+        }
+        Overlay::Prompt(kind, ed) => {
+            let (title, extra): (String, Vec<Line<'static>>) = match kind {
+                PromptKind::SkipReason => {
+                    (" Skip: why? (enter confirms, esc cancels) ".into(), vec![])
+                }
+                PromptKind::FlagReason => {
+                    let reasons = state
+                        .item
+                        .as_ref()
+                        .map(|i| i.schema.escalation_reasons.clone())
+                        .unwrap_or_default();
+                    let lines = reasons
+                        .iter()
+                        .enumerate()
+                        .map(|(i, r)| Line::from(format!("  [{}] {}", i + 1, r.label)))
+                        .collect();
+                    (
+                        " Flag for the policy team: choose a reason (esc cancels) ".into(),
+                        lines,
+                    )
+                }
+                PromptKind::FlagNote(r) => (
+                    format!(" Flag ({r}): a note for the policy team (enter confirms) "),
+                    vec![],
+                ),
+                PromptKind::SearchQueue => {
+                    (" Search the queue: item id (enter jumps) ".into(), vec![])
+                }
+                PromptKind::SearchGuidelines => {
+                    (" Search the guidelines (enter jumps) ".into(), vec![])
+                }
+            };
+            let text_row = extra.is_empty();
+            let h = if text_row { 3 } else { extra.len() as u16 + 2 };
+            let r = centered(area, area.width.saturating_sub(10).min(90), h);
+            f.render_widget(Clear, r);
+            if text_row {
+                let (rows, (_, col)) = ed.layout(usize::MAX / 2);
+                let line = rows.into_iter().next().unwrap_or_default();
+                let inner = r.width.saturating_sub(2) as usize;
+                let skip = col.saturating_sub(inner.saturating_sub(1));
+                let shown: String = line.chars().skip(skip).collect();
+                f.render_widget(Paragraph::new(shown).block(block(title)), r);
+                f.set_cursor_position(Position::new(r.x + 1 + (col - skip) as u16, r.y + 1));
+            } else {
+                f.render_widget(Paragraph::new(extra).block(block(title)), r);
+            }
+        }
+    }
+}

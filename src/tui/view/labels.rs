@@ -1,0 +1,234 @@
+//! The label panel (every asked question, its answer and the key of each option) and the
+//! justification editor.
+
+use super::{frame, paint};
+use crate::model::{Answer, Question};
+use crate::tui::action::Command;
+use crate::tui::markdown::wrap_pieces;
+use crate::tui::state::{Pane, State};
+use crate::tui::text::sanitize_line;
+use ratatui::Frame;
+use ratatui::layout::{Position, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use unicode_segmentation::UnicodeSegmentation;
+
+fn chosen(answer: Option<&Answer>, value: &str) -> bool {
+    answer.is_some_and(|a| a.values().contains(&value))
+}
+
+/// One question as styled pieces: the label, then every option with its key; chosen
+/// options are marked and highlighted.
+fn question_pieces(
+    state: &State,
+    q: &Question,
+    focused: bool,
+    expanded: bool,
+) -> Vec<(String, Style)> {
+    let answer = state
+        .item
+        .as_ref()
+        .and_then(|i| i.annotation.answers.get(&q.id));
+    let label_style = if focused {
+        paint(
+            state,
+            Style::default()
+                .fg(Color::Yellow)
+                .add_modifier(Modifier::BOLD),
+        )
+    } else {
+        Style::default().add_modifier(Modifier::BOLD)
+    };
+    let marker = if focused { "▶ " } else { "  " };
+    let mut out = vec![(format!("{marker}{}: ", q.label), label_style)];
+    if !expanded {
+        let text = match answer {
+            None => "—".to_string(),
+            Some(a) => q
+                .options
+                .iter()
+                .filter(|o| chosen(Some(a), &o.value))
+                .map(|o| o.label.clone())
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        out.push((text, Style::default()));
+        return out;
+    }
+    for o in &q.options {
+        let on = chosen(answer, &o.value);
+        let key = o.key.clone().unwrap_or_else(|| "·".into());
+        let style = if on {
+            paint(
+                state,
+                Style::default()
+                    .fg(Color::Black)
+                    .bg(Color::Green)
+                    .add_modifier(Modifier::BOLD),
+            )
+        } else {
+            Style::default()
+        };
+        let key_style = paint(
+            state,
+            Style::default()
+                .fg(Color::Cyan)
+                .add_modifier(Modifier::BOLD),
+        );
+        out.push((format!("[{key}]"), if on { style } else { key_style }));
+        out.push((format!("{}{}", if on { "✓" } else { " " }, o.label), style));
+        out.push(("  ".into(), Style::default()));
+    }
+    out
+}
+
+/// The questions of the current item.
+pub fn questions(f: &mut Frame<'_>, state: &State, area: Rect) {
+    let Some(item) = &state.item else { return };
+    let width = area.width.saturating_sub(2) as usize;
+    let height = area.height.saturating_sub(2) as usize;
+    let asked = state.asked();
+    let focus = state.question.min(asked.len().saturating_sub(1));
+    let build = |expand_all: bool| -> (Vec<Line<'static>>, usize) {
+        let mut lines = Vec::new();
+        let mut focus_row = 0;
+        for (i, q) in asked.iter().enumerate() {
+            if i == focus {
+                focus_row = lines.len();
+            }
+            let pieces = question_pieces(state, q, i == focus, expand_all || i == focus);
+            for row in wrap_pieces(&pieces, width) {
+                lines.push(Line::from(
+                    row.into_iter()
+                        .map(|(t, s)| Span::styled(t, s))
+                        .collect::<Vec<_>>(),
+                ));
+            }
+            if let Some(s) = item.extras.suggestions.get(&q.id) {
+                let value = s.value.values().join(", ");
+                let mut text = format!("    ↳ suggested: {}", sanitize_line(&value));
+                if let Some(score) = s.score {
+                    text.push_str(&format!(" ({score:.2}"));
+                    if let Some(a) = &s.agent {
+                        text.push_str(&format!(", {}", sanitize_line(a)));
+                    }
+                    text.push(')');
+                } else if let Some(a) = &s.agent {
+                    text.push_str(&format!(" ({})", sanitize_line(a)));
+                }
+                text.push_str(&format!(
+                    " · {} accepts",
+                    state.keymap.key_of(Command::AcceptSuggestions)
+                ));
+                let style = paint(
+                    state,
+                    Style::default()
+                        .fg(Color::Magenta)
+                        .add_modifier(Modifier::ITALIC),
+                );
+                for row in wrap_pieces(&[(text, style)], width) {
+                    lines.push(Line::from(
+                        row.into_iter()
+                            .map(|(t, s)| Span::styled(t, s))
+                            .collect::<Vec<_>>(),
+                    ));
+                }
+            }
+        }
+        (lines, focus_row)
+    };
+    // Every question expanded when that fits; otherwise only the focused one.
+    let (mut lines, mut focus_row) = build(true);
+    if lines.len() > height {
+        (lines, focus_row) = build(false);
+    }
+    let top = focus_row.saturating_sub(height.saturating_sub(3));
+    let visible: Vec<Line<'static>> = lines.into_iter().skip(top).take(height).collect();
+    let hint = format!(
+        " Labels · ↑↓ question · {} submit · {} safe · {} skip · {} flag ",
+        state.keymap.key_of(Command::Submit),
+        state.keymap.key_of(Command::Preset1),
+        state.keymap.key_of(Command::Skip),
+        state.keymap.key_of(Command::Flag),
+    );
+    let mut title = Line::from(hint);
+    if let Some((reason, _)) = &item.annotation.flag {
+        title.spans.push(Span::styled(
+            format!(" ⚑ flagged: {reason} "),
+            paint(
+                state,
+                Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+            ),
+        ));
+    }
+    let p = Paragraph::new(visible).block(frame(
+        state,
+        title,
+        state.focus == Pane::Labels && !state.editing,
+    ));
+    f.render_widget(p, area);
+}
+
+/// The justification editor (it owns the keyboard while editing).
+pub fn editor(f: &mut Frame<'_>, state: &State, area: Rect) {
+    let Some(item) = &state.item else { return };
+    let width = area.width.saturating_sub(2) as usize;
+    let height = area.height.saturating_sub(2) as usize;
+    let required = item.schema.justification_required(&item.annotation.answers);
+    let len = state.editor.text().trim().graphemes(true).count();
+    let min = item.schema.justification.min_length;
+    let need = if required {
+        let ok = len >= min.max(1);
+        Span::styled(
+            format!(" required: {len}/{min} "),
+            paint(
+                state,
+                Style::default().fg(if ok { Color::Green } else { Color::Red }),
+            ),
+        )
+    } else {
+        Span::raw(format!(" optional: {len} "))
+    };
+    let hint = if state.editing {
+        format!(
+            " Justification · {} done · alt-1..5 snippets ",
+            state.keymap.key_of(Command::LeaveEditor)
+        )
+    } else {
+        format!(
+            " Justification · {} to write ",
+            state.keymap.key_of(Command::EditJustification)
+        )
+    };
+    let title = Line::from(vec![Span::raw(hint), need]);
+    let (rows, (crow, ccol)) = state.editor.layout(width);
+    let top = crow.saturating_sub(height.saturating_sub(1));
+    let mut lines: Vec<Line<'static>> = rows
+        .into_iter()
+        .skip(top)
+        .take(height)
+        .map(Line::from)
+        .collect();
+    if state.editor.text().is_empty() && !state.editing {
+        lines = vec![Line::from(Span::styled(
+            "Name the risk, the harm mechanism, and what should change.",
+            paint(
+                state,
+                Style::default()
+                    .fg(Color::DarkGray)
+                    .add_modifier(Modifier::ITALIC),
+            ),
+        ))];
+    }
+    f.render_widget(
+        Paragraph::new(lines).block(frame(state, title, state.editing)),
+        area,
+    );
+    if state.editing && state.overlay.is_none() {
+        f.set_cursor_position(Position::new(
+            area.x + 1 + ccol.min(width) as u16,
+            area.y + 1 + (crow - top) as u16,
+        ));
+    }
+}

@@ -1,0 +1,209 @@
+//! The reading panes: conversation, responses, guidelines.
+
+use super::{frame, paint};
+use crate::model::Role;
+use crate::tui::state::{Pane, State};
+use crate::tui::text::wrap;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use std::rc::Rc;
+
+fn pane_id(p: Pane) -> u8 {
+    match p {
+        Pane::Labels => 0,
+        Pane::Conversation => 1,
+        Pane::ResponseA => 2,
+        Pane::ResponseB => 3,
+        Pane::Guidelines => 4,
+    }
+}
+
+/// Wrapped lines of a pane, from the memo or made now (once per item, pane and width).
+fn cached(
+    state: &State,
+    pane: Pane,
+    width: u16,
+    make: impl FnOnce() -> Vec<Line<'static>>,
+) -> Rc<Vec<Line<'static>>> {
+    let key = (
+        state.item.as_ref().map(|i| i.key).unwrap_or(-1),
+        pane_id(pane),
+        width,
+    );
+    if let Some(lines) = state.wrap_cache.borrow().get(&key) {
+        return lines.clone();
+    }
+    let lines = Rc::new(make());
+    state.wrap_cache.borrow_mut().insert(key, lines.clone());
+    lines
+}
+
+/// Draws the visible slice of `lines` in a framed pane, with a scroll position.
+fn scrolled(
+    f: &mut Frame<'_>,
+    state: &State,
+    area: Rect,
+    pane: Pane,
+    title: Line<'static>,
+    lines: &[Line<'static>],
+) {
+    let inner_h = area.height.saturating_sub(2) as usize;
+    let max = lines.len().saturating_sub(inner_h);
+    state.max_scroll.borrow_mut().insert(pane, max);
+    let top = state.scroll_of(pane).min(max);
+    let visible: Vec<Line<'static>> = lines.iter().skip(top).take(inner_h).cloned().collect();
+    let mut title = title;
+    if lines.len() > inner_h {
+        let pct = (top * 100).checked_div(max).unwrap_or(100);
+        title.spans.push(Span::raw(format!(" {pct}% ")));
+    }
+    let p = Paragraph::new(visible).block(frame(state, title, state.focus == pane));
+    f.render_widget(p, area);
+}
+
+fn masked(state: &State) -> Option<Vec<Line<'static>>> {
+    if !state.masked() {
+        return None;
+    }
+    let warning = state
+        .item
+        .as_ref()
+        .and_then(|i| i.extras.content_warning.clone())
+        .unwrap_or_default();
+    let key = state.keymap.key_of(crate::tui::action::Command::Reveal);
+    Some(vec![
+        Line::from(Span::styled(
+            format!(
+                "⚠ Content warning: {}",
+                crate::tui::text::sanitize_line(&warning)
+            ),
+            paint(
+                state,
+                Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+            ),
+        )),
+        Line::from(""),
+        Line::from(format!(
+            "The text is hidden. Press {key} to reveal it, or skip the item."
+        )),
+    ])
+}
+
+/// The prompt or conversation, roles distinguishable.
+pub fn conversation(f: &mut Frame<'_>, state: &State, area: Rect) {
+    let Some(item) = &state.item else { return };
+    let width = area.width.saturating_sub(2);
+    let lines = match masked(state) {
+        Some(m) => Rc::new(m),
+        None => cached(state, Pane::Conversation, width, || {
+            let mut out = Vec::new();
+            for (i, m) in item.content.conversation.iter().enumerate() {
+                if i > 0 {
+                    out.push(Line::from(""));
+                }
+                let (label, color) = match m.role {
+                    Role::User => ("USER", Color::Cyan),
+                    Role::Assistant => ("ASSISTANT", Color::Green),
+                    Role::System => ("SYSTEM", Color::Magenta),
+                };
+                out.push(Line::from(Span::styled(
+                    label,
+                    paint(
+                        state,
+                        Style::default().fg(color).add_modifier(Modifier::BOLD),
+                    ),
+                )));
+                out.extend(wrap(&m.content, width as usize).into_iter().map(Line::from));
+            }
+            out
+        }),
+    };
+    let turns = item.content.conversation.len();
+    let title = if turns == 1 {
+        " Prompt ".to_string()
+    } else {
+        format!(" Conversation ({turns} turns) ")
+    };
+    scrolled(
+        f,
+        state,
+        area,
+        Pane::Conversation,
+        Line::from(title),
+        &lines,
+    );
+}
+
+/// A response (index 0 = A).
+pub fn response(f: &mut Frame<'_>, state: &State, area: Rect, index: usize, pane: Pane) {
+    let Some(item) = &state.item else { return };
+    let Some(r) = item.content.responses.get(index) else {
+        return;
+    };
+    let width = area.width.saturating_sub(2);
+    let lines = match masked(state) {
+        Some(m) => Rc::new(m),
+        None => cached(state, pane, width, || {
+            wrap(&r.text, width as usize)
+                .into_iter()
+                .map(Line::from)
+                .collect()
+        }),
+    };
+    let name = if item.content.is_pairwise() {
+        format!(" Response {} ", if index == 0 { "A" } else { "B" })
+    } else {
+        " Response ".to_string()
+    };
+    let mut title = Line::from(Span::styled(
+        name,
+        Style::default().add_modifier(Modifier::BOLD),
+    ));
+    if let Some(m) = &r.model {
+        title.spans.push(Span::raw(format!(
+            "({}) ",
+            crate::tui::text::sanitize_line(m)
+        )));
+    }
+    scrolled(f, state, area, pane, title, &lines);
+}
+
+/// The guidelines, scrolled to the section the rater is on.
+pub fn guidelines(f: &mut Frame<'_>, state: &State, area: Rect) {
+    let width = area.width.saturating_sub(2);
+    let memo = state
+        .guide_rows
+        .borrow()
+        .clone()
+        .filter(|(w, _, _)| *w == width);
+    let (lines, starts) = match memo {
+        Some((_, l, s)) => (l, s),
+        None => {
+            let (rows, starts) = state.guide.wrapped(width as usize);
+            let rows: Vec<Line<'static>> = rows
+                .into_iter()
+                .map(|l| {
+                    Line::from(
+                        l.spans
+                            .into_iter()
+                            .map(|s| Span::styled(s.content, paint(state, s.style)))
+                            .collect::<Vec<_>>(),
+                    )
+                })
+                .collect();
+            let (rows, starts) = (Rc::new(rows), Rc::new(starts));
+            *state.guide_rows.borrow_mut() = Some((width, rows.clone(), starts.clone()));
+            (rows, starts)
+        }
+    };
+    // Scroll by logical line: its first row at this width.
+    let row = starts.get(state.guide_line).copied().unwrap_or(0);
+    let inner_h = area.height.saturating_sub(2) as usize;
+    let visible: Vec<Line<'static>> = lines.iter().skip(row).take(inner_h).cloned().collect();
+    let title = Line::from(format!(" Guidelines {} ", state.guide.title));
+    let p = Paragraph::new(visible).block(frame(state, title, state.focus == Pane::Guidelines));
+    f.render_widget(p, area);
+}
