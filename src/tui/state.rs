@@ -67,8 +67,8 @@ pub enum PromptKind {
 /// A layer over the screen that has the keyboard.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Overlay {
-    /// The help screen.
-    Help,
+    /// The help screen, scrolled this many rows.
+    Help(usize),
     /// The break reminder.
     Break,
     /// A one-line prompt.

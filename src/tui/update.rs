@@ -367,6 +367,18 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             }
             vec![]
         }
+        Action::Edit(k @ (EditKey::Down | EditKey::Up))
+            if matches!(state.overlay, Some(Overlay::Help(_))) =>
+        {
+            if let Some(Overlay::Help(top)) = &mut state.overlay {
+                *top = if k == EditKey::Down {
+                    *top + 5
+                } else {
+                    top.saturating_sub(5)
+                };
+            }
+            vec![]
+        }
         Action::Dismiss => {
             if state.overlay == Some(Overlay::Break) {
                 state.session.stretch_since_ms = state.now_ms;
@@ -633,7 +645,7 @@ fn run(state: &mut State, cmd: Command) -> Vec<Effect> {
             vec![]
         }
         Command::Help => {
-            state.overlay = Some(Overlay::Help);
+            state.overlay = Some(Overlay::Help(0));
             vec![]
         }
         Command::Quit => {

@@ -141,14 +141,40 @@ pub fn overlay(f: &mut Frame<'_>, state: &State, area: Rect) {
             .border_style(paint(state, Style::default().fg(Color::Yellow)))
     };
     match o {
-        Overlay::Help => {
+        Overlay::Help(top) => {
             let lines = help_lines(state);
             let r = centered(area, 100, lines.len() as u16 + 3);
+            let inner_w = r.width.saturating_sub(2) as usize;
+            let rows: Vec<Line<'static>> = lines
+                .iter()
+                .flat_map(|l| {
+                    let pieces: Vec<(String, Style)> = l
+                        .spans
+                        .iter()
+                        .map(|s| (s.content.to_string(), s.style))
+                        .collect();
+                    crate::tui::markdown::wrap_pieces(&pieces, inner_w)
+                        .into_iter()
+                        .map(|row| {
+                            Line::from(
+                                row.into_iter()
+                                    .map(|(t, s)| Span::styled(t, s))
+                                    .collect::<Vec<_>>(),
+                            )
+                        })
+                })
+                .collect();
+            let inner_h = r.height.saturating_sub(2) as usize;
+            let top = (*top).min(rows.len().saturating_sub(inner_h));
+            let title = if rows.len() > inner_h {
+                " Help (↑↓ scroll, any other key closes) "
+            } else {
+                " Help (any key closes) "
+            };
             f.render_widget(Clear, r);
             f.render_widget(
-                Paragraph::new(lines)
-                    .block(block(" Help (any key closes) ".into()))
-                    .wrap(Wrap { trim: false }),
+                Paragraph::new(rows.into_iter().skip(top).take(inner_h).collect::<Vec<_>>())
+                    .block(block(title.into())),
                 r,
             );
         }

@@ -1,0 +1,601 @@
+//! The workstation without a terminal: update() and the effects on a real cache, key
+//! resolution, widgets rendered into a Buffer, and whole-screen snapshots at two sizes.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::fixture;
+use pretty_assertions::assert_eq;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use verdict::batch::{self, Options};
+use verdict::model::Answer;
+use verdict::store::Store;
+use verdict::tui::action::{Action, Command, EditKey};
+use verdict::tui::app::App;
+use verdict::tui::keymap::Keymap;
+use verdict::tui::state::{Overlay, Progress, PromptKind, Settings};
+use verdict::tui::update::{self, Effect};
+use verdict::tui::{resolve, view};
+
+fn app_on(files: &[&std::path::Path], settings: Settings) -> (tempfile::TempDir, App) {
+    app_sized(files, settings, (160, 45))
+}
+
+fn app_sized(
+    files: &[&std::path::Path],
+    settings: Settings,
+    size: (u16, u16),
+) -> (tempfile::TempDir, App) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    for f in files {
+        let mut b = batch::open(f, Options::default()).unwrap();
+        store.import(&mut b, "test", |_| {}).unwrap();
+    }
+    let app = App::new(store, Keymap::load(None).unwrap(), settings, size).unwrap();
+    (dir, app)
+}
+
+fn app() -> (tempfile::TempDir, App) {
+    app_on(&[&fixture("mixed.jsonl")], Settings::default())
+}
+
+fn goto(app: &mut App, id: &str) {
+    let pos = app.state.queue.iter().position(|e| e.id == id).unwrap();
+    let fx = update::go_to(&mut app.state, pos);
+    app.run(fx);
+    assert_eq!(app.state.item.as_ref().unwrap().item_id, id);
+}
+
+fn run(app: &mut App, c: Command) {
+    app.dispatch(Action::Run(c));
+}
+
+fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+/// Renders the screen at a size, with the clock frozen so that snapshots are stable.
+fn screen(app: &mut App, w: u16, h: u16) -> String {
+    let s = &mut app.state;
+    s.now_ms = 1_000_000;
+    s.active_since_ms = 1_000_000;
+    s.session.started_ms = 1_000_000 - 3_600_000;
+    s.size = (w, h);
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| view::draw(f, &app.state)).unwrap();
+    buffer_text(t.backend().buffer())
+}
+
+fn buffer_text(buf: &ratatui::buffer::Buffer) -> String {
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let mut skip = 0;
+        for x in 0..buf.area.width {
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            let sym = buf[(x, y)].symbol();
+            skip = unicode_width::UnicodeWidthStr::width(sym).saturating_sub(1);
+            out.push_str(sym);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn one_key_records_a_safe_complied_item_and_shows_the_next() {
+    let (_d, mut app) = app();
+    goto(&mut app, "single");
+    let key_single = app.state.item.as_ref().unwrap().key;
+    let fx = update::update(&mut app.state, Action::Run(Command::Preset1));
+    assert_eq!(fx.last(), Some(&Effect::Submit(key_single)));
+    assert_eq!(
+        fx.iter()
+            .filter(|e| matches!(e, Effect::SetAnswer(..)))
+            .count(),
+        4
+    );
+    app.run(fx);
+    // Stored before the next item is drawn, and the next unfinished item is shown.
+    let stored = app.store.item(key_single).unwrap().annotation;
+    assert_eq!(stored.status, "done");
+    assert_eq!(
+        stored.answers["behaviour"],
+        Answer::One("full_compliance".into())
+    );
+    assert_eq!(app.state.item.as_ref().unwrap().item_id, "multi");
+    assert_eq!(app.state.queue[0].progress, Progress::Done);
+    assert_eq!(app.state.session.durations.len(), 1);
+}
+
+#[test]
+fn a_pairwise_preference_is_one_key_with_auto_advance_and_key_plus_submit_without() {
+    let (_d, mut app) = app();
+    goto(&mut app, "pair");
+    assert_eq!(app.state.focused_question().unwrap().id, "preference");
+    let fx = update::update(&mut app.state, Action::Choose('b'));
+    let key = app.state.item.as_ref().unwrap().key;
+    assert!(fx.contains(&Effect::Submit(key)), "{fx:?}");
+    app.run(fx);
+    assert_eq!(app.store.item(key).unwrap().annotation.status, "done");
+    assert_ne!(app.state.item.as_ref().unwrap().key, key);
+
+    let (_d2, mut app) = app_on(
+        &[&fixture("mixed.jsonl")],
+        Settings {
+            auto_advance: false,
+            ..Settings::default()
+        },
+    );
+    goto(&mut app, "pair");
+    let fx = update::update(&mut app.state, Action::Choose('a'));
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Submit(_))));
+    app.run(fx);
+    assert_eq!(
+        app.state.focused_question().unwrap().id,
+        "strength",
+        "on to the next question"
+    );
+    run(&mut app, Command::Submit);
+    assert_eq!(app.store.item(key).unwrap().annotation.status, "done");
+}
+
+#[test]
+fn every_option_is_chosen_by_its_key_and_choices_toggle() {
+    let (_d, mut app) = app();
+    goto(&mut app, "single");
+    assert_eq!(app.state.focused_question().unwrap().id, "harm");
+    for c in ['v', 'h'] {
+        app.dispatch(Action::Choose(c));
+    }
+    let key = app.state.item.as_ref().unwrap().key;
+    let stored = || app_answers(&app, key);
+    assert_eq!(
+        stored()["harm"],
+        Answer::Many(vec!["vcr".into(), "hte".into()])
+    );
+    app.dispatch(Action::Choose('v'));
+    assert_eq!(
+        app_answers(&app, key)["harm"],
+        Answer::Many(vec!["hte".into()])
+    );
+    // "None" stands alone and settles the question: focus moves on.
+    app.dispatch(Action::Choose('0'));
+    assert_eq!(
+        app_answers(&app, key)["harm"],
+        Answer::Many(vec!["none".into()])
+    );
+    assert_eq!(app.state.focused_question().unwrap().id, "severity");
+    app.dispatch(Action::Choose('3'));
+    assert_eq!(app.state.focused_question().unwrap().id, "behaviour");
+    // Choosing harm sends the guidelines to that category's section.
+    goto(&mut app, "multi");
+    app.dispatch(Action::Choose('h'));
+    let line = app.state.guide_line;
+    assert!(
+        app.state.guide.lines[line]
+            .iter()
+            .any(|(t, _)| t.starts_with("Hate"))
+    );
+}
+
+fn app_answers(app: &App, key: i64) -> std::collections::BTreeMap<String, Answer> {
+    // A second connection sees only what is committed.
+    let _ = app;
+    let dir = app.store.path().parent().unwrap().to_path_buf();
+    let mut other = Store::open(&dir).unwrap();
+    other.item(key).unwrap().annotation.answers
+}
+
+#[test]
+fn a_refused_submit_keeps_the_rater_on_the_item_and_says_why() {
+    let (_d, mut app) = app();
+    goto(&mut app, "single");
+    for c in ['n', '2'] {
+        app.dispatch(Action::Choose(c));
+    }
+    run(&mut app, Command::QuestionNext);
+    run(&mut app, Command::Submit);
+    let msg = app.state.message.clone().unwrap();
+    assert!(msg.error);
+    assert!(
+        msg.text.contains("'Harm categories' is not answered") || msg.text.contains("not answered"),
+        "{}",
+        msg.text
+    );
+    assert_eq!(app.state.item.as_ref().unwrap().item_id, "single");
+}
+
+#[test]
+fn the_editor_owns_the_keyboard_until_esc() {
+    let (_d, mut app) = app();
+    goto(&mut app, "single");
+    run(&mut app, Command::EditJustification);
+    assert!(app.state.editing);
+    assert_eq!(
+        resolve(&app.state, &key(KeyCode::Char('q'))),
+        Some(Action::Type("q".into()))
+    );
+    assert_eq!(
+        resolve(&app.state, &key(KeyCode::Enter)),
+        Some(Action::Edit(EditKey::Enter))
+    );
+    assert_eq!(
+        resolve(&app.state, &key(KeyCode::Char(' '))),
+        Some(Action::Type(" ".into()))
+    );
+    assert_eq!(
+        resolve(
+            &app.state,
+            &KeyEvent::new(KeyCode::Char('1'), KeyModifiers::ALT)
+        ),
+        Some(Action::Run(Command::Snippet1))
+    );
+    for a in ["The ", "risk"] {
+        app.dispatch(Action::Type(a.into()));
+    }
+    app.dispatch(Action::Run(Command::Snippet1));
+    assert_eq!(
+        resolve(&app.state, &key(KeyCode::Esc)),
+        Some(Action::Run(Command::LeaveEditor))
+    );
+    run(&mut app, Command::LeaveEditor);
+    assert!(!app.state.editing);
+    let key_ = app.state.item.as_ref().unwrap().key;
+    let j = app.store.item(key_).unwrap().annotation.justification;
+    assert!(
+        j.starts_with("The riskThe response gives actionable detail"),
+        "{j}"
+    );
+    // Outside the editor, q quits and option keys choose.
+    assert_eq!(
+        resolve(&app.state, &key(KeyCode::Char('q'))),
+        Some(Action::Run(Command::Quit))
+    );
+    assert_eq!(
+        resolve(&app.state, &key(KeyCode::Char('v'))),
+        Some(Action::Choose('v'))
+    );
+    assert_eq!(
+        resolve(&app.state, &key(KeyCode::Char(' '))),
+        Some(Action::Run(Command::Preset1))
+    );
+    // Ctrl-C always quits.
+    run(&mut app, Command::EditJustification);
+    assert_eq!(
+        resolve(
+            &app.state,
+            &KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)
+        ),
+        Some(Action::Run(Command::Quit))
+    );
+}
+
+#[test]
+fn drafts_are_saved_as_they_are_typed() {
+    let (_d, mut app) = app();
+    goto(&mut app, "multi");
+    run(&mut app, Command::EditJustification);
+    app.dispatch(Action::Type("half a thought".into()));
+    let key_ = app.state.item.as_ref().unwrap().key;
+    let dir = app.store.path().parent().unwrap().to_path_buf();
+    // As if the process were killed now: another connection sees the draft.
+    assert_eq!(
+        Store::open(&dir)
+            .unwrap()
+            .item(key_)
+            .unwrap()
+            .annotation
+            .justification,
+        "half a thought"
+    );
+}
+
+#[test]
+fn undo_takes_back_a_submit_and_returns_to_the_item() {
+    let (_d, mut app) = app();
+    goto(&mut app, "single");
+    let k = app.state.item.as_ref().unwrap().key;
+    run(&mut app, Command::Preset1);
+    assert_ne!(app.state.item.as_ref().unwrap().key, k);
+    run(&mut app, Command::Undo);
+    let item = app.state.item.as_ref().unwrap();
+    assert_eq!(item.key, k);
+    assert_eq!(item.annotation.status, "draft");
+    assert!(item.annotation.answers.is_empty());
+    run(&mut app, Command::Redo);
+    assert_eq!(app.store.item(k).unwrap().annotation.status, "done");
+}
+
+#[test]
+fn skip_and_flag_go_through_their_prompts() {
+    let (_d, mut app) = app();
+    goto(&mut app, "multi");
+    let k = app.state.item.as_ref().unwrap().key;
+    run(&mut app, Command::Flag);
+    assert!(matches!(
+        app.state.overlay,
+        Some(Overlay::Prompt(PromptKind::FlagReason, _))
+    ));
+    app.dispatch(Action::Type("2".into()));
+    assert!(
+        matches!(&app.state.overlay, Some(Overlay::Prompt(PromptKind::FlagNote(r), _)) if r == "guideline_gap")
+    );
+    app.dispatch(Action::Type("lock-picking for locksmiths?".into()));
+    app.dispatch(Action::Edit(EditKey::Enter));
+    assert_eq!(
+        app.store.item(k).unwrap().annotation.flag,
+        Some((
+            "guideline_gap".into(),
+            "lock-picking for locksmiths?".into()
+        ))
+    );
+    run(&mut app, Command::Skip);
+    app.dispatch(Action::Edit(EditKey::Enter));
+    assert!(
+        app.state
+            .message
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("needs a reason")
+    );
+    app.dispatch(Action::Type("truncated".into()));
+    app.dispatch(Action::Edit(EditKey::Enter));
+    let a = app.store.item(k).unwrap().annotation;
+    assert_eq!(
+        (a.status.as_str(), a.skip_reason.as_deref()),
+        ("skipped", Some("truncated"))
+    );
+    assert_ne!(app.state.item.as_ref().unwrap().key, k, "a skip moves on");
+}
+
+#[test]
+fn suggestions_are_accepted_with_one_key() {
+    let (_d, mut app) = app();
+    goto(&mut app, "suggested");
+    let text = screen(&mut app, 160, 45);
+    assert!(
+        text.contains("↳ suggested: full_refusal (0.90, classifier-x)"),
+        "{text}"
+    );
+    run(&mut app, Command::AcceptSuggestions);
+    let k = app.state.item.as_ref().unwrap().key;
+    let a = app.store.item(k).unwrap().annotation.answers;
+    assert_eq!(a["behaviour"], Answer::One("full_refusal".into()));
+    assert_eq!(a["harm"], Answer::Many(vec!["none".into()]));
+}
+
+#[test]
+fn navigation_search_and_next_unfinished() {
+    let (_d, mut app) = app();
+    assert_eq!(app.state.pos, 0);
+    run(&mut app, Command::PrevItem);
+    assert_eq!(app.state.pos, 0);
+    run(&mut app, Command::NextItem);
+    assert_eq!(app.state.item.as_ref().unwrap().item_id, "multi");
+    run(&mut app, Command::SearchQueue);
+    app.dispatch(Action::Type("warn".into()));
+    app.dispatch(Action::Edit(EditKey::Enter));
+    assert_eq!(app.state.item.as_ref().unwrap().item_id, "warned");
+    goto(&mut app, "single");
+    run(&mut app, Command::Preset1);
+    goto(&mut app, "pair");
+    run(&mut app, Command::NextUnfinished);
+    assert_eq!(app.state.item.as_ref().unwrap().item_id, "suggested");
+}
+
+#[test]
+fn restarting_returns_to_the_same_item() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut store = Store::open(dir.path()).unwrap();
+        let mut b = batch::open(&fixture("mixed.jsonl"), Options::default()).unwrap();
+        store.import(&mut b, "t", |_| {}).unwrap();
+        let mut app = App::new(
+            store,
+            Keymap::load(None).unwrap(),
+            Settings::default(),
+            (160, 45),
+        )
+        .unwrap();
+        goto(&mut app, "suggested");
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let app = App::new(
+        store,
+        Keymap::load(None).unwrap(),
+        Settings::default(),
+        (160, 45),
+    )
+    .unwrap();
+    assert_eq!(app.state.item.as_ref().unwrap().item_id, "suggested");
+}
+
+#[test]
+fn a_content_warning_masks_the_item_until_revealed() {
+    let (_d, mut app) = app();
+    goto(&mut app, "warned");
+    let masked = screen(&mut app, 160, 45);
+    assert!(
+        masked.contains("⚠ Content warning: Graphic injury"),
+        "{masked}"
+    );
+    assert!(!masked.contains("Describe the accident scene"));
+    assert!(!masked.contains("Graphic description."));
+    run(&mut app, Command::Reveal);
+    let shown = screen(&mut app, 160, 45);
+    assert!(shown.contains("Describe the accident scene"));
+    assert!(shown.contains("Graphic description."));
+}
+
+#[test]
+fn a_break_reminder_comes_after_a_long_stretch_and_is_easy_to_dismiss() {
+    let (_d, mut app) = app_on(
+        &[&fixture("mixed.jsonl")],
+        Settings {
+            break_minutes: 50,
+            ..Settings::default()
+        },
+    );
+    let start = app.state.session.stretch_since_ms;
+    app.state.now_ms = start + 49 * 60_000;
+    update::update(&mut app.state, Action::Tick);
+    assert_eq!(app.state.overlay, None);
+    app.state.now_ms = start + 50 * 60_000;
+    update::update(&mut app.state, Action::Tick);
+    assert_eq!(app.state.overlay, Some(Overlay::Break));
+    let text = screen(&mut app, 160, 45);
+    assert!(text.contains("Time for a break"), "{text}");
+    assert_eq!(
+        resolve(&app.state, &key(KeyCode::Char('x'))),
+        Some(Action::Dismiss)
+    );
+    update::update(&mut app.state, Action::Dismiss);
+    assert_eq!(app.state.overlay, None);
+    let (_d, mut off) = app_on(
+        &[&fixture("mixed.jsonl")],
+        Settings {
+            break_minutes: 0,
+            ..Settings::default()
+        },
+    );
+    off.state.now_ms += 600 * 60_000;
+    update::update(&mut off.state, Action::Tick);
+    assert_eq!(off.state.overlay, None);
+}
+
+#[test]
+fn escape_sequences_in_model_text_never_reach_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let evil = dir.path().join("evil.jsonl");
+    let payload = "clear\u{1b}[2J csi\u{9b}31m osc\u{1b}]0;pwned\u{7} bel\u{7} bs\u{8}\u{8} cr\rX bidi\u{202e}txt\u{202c} nul\u{0} del\u{7f}";
+    let line = serde_json::json!({
+        "id": "evil",
+        "prompt": payload,
+        "responses": [{"text": payload, "model": format!("m\u{1b}[31m")}],
+        "metadata": {},
+    });
+    std::fs::write(&evil, format!("{line}\n")).unwrap();
+    let (_d, mut app) = app_on(&[&evil], Settings::default());
+    for (w, h) in [(160, 45), (80, 24)] {
+        let text = screen(&mut app, w, h);
+        let bad: Vec<char> = text
+            .chars()
+            .filter(|c| {
+                (*c != '\n' && c.is_control())
+                    || matches!(*c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+            })
+            .collect();
+        assert!(
+            bad.is_empty(),
+            "control characters reached the screen: {bad:?}"
+        );
+        assert!(text.contains("clear␛[2J"), "{text}");
+        assert!(text.contains("<U+009B>31m"));
+        assert!(text.contains("bidi<U+202E>txt"));
+    }
+}
+
+#[test]
+fn below_the_minimum_size_a_clear_message_is_shown() {
+    let (_d, mut app) = app();
+    let text = screen(&mut app, 50, 15);
+    assert!(text.contains("too small"), "{text}");
+    assert!(text.contains("60x18"), "{text}");
+}
+
+#[test]
+fn no_color_draws_without_colours() {
+    let (_d, mut app) = app_on(
+        &[&fixture("mixed.jsonl")],
+        Settings {
+            no_color: true,
+            ..Settings::default()
+        },
+    );
+    app.state.size = (120, 40);
+    let mut t = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    t.draw(|f| view::draw(f, &app.state)).unwrap();
+    let buf = t.backend().buffer();
+    for cell in buf.content() {
+        assert_eq!(cell.fg, ratatui::style::Color::Reset, "{cell:?}");
+        assert_eq!(cell.bg, ratatui::style::Color::Reset, "{cell:?}");
+    }
+}
+
+#[test]
+fn the_status_line_widget_renders_item_batch_time_and_pace() {
+    let (_d, mut app) = app();
+    app.state.session.durations = vec![10_000, 20_000, 30_000];
+    app.state.unexported = 3;
+    let text = screen(&mut app, 160, 45);
+    let status = text.lines().last().unwrap();
+    assert!(
+        status.starts_with(" 1/6 · fixture-mixed · single · to do · ⏱ 0:00 "),
+        "{status}"
+    );
+    assert!(
+        status.ends_with(" 3 done · 3/h · 3 not exported · auto-advance on · ? help "),
+        "{status}"
+    );
+}
+
+#[test]
+fn snapshot_single_item_with_cjk_and_emoji_at_two_sizes() {
+    let (_d, mut app) = app();
+    goto(&mut app, "42");
+    insta::assert_snapshot!("cjk_160x45", screen(&mut app, 160, 45));
+    let (_d, mut small) = app_sized(&[&fixture("mixed.jsonl")], Settings::default(), (80, 24));
+    goto(&mut small, "42");
+    insta::assert_snapshot!("cjk_80x24", screen(&mut small, 80, 24));
+}
+
+#[test]
+fn snapshot_pairwise_item_at_two_sizes() {
+    let (_d, mut app) = app();
+    goto(&mut app, "pair");
+    insta::assert_snapshot!("pair_160x45", screen(&mut app, 160, 45));
+    let (_d, mut small) = app_sized(&[&fixture("mixed.jsonl")], Settings::default(), (80, 24));
+    goto(&mut small, "pair");
+    insta::assert_snapshot!("pair_80x24", screen(&mut small, 80, 24));
+}
+
+#[test]
+fn snapshot_help_screen_at_two_sizes() {
+    let (_d, mut app) = app();
+    run(&mut app, Command::Help);
+    insta::assert_snapshot!("help_160x45", screen(&mut app, 160, 45));
+    insta::assert_snapshot!("help_80x24", screen(&mut app, 80, 24));
+    // The help scrolls where it does not fit, and any other key closes it.
+    assert_eq!(
+        resolve(&app.state, &key(KeyCode::Down)),
+        Some(Action::Edit(EditKey::Down))
+    );
+    for _ in 0..4 {
+        app.dispatch(Action::Edit(EditKey::Down));
+    }
+    insta::assert_snapshot!("help_80x24_scrolled", screen(&mut app, 80, 24));
+    assert_eq!(
+        resolve(&app.state, &key(KeyCode::Char('x'))),
+        Some(Action::Dismiss)
+    );
+}
+
+#[test]
+fn snapshot_editor_with_a_required_justification() {
+    let (_d, mut app) = app();
+    goto(&mut app, "multi");
+    for c in ['n', '3'] {
+        app.dispatch(Action::Choose(c));
+    }
+    run(&mut app, Command::EditJustification);
+    app.dispatch(Action::Type(
+        "Explains how to pick a lock 🔓 without a locksmith's context".into(),
+    ));
+    insta::assert_snapshot!("editor_120x32", screen(&mut app, 120, 32));
+}
