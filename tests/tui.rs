@@ -302,7 +302,13 @@ fn undo_takes_back_a_submit_and_returns_to_the_item() {
     let k = app.state.item.as_ref().unwrap().key;
     run(&mut app, Command::Preset1);
     assert_ne!(app.state.item.as_ref().unwrap().key, k);
+    assert_eq!(app.state.session.durations.len(), 1);
     run(&mut app, Command::Undo);
+    assert_eq!(
+        app.state.session.durations.len(),
+        0,
+        "an undone submit is not counted"
+    );
     let item = app.state.item.as_ref().unwrap();
     assert_eq!(item.key, k);
     assert_eq!(item.annotation.status, "draft");
@@ -531,7 +537,9 @@ fn no_color_draws_without_colours() {
 #[test]
 fn the_status_line_widget_renders_item_batch_time_and_pace() {
     let (_d, mut app) = app();
-    app.state.session.durations = vec![10_000, 20_000, 30_000];
+    app.state.session.durations = [(1, 10_000), (2, 20_000), (3, 30_000)]
+        .into_iter()
+        .collect();
     app.state.unexported = 3;
     let text = screen(&mut app, 160, 45);
     let status = text.lines().last().unwrap();

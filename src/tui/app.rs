@@ -189,9 +189,12 @@ impl App {
                                 .unexported()
                                 .map(|n| self.state.unexported = n)
                                 .and_then(|_| {
-                                    self.store
-                                        .item(r.key)
-                                        .map(|item| update::loaded(&mut self.state, item))
+                                    self.store.item(r.key).map(|item| {
+                                        if item.annotation.status == "draft" {
+                                            self.state.session.durations.remove(&item.key);
+                                        }
+                                        update::loaded(&mut self.state, item)
+                                    })
                                 })
                         }
                         Err(err) => Err(err),

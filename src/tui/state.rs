@@ -89,8 +89,9 @@ pub struct Message {
 pub struct Session {
     /// When it started (unix ms).
     pub started_ms: i64,
-    /// Active milliseconds of each item finished this session.
-    pub durations: Vec<i64>,
+    /// Active milliseconds of each item finished this session, by item key (an undone
+    /// submit takes its item out again).
+    pub durations: std::collections::BTreeMap<i64, i64>,
     /// Start of the current stretch of continuous labeling (for the break reminder).
     pub stretch_since_ms: i64,
 }
@@ -101,7 +102,7 @@ impl Session {
         if self.durations.is_empty() {
             return 0.0;
         }
-        let mut d = self.durations.clone();
+        let mut d: Vec<i64> = self.durations.values().copied().collect();
         d.sort_unstable();
         let n = d.len();
         let m = if n % 2 == 1 {
@@ -237,7 +238,7 @@ impl State {
             last_input_ms: now_ms,
             session: Session {
                 started_ms: now_ms,
-                durations: Vec::new(),
+                durations: Default::default(),
                 stretch_since_ms: now_ms,
             },
             unexported: 0,

@@ -130,7 +130,7 @@ pub fn finished(state: &mut State, skipped: bool) -> Vec<Effect> {
     };
     let key = item.key;
     let active = item.annotation.active_ms;
-    state.session.durations.push(active);
+    state.session.durations.insert(key, active);
     if let Some(e) = state.queue.iter_mut().find(|e| e.key == key) {
         e.progress = if skipped {
             Progress::Skipped

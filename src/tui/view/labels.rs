@@ -152,16 +152,18 @@ pub fn questions(f: &mut Frame<'_>, state: &State, area: Rect) {
         state.keymap.key_of(Command::Skip),
         state.keymap.key_of(Command::Flag),
     );
-    let mut title = Line::from(hint);
+    // A flag is shown first, so that a narrow title never hides it.
+    let mut title = Line::default();
     if let Some((reason, _)) = &item.annotation.flag {
         title.spans.push(Span::styled(
-            format!(" ⚑ flagged: {reason} "),
+            format!(" ⚑ flagged: {} ", sanitize_line(reason)),
             paint(
                 state,
                 Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
             ),
         ));
     }
+    title.spans.push(Span::raw(hint));
     let p = Paragraph::new(visible).block(frame(
         state,
         title,
