@@ -43,7 +43,10 @@ fn verdict_keys_prints_the_effective_keymap_and_refuses_conflicts() {
     // The workstation refuses to start with it too, before touching the terminal.
     let err = s.fails(&[]);
     assert!(
-        err.contains("keymap.toml") || err.contains("needs a terminal"),
+        err.contains("keymap.toml: key 'enter' is bound to both"),
         "{err}"
     );
+    std::fs::remove_file(s.config().join("keymap.toml")).unwrap();
+    let err = s.fails(&[]);
+    assert!(err.contains("the workstation needs a terminal"), "{err}");
 }

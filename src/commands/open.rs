@@ -12,13 +12,14 @@ pub fn run(env: &Env) -> anyhow::Result<()> {
 
 /// Runs the workstation on a store.
 pub fn workstation(env: &Env, store: Store) -> anyhow::Result<()> {
+    // Configuration errors first: they say which file to fix.
+    let keymap = tui::keymap::Keymap::load_from(&env.config_dir)?;
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() {
         anyhow::bail!(
             "the workstation needs a terminal; for scripts use verdict status, label and export"
         );
     }
-    let keymap = tui::keymap::Keymap::load_from(&env.config_dir)?;
     let summary = tui::run(store, keymap, env.settings())?;
     println!(
         "Session: {} items done, median {:.0} s per item, {:.0} items per hour. {} finished items not yet exported{}",
