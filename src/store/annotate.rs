@@ -113,16 +113,7 @@ impl Store {
 
     /// Item keys in queue order (batch pull order, then position in the batch).
     pub fn queue(&self) -> Result<Vec<i64>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT i.key FROM items i JOIN batches b ON b.id = i.batch_id
-                 ORDER BY b.pulled_at, b.id, i.seq",
-            )
-            .map_err(|e| self.err(e))?;
-        stmt.query_map([], |r| r.get(0))
-            .and_then(|rows| rows.collect())
-            .map_err(|e| self.err(e))
+        Ok(self.queue_entries()?.into_iter().map(|e| e.0).collect())
     }
 
     /// Loads an item and its annotation.
@@ -795,20 +786,38 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// Every item's (key, batch id, item id, status) in queue order, for the workstation.
+    /// Every item's (key, batch id, item id, status) in queue order, for the workstation:
+    /// batches in pull order, each read along the covering index in item order.
     pub fn queue_entries(&self) -> Result<Vec<(i64, String, String, String)>, StoreError> {
+        let mut batches = self
+            .conn
+            .prepare("SELECT id FROM batches ORDER BY pulled_at, id")
+            .map_err(|e| self.err(e))?;
+        let ids: Vec<String> = batches
+            .query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))?;
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT i.key, i.batch_id, i.item_id, coalesce(a.status, 'draft')
-                 FROM items i JOIN batches b ON b.id = i.batch_id
-                 LEFT JOIN annotations a ON a.item = i.key
-                 ORDER BY b.pulled_at, b.id, i.seq",
+                "SELECT i.key, i.item_id, coalesce(a.status, 'draft')
+                 FROM items i INDEXED BY items_queue LEFT JOIN annotations a ON a.item = i.key
+                 WHERE i.batch_id = ?1 ORDER BY i.seq",
             )
             .map_err(|e| self.err(e))?;
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .and_then(|rows| rows.collect())
-            .map_err(|e| self.err(e))
+        let mut out = Vec::new();
+        for batch in ids {
+            let mut rows = stmt.query([&batch]).map_err(|e| self.err(e))?;
+            while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+                out.push((
+                    r.get(0).map_err(|e| self.err(e))?,
+                    batch.clone(),
+                    r.get(1).map_err(|e| self.err(e))?,
+                    r.get(2).map_err(|e| self.err(e))?,
+                ));
+            }
+        }
+        Ok(out)
     }
 
     /// Finished annotations not yet exported.

@@ -12,74 +12,13 @@
 //! - the cache's size on disk.
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
+#[path = "synth.rs"]
+mod synth;
+
+use synth::generate;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
-
-const WORDS: &[&str] = &[
-    "the",
-    "model",
-    "response",
-    "explains",
-    "how",
-    "to",
-    "safely",
-    "store",
-    "chemicals",
-    "über",
-    "naïve",
-    "café",
-    "日本語の",
-    "テキスト",
-    "中文",
-    "内容",
-    "🙂",
-    "👩‍💻",
-    "résumé",
-    "harm",
-    "refuse",
-    "policy",
-    "instructions",
-    "\"quoted\"",
-    "comma,",
-    "data",
-    "user",
-];
-
-fn text(rng: &mut u64, bytes: usize) -> String {
-    let mut s = String::with_capacity(bytes + 16);
-    while s.len() < bytes {
-        *rng ^= *rng << 13;
-        *rng ^= *rng >> 7;
-        *rng ^= *rng << 17;
-        s.push_str(WORDS[(*rng % WORDS.len() as u64) as usize]);
-        s.push(if rng.is_multiple_of(97) { '\n' } else { ' ' });
-    }
-    s
-}
-
-fn csv_field(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-fn generate(path: &Path, n: usize) {
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    writeln!(f, "id,prompt,response,model").unwrap();
-    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
-    for i in 0..n {
-        let prompt = text(&mut rng, 300);
-        let response = text(&mut rng, 2048);
-        writeln!(
-            f,
-            "item-{i},{},{},model-{}",
-            csv_field(&prompt),
-            csv_field(&response),
-            i % 5
-        )
-        .unwrap();
-    }
-}
 
 fn time(cmd: &mut Command) -> f64 {
     let t = Instant::now();

@@ -1,0 +1,161 @@
+//! Workstation benchmark (not a timed test: it prints figures and asserts nothing about
+//! time).
+//!
+//!   cargo bench --bench tui                 # 100,000 cached items
+//!   cargo bench --bench tui -- --items 20000
+//!
+//! With N synthetic items cached (pulled by the release binary), plus one item with a
+//! 100 KB response, it measures in-process:
+//! - start to first frame: opening the cache, loading the queue and the first item, and
+//!   drawing it (into a 160x45 test buffer: the same widgets, without the terminal write);
+//! - key to frame, median and p99: resolving a key, update(), its effects on the cache
+//!   (each answer is committed to SQLite) and drawing the next frame, over a mix of option
+//!   keys, question moves, item changes and scrolling, for a typical item and for the
+//!   100 KB one;
+//! - peak resident memory of this process (VmHWM).
+#![allow(clippy::unwrap_used)]
+
+#[path = "synth.rs"]
+mod synth;
+
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use verdict::store::Store;
+use verdict::tui::app::App;
+use verdict::tui::keymap::Keymap;
+use verdict::tui::state::Settings;
+use verdict::tui::{resolve, view};
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn keys_to_frames(app: &mut App, term: &mut Terminal<TestBackend>, keys: &[KeyEvent], rounds: usize) -> Vec<Duration> {
+    let mut out = Vec::with_capacity(keys.len() * rounds);
+    for _ in 0..rounds {
+        for k in keys {
+            let t = Instant::now();
+            if let Some(a) = resolve(&app.state, k) {
+                app.dispatch(a);
+            }
+            term.draw(|f| view::draw(f, &app.state)).unwrap();
+            out.push(t.elapsed());
+        }
+    }
+    out.sort();
+    out
+}
+
+fn report(name: &str, d: &[Duration]) {
+    println!(
+        "key to frame, {name:<22} median {:6.3} ms   p99 {:6.3} ms   ({} keys)",
+        percentile(d, 0.5).as_secs_f64() * 1e3,
+        percentile(d, 0.99).as_secs_f64() * 1e3,
+        d.len()
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let n: usize = args
+        .iter()
+        .position(|a| a == "--items")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("items.csv");
+    synth::generate(&csv, n);
+    let mut rng = 7u64;
+    let big = serde_json::json!({
+        "id": "big-100k",
+        "prompt": "Summarise this long transcript.",
+        "responses": [{"text": synth::text(&mut rng, 100 * 1024)}],
+    });
+    let big_file = dir.path().join("big.jsonl");
+    std::fs::write(&big_file, format!("{{\"manifest\": {{\"batch_id\": \"big\"}}}}\n{big}\n")).unwrap();
+    let data = dir.path().join("data");
+    for f in [&csv, &big_file] {
+        let ok = Command::new(env!("CARGO_BIN_EXE_verdict"))
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--config-dir")
+            .arg(dir.path().join("config"))
+            .arg("pull")
+            .arg(f)
+            .output()
+            .unwrap();
+        assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    }
+    println!("verdict workstation benchmark: {n} items cached (+ one with a 100 KB response)");
+    let rss_before = peak_rss_mb();
+
+    let t = Instant::now();
+    let store = Store::open(&data).unwrap();
+    let mut app = App::new(store, Keymap::load(None).unwrap(), Settings::default(), (160, 45)).unwrap();
+    let mut term = Terminal::new(TestBackend::new(160, 45)).unwrap();
+    term.draw(|f| view::draw(f, &app.state)).unwrap();
+    println!("start to first frame:             {:7.1} ms  (goal < 100 ms)", t.elapsed().as_secs_f64() * 1e3);
+
+    let k = |c: KeyCode| KeyEvent::new(c, KeyModifiers::NONE);
+    let typical = [
+        k(KeyCode::Char('v')),
+        k(KeyCode::Char('h')),
+        k(KeyCode::Down),
+        k(KeyCode::Char('2')),
+        k(KeyCode::Up),
+        k(KeyCode::Char('v')),
+        k(KeyCode::Char('h')),
+        k(KeyCode::Right),
+        k(KeyCode::Left),
+        k(KeyCode::Tab),
+        k(KeyCode::PageDown),
+        k(KeyCode::PageUp),
+        k(KeyCode::BackTab),
+    ];
+    let d = keys_to_frames(&mut app, &mut term, &typical, 40);
+    report("typical item", &d);
+
+    // The 100 KB item: the first frame wraps it once; then scrolling and answering.
+    let pos = app.state.queue.iter().position(|e| e.id == "big-100k").unwrap();
+    let t = Instant::now();
+    let fx = verdict::tui::update::go_to(&mut app.state, pos);
+    app.run(fx);
+    term.draw(|f| view::draw(f, &app.state)).unwrap();
+    println!("first frame of the 100 KB item:   {:7.1} ms  (wraps it once, then cached)", t.elapsed().as_secs_f64() * 1e3);
+    let big_keys = [
+        k(KeyCode::Tab),
+        k(KeyCode::Tab),
+        k(KeyCode::PageDown),
+        k(KeyCode::PageDown),
+        k(KeyCode::PageUp),
+        k(KeyCode::End),
+        k(KeyCode::Home),
+        k(KeyCode::BackTab),
+        k(KeyCode::BackTab),
+        k(KeyCode::Char('v')),
+        k(KeyCode::Char('v')),
+    ];
+    let d = keys_to_frames(&mut app, &mut term, &big_keys, 40);
+    report("100 KB response", &d);
+    println!(
+        "peak resident memory:             {:7.1} MB  (goal < 50 MB; {:.1} MB before opening the cache)",
+        peak_rss_mb(),
+        rss_before
+    );
+}
