@@ -191,7 +191,7 @@ impl Editor {
                         *cursor = (rows.len(), width(&row[..self.cursor - row_start]));
                     }
                 };
-            for word in line.split_word_bounds() {
+            for word in super::text::chunks(line) {
                 let w = width(word);
                 if row_w + w > max && !row.is_empty() && !word.trim().is_empty() {
                     place(&rows, &row, row_start, &mut cursor);

@@ -230,7 +230,7 @@ pub fn wrap_pieces(pieces: &[Piece], max: usize) -> Vec<Vec<Piece>> {
         _ => row.push((s.to_string(), style)),
     };
     for (text, style) in pieces {
-        for word in text.split_word_bounds() {
+        for word in super::text::chunks(text) {
             let w = width(word);
             if row_w + w > max && row_w > 0 {
                 if word.trim().is_empty() {

@@ -59,6 +59,25 @@ pub fn width(s: &str) -> usize {
     UnicodeWidthStr::width(s)
 }
 
+/// Splits a line where it may be broken: runs of non-space characters, each followed by
+/// its run of spaces ("word, " stays one piece, so punctuation stays with its word).
+pub fn chunks(line: &str) -> impl Iterator<Item = &str> {
+    let mut rest = line;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let word_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let space_end = rest[word_end..]
+            .find(|c: char| !c.is_whitespace())
+            .map(|i| word_end + i)
+            .unwrap_or(rest.len());
+        let (head, tail) = rest.split_at(space_end);
+        rest = tail;
+        Some(head)
+    })
+}
+
 /// Wraps one safe line to `max` columns, at spaces where possible, else inside a word;
 /// never splits a grapheme cluster.
 pub fn wrap_line(line: &str, max: usize) -> Vec<String> {
@@ -69,21 +88,23 @@ pub fn wrap_line(line: &str, max: usize) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut cur_w = 0;
-    // Words with their trailing spaces, so a break at a space keeps the text intact.
-    for word in line.split_word_bounds() {
+    for word in chunks(line) {
         let w = width(word);
         if cur_w + w <= max {
             cur.push_str(word);
             cur_w += w;
             continue;
         }
-        if word.trim().is_empty() {
-            // A space at the end of a full line is dropped at the break.
+        // The spaces after a word may hang past the edge: they are dropped at the break.
+        let bare = word.trim_end();
+        let bare_w = width(bare);
+        if cur_w + bare_w <= max {
+            cur.push_str(bare);
             out.push(std::mem::take(&mut cur));
             cur_w = 0;
             continue;
         }
-        if !cur.is_empty() && w <= max {
+        if !cur.is_empty() && bare_w <= max {
             out.push(std::mem::take(&mut cur));
             cur.push_str(word);
             cur_w = w;
@@ -152,6 +173,11 @@ mod tests {
         assert_eq!(
             wrap_line("the quick brown fox", 10),
             vec!["the quick ", "brown fox"]
+        );
+        // Punctuation stays with its word.
+        assert_eq!(
+            wrap_line("you want to execute.", 19),
+            vec!["you want to ", "execute."]
         );
         assert_eq!(wrap("", 5), vec![""]);
     }

@@ -15,10 +15,10 @@
 #[path = "synth.rs"]
 mod synth;
 
-use synth::generate;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
+use synth::generate;
 
 fn time(cmd: &mut Command) -> f64 {
     let t = Instant::now();

@@ -69,4 +69,3 @@ pub fn generate(path: &Path, n: usize) {
         .unwrap();
     }
 }
-

@@ -18,9 +18,9 @@
 #[path = "synth.rs"]
 mod synth;
 
+use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use verdict::store::Store;
@@ -45,7 +45,12 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i]
 }
 
-fn keys_to_frames(app: &mut App, term: &mut Terminal<TestBackend>, keys: &[KeyEvent], rounds: usize) -> Vec<Duration> {
+fn keys_to_frames(
+    app: &mut App,
+    term: &mut Terminal<TestBackend>,
+    keys: &[KeyEvent],
+    rounds: usize,
+) -> Vec<Duration> {
     let mut out = Vec::with_capacity(keys.len() * rounds);
     for _ in 0..rounds {
         for k in keys {
@@ -88,7 +93,11 @@ fn main() {
         "responses": [{"text": synth::text(&mut rng, 100 * 1024)}],
     });
     let big_file = dir.path().join("big.jsonl");
-    std::fs::write(&big_file, format!("{{\"manifest\": {{\"batch_id\": \"big\"}}}}\n{big}\n")).unwrap();
+    std::fs::write(
+        &big_file,
+        format!("{{\"manifest\": {{\"batch_id\": \"big\"}}}}\n{big}\n"),
+    )
+    .unwrap();
     let data = dir.path().join("data");
     for f in [&csv, &big_file] {
         let ok = Command::new(env!("CARGO_BIN_EXE_verdict"))
@@ -100,17 +109,30 @@ fn main() {
             .arg(f)
             .output()
             .unwrap();
-        assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+        assert!(
+            ok.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
     }
     println!("verdict workstation benchmark: {n} items cached (+ one with a 100 KB response)");
     let rss_before = peak_rss_mb();
 
     let t = Instant::now();
     let store = Store::open(&data).unwrap();
-    let mut app = App::new(store, Keymap::load(None).unwrap(), Settings::default(), (160, 45)).unwrap();
+    let mut app = App::new(
+        store,
+        Keymap::load(None).unwrap(),
+        Settings::default(),
+        (160, 45),
+    )
+    .unwrap();
     let mut term = Terminal::new(TestBackend::new(160, 45)).unwrap();
     term.draw(|f| view::draw(f, &app.state)).unwrap();
-    println!("start to first frame:             {:7.1} ms  (goal < 100 ms)", t.elapsed().as_secs_f64() * 1e3);
+    println!(
+        "start to first frame:             {:7.1} ms  (goal < 100 ms)",
+        t.elapsed().as_secs_f64() * 1e3
+    );
 
     let k = |c: KeyCode| KeyEvent::new(c, KeyModifiers::NONE);
     let typical = [
@@ -132,12 +154,20 @@ fn main() {
     report("typical item", &d);
 
     // The 100 KB item: the first frame wraps it once; then scrolling and answering.
-    let pos = app.state.queue.iter().position(|e| e.id == "big-100k").unwrap();
+    let pos = app
+        .state
+        .queue
+        .iter()
+        .position(|e| e.id == "big-100k")
+        .unwrap();
     let t = Instant::now();
     let fx = verdict::tui::update::go_to(&mut app.state, pos);
     app.run(fx);
     term.draw(|f| view::draw(f, &app.state)).unwrap();
-    println!("first frame of the 100 KB item:   {:7.1} ms  (wraps it once, then cached)", t.elapsed().as_secs_f64() * 1e3);
+    println!(
+        "first frame of the 100 KB item:   {:7.1} ms  (wraps it once, then cached)",
+        t.elapsed().as_secs_f64() * 1e3
+    );
     let big_keys = [
         k(KeyCode::Tab),
         k(KeyCode::Tab),

@@ -65,6 +65,17 @@ pub fn status(f: &mut Frame<'_>, state: &State, area: Rect) {
         spans.push(Span::styled(format!(" {} ", sanitize_line(&m.text)), style));
     }
     let used: usize = spans.iter().map(|s| s.width()).sum();
+    let right = if used + crate::tui::text::width(&right) <= area.width as usize {
+        right
+    } else {
+        // Narrow terminals get the short form.
+        format!(
+            " {} done · {} unexported · {} help ",
+            state.session.durations.len(),
+            state.unexported,
+            state.keymap.key_of(Command::Help)
+        )
+    };
     let right_w = crate::tui::text::width(&right);
     let gap = (area.width as usize).saturating_sub(used + right_w);
     spans.push(Span::styled(" ".repeat(gap), base));

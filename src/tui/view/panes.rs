@@ -64,7 +64,7 @@ fn scrolled(
     f.render_widget(p, area);
 }
 
-fn masked(state: &State) -> Option<Vec<Line<'static>>> {
+fn masked(state: &State, width: usize) -> Option<Vec<Line<'static>>> {
     if !state.masked() {
         return None;
     }
@@ -74,29 +74,25 @@ fn masked(state: &State) -> Option<Vec<Line<'static>>> {
         .and_then(|i| i.extras.content_warning.clone())
         .unwrap_or_default();
     let key = state.keymap.key_of(crate::tui::action::Command::Reveal);
-    Some(vec![
-        Line::from(Span::styled(
-            format!(
-                "⚠ Content warning: {}",
-                crate::tui::text::sanitize_line(&warning)
-            ),
-            paint(
-                state,
-                Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
-            ),
-        )),
-        Line::from(""),
-        Line::from(format!(
-            "The text is hidden. Press {key} to reveal it, or skip the item."
-        )),
-    ])
+    let style = paint(
+        state,
+        Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+    );
+    let mut lines: Vec<Line<'static>> = wrap(&format!("⚠ Content warning: {warning}"), width)
+        .into_iter()
+        .map(|l| Line::from(Span::styled(l, style)))
+        .collect();
+    lines.push(Line::from(""));
+    let hint = format!("The text is hidden. Press {key} to reveal it, or skip the item.");
+    lines.extend(wrap(&hint, width).into_iter().map(Line::from));
+    Some(lines)
 }
 
 /// The prompt or conversation, roles distinguishable.
 pub fn conversation(f: &mut Frame<'_>, state: &State, area: Rect) {
     let Some(item) = &state.item else { return };
     let width = area.width.saturating_sub(2);
-    let lines = match masked(state) {
+    let lines = match masked(state, width as usize) {
         Some(m) => Rc::new(m),
         None => cached(state, Pane::Conversation, width, || {
             let mut out = Vec::new();
@@ -144,7 +140,7 @@ pub fn response(f: &mut Frame<'_>, state: &State, area: Rect, index: usize, pane
         return;
     };
     let width = area.width.saturating_sub(2);
-    let lines = match masked(state) {
+    let lines = match masked(state, width as usize) {
         Some(m) => Rc::new(m),
         None => cached(state, pane, width, || {
             wrap(&r.text, width as usize)
