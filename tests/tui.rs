@@ -388,6 +388,23 @@ fn navigation_search_and_next_unfinished() {
     app.dispatch(Action::Type("warn".into()));
     app.dispatch(Action::Edit(EditKey::Enter));
     assert_eq!(app.state.item.as_ref().unwrap().item_id, "warned");
+    // The text of items is searched too, not only their ids.
+    run(&mut app, Command::SearchQueue);
+    app.dispatch(Action::Type("joke about CATS".into()));
+    app.dispatch(Action::Edit(EditKey::Enter));
+    assert_eq!(app.state.item.as_ref().unwrap().item_id, "pair");
+    run(&mut app, Command::SearchQueue);
+    app.dispatch(Action::Type("100%_nothing".into()));
+    app.dispatch(Action::Edit(EditKey::Enter));
+    assert!(
+        app.state
+            .message
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("no item matches")
+    );
+    assert_eq!(app.state.item.as_ref().unwrap().item_id, "pair");
     goto(&mut app, "single");
     run(&mut app, Command::Preset1);
     goto(&mut app, "pair");

@@ -832,3 +832,23 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 }
+
+impl Store {
+    /// Keys of the items whose id or rated text contains `text` (ASCII case-insensitive).
+    pub fn search(&self, text: &str) -> Result<Vec<i64>, StoreError> {
+        // LIKE with the wildcards of the query escaped, so they match themselves.
+        let pattern = format!(
+            "%{}%",
+            text.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key FROM items WHERE item_id LIKE ?1 ESCAPE '\\' OR content LIKE ?1 ESCAPE '\\'")
+            .map_err(|e| self.err(e))?;
+        stmt.query_map([pattern], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))
+    }
+}

@@ -103,7 +103,11 @@ impl App {
         while let Some(e) = queue.pop_front() {
             let writes = !matches!(
                 e,
-                Effect::Load(_) | Effect::SavePosition(_) | Effect::Undo | Effect::Redo
+                Effect::Load(_)
+                    | Effect::SavePosition(_)
+                    | Effect::Undo
+                    | Effect::Redo
+                    | Effect::Search(_)
             );
             if writes && action.is_none() {
                 match self.store.new_action() {
@@ -137,6 +141,14 @@ impl App {
                     })
                 }
                 Effect::SavePosition(key) => self.store.ui_set(POSITION_KEY, &key.to_string()),
+                Effect::Search(text) => self.store.search(&text).map(|keys| {
+                    for fx in update::search_results(&mut self.state, &text, &keys)
+                        .into_iter()
+                        .rev()
+                    {
+                        queue.push_front(fx);
+                    }
+                }),
                 Effect::Submit(key) => match self.store.submit(key, act) {
                     Ok(()) => self.refresh_and_finish(key, false, &mut queue),
                     Err(StoreError::Incomplete { problems, .. }) => {

@@ -31,6 +31,8 @@ pub enum Effect {
     Redo,
     /// Remember the current item for the next start.
     SavePosition(i64),
+    /// Find the next item (after the current one) whose id or text contains this.
+    Search(String),
 }
 
 /// Keys idle longer than this stop counting as active time.
@@ -305,18 +307,10 @@ fn prompt_enter(state: &mut State, kind: PromptKind, text: String) -> Vec<Effect
         PromptKind::FlagReason => vec![],
         PromptKind::FlagNote(reason) => vec![Effect::Flag(key, reason, text.trim().to_string())],
         PromptKind::SearchQueue => {
-            let q = text.to_lowercase();
-            let n = state.queue.len();
-            let hit = (1..=n)
-                .map(|i| (state.pos + i) % n)
-                .find(|i| state.queue[*i].id.to_lowercase().contains(&q));
-            match hit {
-                Some(pos) if !q.is_empty() => go_to(state, pos),
-                _ => {
-                    say(state, format!("no item id matches '{text}'"), true);
-                    vec![]
-                }
+            if text.trim().is_empty() {
+                return vec![];
             }
+            vec![Effect::Search(text)]
         }
         PromptKind::SearchGuidelines => {
             state.show_guidelines = true;
@@ -669,5 +663,30 @@ fn scroll_pane(state: &mut State, delta: isize) {
         state.guide_line = line;
     } else {
         scroll(state, delta);
+    }
+}
+
+/// Called by the loop with the keys of the items that match a search: goes to the first
+/// one after the current item, wrapping around.
+pub fn search_results(state: &mut State, text: &str, keys: &[i64]) -> Vec<Effect> {
+    let hits: std::collections::HashSet<i64> = keys.iter().copied().collect();
+    let n = state.queue.len();
+    let next = (1..=n)
+        .map(|i| (state.pos + i) % n)
+        .find(|i| hits.contains(&state.queue[*i].key));
+    match next {
+        Some(pos) => {
+            let fx = go_to(state, pos);
+            say(
+                state,
+                format!("'{text}': {} matching items", hits.len()),
+                false,
+            );
+            fx
+        }
+        None => {
+            say(state, format!("no item matches '{text}'"), true);
+            vec![]
+        }
     }
 }
