@@ -64,7 +64,9 @@ fn trusted_comment(m: &BundleManifest) -> String {
 
 /// Serialises a bundle: the manifest line, then one record a line.
 pub fn encode(manifest: &BundleManifest, records: &[&Record]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(512 + records.len() * 400);
+    // Sized for a typical record (~450 bytes) so that a large export does not re-grow
+    // (and copy) its buffer.
+    let mut out = Vec::with_capacity(1024 + records.len() * 512);
     // Serialising these plain structs cannot fail; a failure would show as a short bundle
     // that `verify` rejects.
     let _ = serde_json::to_writer(&mut out, manifest);

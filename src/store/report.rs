@@ -151,7 +151,7 @@ impl Store {
                     "SELECT i.key, i.batch_id, i.item_id, i.sha256, a.status, a.justification,
                             a.skip_reason, a.flag_reason, a.flag_note, a.active_ms, a.started_at,
                             a.submitted_at, a.revision
-                     FROM annotations a JOIN items i ON i.key = a.item
+                     FROM items i INDEXED BY items_queue JOIN annotations a ON a.item = i.key
                      WHERE {PENDING} ORDER BY i.batch_id, i.seq"
                 ))
                 .map_err(cls)?;
