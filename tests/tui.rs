@@ -457,6 +457,28 @@ fn a_content_warning_masks_the_item_until_revealed() {
 }
 
 #[test]
+fn active_time_counts_work_and_drops_idle_gaps() {
+    let (_d, mut app) = app();
+    goto(&mut app, "multi");
+    let k = app.state.item.as_ref().unwrap().key;
+    let t0 = app.state.active_since_ms;
+    // Keys every 30 s for two minutes: all of it is active time.
+    for i in 1..=4 {
+        app.state.now_ms = t0 + i * 30_000;
+        let fx = update::update(&mut app.state, Action::Run(Command::QuestionNext));
+        app.run(fx);
+    }
+    // Then ten minutes away, one more key ten seconds after coming back, and leave.
+    app.state.now_ms = t0 + 120_000 + 600_000;
+    let fx = update::update(&mut app.state, Action::Run(Command::QuestionPrev));
+    app.run(fx);
+    app.state.now_ms += 10_000;
+    let fx = update::update(&mut app.state, Action::Run(Command::NextItem));
+    app.run(fx);
+    assert_eq!(app.store.item(k).unwrap().annotation.active_ms, 130_000);
+}
+
+#[test]
 fn a_break_reminder_comes_after_a_long_stretch_and_is_easy_to_dismiss() {
     let (_d, mut app) = app_on(
         &[&fixture("mixed.jsonl")],

@@ -187,8 +187,10 @@ pub struct State {
     pub size: (u16, u16),
     /// Now (unix ms), set by the loop before each update.
     pub now_ms: i64,
-    /// When the current item was shown, or active time last counted.
+    /// Start of the current stretch of active time on this item (reset after an idle gap).
     pub active_since_ms: i64,
+    /// Active time on this item from earlier stretches, not yet saved.
+    pub active_pending_ms: i64,
     /// When the last key came.
     pub last_input_ms: i64,
     /// This session.
@@ -235,6 +237,7 @@ impl State {
             size: (160, 45),
             now_ms,
             active_since_ms: now_ms,
+            active_pending_ms: 0,
             last_input_ms: now_ms,
             session: Session {
                 started_ms: now_ms,
@@ -319,6 +322,18 @@ impl State {
                 }
             }
         }
+    }
+
+    /// Active time on the current item so far: saved, pending, and the running stretch
+    /// (which stops counting a minute after the last key).
+    pub fn active_on_item(&self) -> i64 {
+        let saved = self
+            .item
+            .as_ref()
+            .map(|i| i.annotation.active_ms)
+            .unwrap_or(0);
+        let until = self.now_ms.min(self.last_input_ms + super::update::IDLE_MS);
+        saved + self.active_pending_ms + (until - self.active_since_ms).max(0)
     }
 
     /// The panes that exist for the current item and layout.

@@ -53,7 +53,8 @@ pub fn flush_active(state: &mut State) -> Vec<Effect> {
     let Some(item) = &state.item else {
         return vec![];
     };
-    let ms = (state.now_ms - state.active_since_ms).clamp(0, IDLE_MS);
+    let ms = state.active_pending_ms + (state.now_ms - state.active_since_ms).max(0);
+    state.active_pending_ms = 0;
     state.active_since_ms = state.now_ms;
     if ms == 0 {
         return vec![];
@@ -100,6 +101,7 @@ pub fn loaded(state: &mut State, item: crate::store::StoredItem) {
     state.revealed = false;
     state.editing = false;
     state.active_since_ms = state.now_ms;
+    state.active_pending_ms = 0;
     for p in [Pane::Conversation, Pane::ResponseA, Pane::ResponseB] {
         state.scroll.remove(&p);
     }
@@ -339,6 +341,8 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             state.session.stretch_since_ms = state.now_ms;
         }
         if state.now_ms - state.last_input_ms > IDLE_MS {
+            // Keep the active time up to the last key; the idle gap after it is dropped.
+            state.active_pending_ms += (state.last_input_ms - state.active_since_ms).max(0);
             state.active_since_ms = state.now_ms;
         }
         state.last_input_ms = state.now_ms;

@@ -25,8 +25,7 @@ pub fn status(f: &mut Frame<'_>, state: &State, area: Rect) {
         Some(Progress::Skipped) => "↷ skipped",
         _ => "· to do",
     };
-    let on_item = item.annotation.active_ms
-        + (state.now_ms - state.active_since_ms).clamp(0, crate::tui::update::IDLE_MS);
+    let on_item = state.active_on_item();
     let left = format!(
         " {}/{} · {} · {} {} · ⏱ {} ",
         state.pos + 1,
