@@ -4,8 +4,8 @@
 //!   cargo bench --bench tui                 # 100,000 cached items
 //!   cargo bench --bench tui -- --items 20000
 //!
-//! With N synthetic items cached (pulled by the release binary), plus one item with a
-//! 100 KB response, it measures in-process:
+//! With N synthetic items cached (pulled by the release binary), plus items with a 100 KB
+//! and a 1 MB response, it measures in-process:
 //! - start to first frame: opening the cache, loading the queue and the first item, and
 //!   drawing it (into a 160x45 test buffer: the same widgets, without the terminal write);
 //! - key to frame, median and p99: resolving a key, update(), its effects on the cache
@@ -92,12 +92,14 @@ fn main() {
         "prompt": "Summarise this long transcript.",
         "responses": [{"text": synth::text(&mut rng, 100 * 1024)}],
     });
+    let huge = serde_json::json!({
+        "id": "big-1m",
+        "prompt": "And this one.",
+        "responses": [{"text": synth::text(&mut rng, 1024 * 1024)}],
+    });
     let big_file = dir.path().join("big.jsonl");
-    std::fs::write(
-        &big_file,
-        format!("{{\"manifest\": {{\"batch_id\": \"big\"}}}}\n{big}\n"),
-    )
-    .unwrap();
+    let manifest = r#"{"manifest": {"batch_id": "big"}}"#;
+    std::fs::write(&big_file, format!("{manifest}\n{big}\n{huge}\n")).unwrap();
     let data = dir.path().join("data");
     for f in [&csv, &big_file] {
         let ok = Command::new(env!("CARGO_BIN_EXE_verdict"))
@@ -115,7 +117,9 @@ fn main() {
             String::from_utf8_lossy(&ok.stderr)
         );
     }
-    println!("verdict workstation benchmark: {n} items cached (+ one with a 100 KB response)");
+    println!(
+        "verdict workstation benchmark: {n} items cached (+ one with a 100 KB and one with a 1 MB response)"
+    );
     let rss_before = peak_rss_mb();
 
     let t = Instant::now();
@@ -183,6 +187,23 @@ fn main() {
     ];
     let d = keys_to_frames(&mut app, &mut term, &big_keys, 40);
     report("100 KB response", &d);
+    // A 1 MB response: wrapped once on arrival, then scrolled like any other.
+    let pos = app
+        .state
+        .queue
+        .iter()
+        .position(|e| e.id == "big-1m")
+        .unwrap();
+    let t = Instant::now();
+    let fx = verdict::tui::update::go_to(&mut app.state, pos);
+    app.run(fx);
+    term.draw(|f| view::draw(f, &app.state)).unwrap();
+    println!(
+        "first frame of the 1 MB item:     {:7.1} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    let d = keys_to_frames(&mut app, &mut term, &big_keys, 20);
+    report("1 MB response", &d);
     println!(
         "peak resident memory:             {:7.1} MB  (goal < 50 MB; {:.1} MB before opening the cache)",
         peak_rss_mb(),
