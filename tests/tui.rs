@@ -592,24 +592,23 @@ fn the_status_line_widget_renders_item_batch_time_and_pace() {
     );
 }
 
+/// Snapshots an item at 160x45 and, in a workstation started at that size, at 80x24.
+fn snapshot_item_at_two_sizes(id: &str, name: &str) {
+    for (w, h) in [(160, 45), (80, 24)] {
+        let (_d, mut app) = app_sized(&[&fixture("mixed.jsonl")], Settings::default(), (w, h));
+        goto(&mut app, id);
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), screen(&mut app, w, h));
+    }
+}
+
 #[test]
 fn snapshot_single_item_with_cjk_and_emoji_at_two_sizes() {
-    let (_d, mut app) = app();
-    goto(&mut app, "42");
-    insta::assert_snapshot!("cjk_160x45", screen(&mut app, 160, 45));
-    let (_d, mut small) = app_sized(&[&fixture("mixed.jsonl")], Settings::default(), (80, 24));
-    goto(&mut small, "42");
-    insta::assert_snapshot!("cjk_80x24", screen(&mut small, 80, 24));
+    snapshot_item_at_two_sizes("42", "cjk");
 }
 
 #[test]
 fn snapshot_pairwise_item_at_two_sizes() {
-    let (_d, mut app) = app();
-    goto(&mut app, "pair");
-    insta::assert_snapshot!("pair_160x45", screen(&mut app, 160, 45));
-    let (_d, mut small) = app_sized(&[&fixture("mixed.jsonl")], Settings::default(), (80, 24));
-    goto(&mut small, "pair");
-    insta::assert_snapshot!("pair_80x24", screen(&mut small, 80, 24));
+    snapshot_item_at_two_sizes("pair", "pair");
 }
 
 #[test]

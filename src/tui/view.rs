@@ -91,15 +91,20 @@ pub fn paint(state: &State, style: Style) -> Style {
     }
 }
 
+/// The style of what has the focus (pane borders, the focused question).
+pub fn accent(state: &State) -> Style {
+    paint(
+        state,
+        Style::default()
+            .fg(Color::Yellow)
+            .add_modifier(Modifier::BOLD),
+    )
+}
+
 /// A pane's frame: the title, and a highlight when it has the focus.
 pub fn frame<'a>(state: &State, title: Line<'a>, focused: bool) -> Block<'a> {
     let style = if focused {
-        paint(
-            state,
-            Style::default()
-                .fg(Color::Yellow)
-                .add_modifier(Modifier::BOLD),
-        )
+        accent(state)
     } else {
         paint(state, Style::default().fg(Color::DarkGray))
     };

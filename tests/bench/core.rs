@@ -73,13 +73,7 @@ fn annotate_all(cache: &Path) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let n: usize = args
-        .iter()
-        .position(|a| a == "--items")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(100_000);
+    let n = synth::items_arg();
     let bin = env!("CARGO_BIN_EXE_verdict");
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("bench.csv");

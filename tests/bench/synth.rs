@@ -69,3 +69,13 @@ pub fn generate(path: &Path, n: usize) {
         .unwrap();
     }
 }
+
+/// `--items N` from the command line (default 100,000).
+pub fn items_arg() -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == "--items")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000)
+}

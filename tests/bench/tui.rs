@@ -66,6 +66,17 @@ fn keys_to_frames(
     out
 }
 
+/// Goes to an item and draws it; returns the milliseconds that took (its first wrap
+/// included).
+fn open_item(app: &mut App, term: &mut Terminal<TestBackend>, id: &str) -> f64 {
+    let pos = app.state.queue.iter().position(|e| e.id == id).unwrap();
+    let t = Instant::now();
+    let fx = verdict::tui::update::go_to(&mut app.state, pos);
+    app.run(fx);
+    term.draw(|f| view::draw(f, &app.state)).unwrap();
+    t.elapsed().as_secs_f64() * 1e3
+}
+
 fn report(name: &str, d: &[Duration]) {
     println!(
         "key to frame, {name:<22} median {:6.3} ms   p99 {:6.3} ms   ({} keys)",
@@ -76,13 +87,7 @@ fn report(name: &str, d: &[Duration]) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let n: usize = args
-        .iter()
-        .position(|a| a == "--items")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(100_000);
+    let n = synth::items_arg();
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("items.csv");
     synth::generate(&csv, n);
@@ -158,20 +163,8 @@ fn main() {
     report("typical item", &d);
 
     // The 100 KB item: the first frame wraps it once; then scrolling and answering.
-    let pos = app
-        .state
-        .queue
-        .iter()
-        .position(|e| e.id == "big-100k")
-        .unwrap();
-    let t = Instant::now();
-    let fx = verdict::tui::update::go_to(&mut app.state, pos);
-    app.run(fx);
-    term.draw(|f| view::draw(f, &app.state)).unwrap();
-    println!(
-        "first frame of the 100 KB item:   {:7.1} ms  (wraps it once, then cached)",
-        t.elapsed().as_secs_f64() * 1e3
-    );
+    let ms = open_item(&mut app, &mut term, "big-100k");
+    println!("first frame of the 100 KB item:   {ms:7.1} ms  (wraps it once, then cached)");
     let big_keys = [
         k(KeyCode::Tab),
         k(KeyCode::Tab),
@@ -188,20 +181,8 @@ fn main() {
     let d = keys_to_frames(&mut app, &mut term, &big_keys, 40);
     report("100 KB response", &d);
     // A 1 MB response: wrapped once on arrival, then scrolled like any other.
-    let pos = app
-        .state
-        .queue
-        .iter()
-        .position(|e| e.id == "big-1m")
-        .unwrap();
-    let t = Instant::now();
-    let fx = verdict::tui::update::go_to(&mut app.state, pos);
-    app.run(fx);
-    term.draw(|f| view::draw(f, &app.state)).unwrap();
-    println!(
-        "first frame of the 1 MB item:     {:7.1} ms",
-        t.elapsed().as_secs_f64() * 1e3
-    );
+    let ms = open_item(&mut app, &mut term, "big-1m");
+    println!("first frame of the 1 MB item:     {ms:7.1} ms");
     let d = keys_to_frames(&mut app, &mut term, &big_keys, 20);
     report("1 MB response", &d);
     println!(

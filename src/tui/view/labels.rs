@@ -31,12 +31,7 @@ fn question_pieces(
         .as_ref()
         .and_then(|i| i.annotation.answers.get(&q.id));
     let label_style = if focused {
-        paint(
-            state,
-            Style::default()
-                .fg(Color::Yellow)
-                .add_modifier(Modifier::BOLD),
-        )
+        super::accent(state)
     } else {
         Style::default().add_modifier(Modifier::BOLD)
     };
