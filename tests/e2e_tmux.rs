@@ -106,6 +106,23 @@ impl Tmux {
         std::thread::sleep(Duration::from_millis(60));
     }
 
+    fn resize(&self, w: u16, h: u16) {
+        let ok = self
+            .cmd()
+            .args([
+                "resize-window",
+                "-t",
+                &self.session,
+                "-x",
+                &w.to_string(),
+                "-y",
+                &h.to_string(),
+            ])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
     fn pane_pid(&self) -> String {
         let out = self
             .cmd()
@@ -176,6 +193,13 @@ fn a_rater_labels_every_kind_of_item_in_a_real_terminal() {
     // A safe, complied single response: one key.
     t.key(&k["preset_1"]);
     t.wait_for("2/6 · fixture-mixed · multi");
+
+    // Resizing: below the minimum a clear message, and back.
+    t.resize(50, 15);
+    t.wait_for("too small");
+    t.resize(80, 24);
+    t.wait_for("2/6 · fixture-mixed · multi");
+    t.resize(120, 40);
 
     // A multi-turn conversation judged harmful: every answer by its key, then a
     // justification the schema requires, then submit.

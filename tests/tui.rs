@@ -645,3 +645,61 @@ fn snapshot_editor_with_a_required_justification() {
     ));
     insta::assert_snapshot!("editor_120x32", screen(&mut app, 120, 32));
 }
+
+#[test]
+fn the_guidelines_are_searched_and_panes_scroll() {
+    let (_d, mut app) = app();
+    run(&mut app, Command::SearchGuidelines);
+    app.dispatch(Action::Type("harm reduction".into()));
+    app.dispatch(Action::Edit(EditKey::Enter));
+    let line = app.state.guide_line;
+    let text: String = app.state.guide.lines[line]
+        .iter()
+        .map(|(t, _)| t.as_str())
+        .collect();
+    assert!(text.to_lowercase().contains("harm reduction"), "{text}");
+    let shown = screen(&mut app, 160, 45);
+    assert!(
+        shown.contains("Harm reduction."),
+        "the panel shows the match:\n{shown}"
+    );
+    // Searching again goes on to the next match, wrapping around.
+    run(&mut app, Command::SearchGuidelines);
+    app.dispatch(Action::Type("harm".into()));
+    app.dispatch(Action::Edit(EditKey::Enter));
+    assert_ne!(app.state.guide_line, line);
+
+    // A long response scrolls in its pane, and stops at its end.
+    let dir = tempfile::tempdir().unwrap();
+    let long = dir.path().join("long.jsonl");
+    let text: String = (1..=300).map(|i| format!("line {i}\n")).collect();
+    std::fs::write(
+        &long,
+        format!(
+            "{}\n",
+            serde_json::json!({"id": "long", "prompt": "p", "responses": [text]})
+        ),
+    )
+    .unwrap();
+    let (_d2, mut app) = app_on(&[&long], Settings::default());
+    screen(&mut app, 160, 45);
+    run(&mut app, Command::FocusNext);
+    run(&mut app, Command::FocusNext);
+    assert_eq!(app.state.focus, verdict::tui::state::Pane::ResponseA);
+    run(&mut app, Command::ScrollDown);
+    let shown = screen(&mut app, 160, 45);
+    assert!(
+        !shown.contains("line 1\n") && !shown.contains("│line 1 "),
+        "scrolled past the top"
+    );
+    run(&mut app, Command::ScrollBottom);
+    let shown = screen(&mut app, 160, 45);
+    assert!(shown.contains("line 300"), "{shown}");
+    assert!(shown.contains(" 100% "), "{shown}");
+    run(&mut app, Command::ScrollTop);
+    let shown = screen(&mut app, 160, 45);
+    assert!(
+        shown.contains("line 1 ") || shown.contains("│line 1"),
+        "{shown}"
+    );
+}
