@@ -207,24 +207,51 @@ impl Verification {
     }
 }
 
-/// Verifies a bundle against a public key: the signature (and its trusted comment), that
-/// the manifest matches the records, and the item hashes against `cache` where present.
-pub fn verify(
-    bundle: &Path,
-    pk: &PublicKey,
-    cache: Option<&Store>,
-) -> Result<Verification, BundleError> {
-    let mut v = Verification::default();
+/// Verifies a bundle file against a public key: the signature (and its trusted comment),
+/// that the manifest matches the records, and the item hashes against `cache` where
+/// present.
+pub fn verify(bundle: &Path, pk: &PublicKey, cache: Option<&Store>) -> Result<Verification, BundleError> {
     let bytes = std::fs::read(bundle).map_err(|e| BundleError::Io {
         path: bundle.to_path_buf(),
         message: e.to_string(),
     })?;
     let sig_file = sig_path(bundle);
-    match SignatureBox::from_file(&sig_file) {
-        Err(e) => v.failures.push(format!(
+    let sig = std::fs::read_to_string(&sig_file).map_err(|e| {
+        format!(
             "signature: cannot read {} ({e}); a bundle is checked against its detached .minisig",
             sig_file.display()
-        )),
+        )
+    });
+    let mut lookup_error = None;
+    let v = verify_bytes(&bytes, sig, pk, |batch, item| match cache {
+        Some(store) => store.item_hash(batch, item).unwrap_or_else(|e| {
+            lookup_error = Some(e);
+            None
+        }),
+        None => None,
+    });
+    if let Some(e) = lookup_error {
+        return Err(e.into());
+    }
+    let mut v = v;
+    if cache.is_none() {
+        v.not_in_cache = 0;
+    }
+    Ok(v)
+}
+
+/// Verifies a bundle held in memory (as the hub receives it): `sig` is the text of its
+/// `.minisig` (or why it could not be had), and `hash_of` gives the known content hash of
+/// an item, if the item is known.
+pub fn verify_bytes(
+    bytes: &[u8],
+    sig: Result<String, String>,
+    pk: &PublicKey,
+    mut hash_of: impl FnMut(&str, &str) -> Option<String>,
+) -> Verification {
+    let mut v = Verification::default();
+    match sig.and_then(|text| SignatureBox::from_string(&text).map_err(|e| format!("signature: not a minisign signature ({e})"))) {
+        Err(e) => v.failures.push(e),
         Ok(sig) => {
             if sig.keynum() != pk.keynum() {
                 v.failures.push(format!(
@@ -232,9 +259,7 @@ pub fn verify(
                     keys::key_id(sig.keynum()),
                     keys::key_id(pk.keynum())
                 ));
-            } else if let Err(e) =
-                minisign::verify(pk, &sig, Cursor::new(&bytes), true, false, false)
-            {
+            } else if let Err(e) = minisign::verify(pk, &sig, Cursor::new(bytes), true, false, false) {
                 v.failures.push(format!(
                     "signature: {e}: the bundle (or its trusted comment) was changed after it was signed"
                 ));
@@ -242,7 +267,7 @@ pub fn verify(
             v.trusted_comment = sig.trusted_comment().unwrap_or_default();
         }
     }
-    check_contents(&bytes, &mut v);
+    check_contents(bytes, &mut v);
     if let Some(m) = &v.manifest
         && m.key_id != keys::key_id(pk.keynum())
     {
@@ -252,19 +277,21 @@ pub fn verify(
             keys::key_id(pk.keynum())
         ));
     }
-    if let (Some(store), true) = (cache, v.manifest.is_some()) {
+    if v.manifest.is_some() {
+        let mut failures = Vec::new();
         for r in &v.records {
-            match store.item_hash(&r.batch_id, &r.item_id)? {
+            match hash_of(&r.batch_id, &r.item_id) {
                 Some(h) if h == r.item_sha256 => v.matched_in_cache += 1,
-                Some(h) => v.failures.push(format!(
+                Some(h) => failures.push(format!(
                     "record {}/{}: item hash {} differs from the cached item's {h}",
                     r.batch_id, r.item_id, r.item_sha256
                 )),
                 None => v.not_in_cache += 1,
             }
         }
+        v.failures.extend(failures);
     }
-    Ok(v)
+    v
 }
 
 fn check_contents(bytes: &[u8], v: &mut Verification) {
