@@ -210,7 +210,11 @@ impl Verification {
 /// Verifies a bundle file against a public key: the signature (and its trusted comment),
 /// that the manifest matches the records, and the item hashes against `cache` where
 /// present.
-pub fn verify(bundle: &Path, pk: &PublicKey, cache: Option<&Store>) -> Result<Verification, BundleError> {
+pub fn verify(
+    bundle: &Path,
+    pk: &PublicKey,
+    cache: Option<&Store>,
+) -> Result<Verification, BundleError> {
     let bytes = std::fs::read(bundle).map_err(|e| BundleError::Io {
         path: bundle.to_path_buf(),
         message: e.to_string(),
@@ -250,7 +254,10 @@ pub fn verify_bytes(
     mut hash_of: impl FnMut(&str, &str) -> Option<String>,
 ) -> Verification {
     let mut v = Verification::default();
-    match sig.and_then(|text| SignatureBox::from_string(&text).map_err(|e| format!("signature: not a minisign signature ({e})"))) {
+    match sig.and_then(|text| {
+        SignatureBox::from_string(&text)
+            .map_err(|e| format!("signature: not a minisign signature ({e})"))
+    }) {
         Err(e) => v.failures.push(e),
         Ok(sig) => {
             if sig.keynum() != pk.keynum() {
@@ -259,7 +266,9 @@ pub fn verify_bytes(
                     keys::key_id(sig.keynum()),
                     keys::key_id(pk.keynum())
                 ));
-            } else if let Err(e) = minisign::verify(pk, &sig, Cursor::new(bytes), true, false, false) {
+            } else if let Err(e) =
+                minisign::verify(pk, &sig, Cursor::new(bytes), true, false, false)
+            {
                 v.failures.push(format!(
                     "signature: {e}: the bundle (or its trusted comment) was changed after it was signed"
                 ));

@@ -25,8 +25,13 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Import a batch file (JSONL or CSV) or a folder of them into the local cache.
+    /// Import a batch file (JSONL or CSV), a folder of them, or work leased by a hub.
     Pull(PullArgs),
+    /// Upload exported bundles the hub has not acknowledged (or drop them in a folder).
+    Push(PushArgs),
+    /// Run or administer a hub (on the hub machine; every subcommand takes --db).
+    #[command(subcommand)]
+    Hub(HubCommand),
     /// Per batch: items to do, done, skipped, flagged, exported.
     Status(StatusArgs),
     /// Write finished, not yet exported annotations into a signed bundle.
@@ -53,8 +58,14 @@ pub enum Command {
 /// `verdict pull`.
 #[derive(Debug, Args)]
 pub struct PullArgs {
-    /// A .jsonl/.ndjson/.csv batch file, or a folder of them.
+    /// A .jsonl/.ndjson/.csv batch file, a folder of them, or a hub address (http://HOST:PORT).
     pub path: PathBuf,
+    /// The rater's hub token (from `verdict hub rater add`), for a hub address.
+    #[arg(long, env = "VERDICT_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// At most this many items leased at once, from a hub.
+    #[arg(long, default_value_t = 50)]
+    pub max: usize,
     /// CSV column mapping, FIELD=COLUMN,... (fields: id, prompt, system, response,
     /// response_b, model, model_b, content_warning). Unmapped columns go to metadata.
     #[arg(long, value_name = "FIELD=COLUMN,...")]
@@ -151,5 +162,95 @@ pub enum KeyCommand {
         /// Replace an existing key.
         #[arg(long)]
         force: bool,
+    },
+}
+
+/// `verdict push`.
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The hub address (http://HOST:PORT).
+    #[arg(required_unless_present = "to")]
+    pub hub: Option<String>,
+    /// The rater's hub token.
+    #[arg(long, env = "VERDICT_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Without a network: copy the bundles into this folder for `verdict hub ingest`.
+    #[arg(long, value_name = "DIR", conflicts_with = "hub")]
+    pub to: Option<PathBuf>,
+}
+
+/// `verdict hub ...`.
+#[derive(Debug, Subcommand)]
+pub enum HubCommand {
+    /// Create a hub database and print the admin token.
+    Init {
+        /// The hub database file.
+        #[arg(long)]
+        db: PathBuf,
+        /// How long a lease lasts before its item goes back to the pool.
+        #[arg(long, default_value_t = 72)]
+        lease_hours: i64,
+        /// Share of each pull given to gold items (0 to 1).
+        #[arg(long, default_value_t = 0.1)]
+        gold_rate: f64,
+    },
+    /// Serve the HTTP API until SIGINT/SIGTERM.
+    Serve {
+        /// The hub database file.
+        #[arg(long)]
+        db: PathBuf,
+        /// Address to listen on (port 0 picks a free one).
+        #[arg(long, default_value = "127.0.0.1:8470")]
+        listen: String,
+    },
+    /// Load a batch (JSONL or mapped CSV): each item needs OVERLAP distinct raters.
+    Load {
+        /// The batch file.
+        batch: PathBuf,
+        /// The hub database file.
+        #[arg(long)]
+        db: PathBuf,
+        /// Distinct raters per item.
+        #[arg(long, default_value_t = 1)]
+        overlap: u32,
+        /// Gold items: each carries metadata.gold = {answers, explanation}.
+        #[arg(long)]
+        gold: bool,
+        /// CSV column mapping, as for `verdict pull`.
+        #[arg(long, value_name = "FIELD=COLUMN,...")]
+        map: Option<ColumnMap>,
+    },
+    /// Register raters.
+    #[command(subcommand)]
+    Rater(RaterCommand),
+    /// Take in bundles dropped in a folder (`verdict push --to`), with the checks of a push.
+    Ingest {
+        /// The folder.
+        dir: PathBuf,
+        /// The hub database file.
+        #[arg(long)]
+        db: PathBuf,
+    },
+    /// Progress per batch.
+    Status {
+        /// The hub database file.
+        #[arg(long)]
+        db: PathBuf,
+    },
+}
+
+/// `verdict hub rater ...`.
+#[derive(Debug, Subcommand)]
+pub enum RaterCommand {
+    /// Register a rater's public key; prints the rater's access token (shown once).
+    Add {
+        /// The rater's name.
+        name: String,
+        /// The rater's minisign public key: a .pub file or its base64 line.
+        #[arg(long)]
+        pubkey: String,
+        /// The hub database file.
+        #[arg(long)]
+        db: PathBuf,
     },
 }

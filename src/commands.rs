@@ -3,10 +3,12 @@
 pub mod demo;
 pub mod export;
 pub mod history;
+pub mod hub;
 pub mod key;
 pub mod label;
 pub mod open;
 pub mod pull;
+pub mod push;
 pub mod status;
 pub mod verify;
 

@@ -8,6 +8,7 @@
 //! - [`keys`]: the rater's minisign key pair.
 //! - [`bundle`]: writes, signs and verifies export bundles. Uses `store`, `keys`.
 //! - [`config`]: data/config directories, the rater's name, settings.
+//! - [`hub`]: the assignment server and its client. Uses `batch`, `bundle`, `model`.
 //! - [`tui`]: the labeling workstation (state / action / update / view). Uses `store`.
 //! - [`cli`] and [`commands`]: the command line; one module per subcommand, calling the
 //!   modules above. `main.rs` only parses and dispatches.
@@ -18,6 +19,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod guidelines;
+pub mod hub;
 pub mod keys;
 pub mod model;
 pub mod store;
@@ -32,6 +34,8 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
     };
     match command {
         Command::Pull(a) => commands::pull::run(&env, a),
+        Command::Push(a) => commands::push::run(&env, a),
+        Command::Hub(h) => commands::hub::run(h),
         Command::Status(a) => commands::status::run(&env, a),
         Command::Export(a) => commands::export::run(&env, a),
         Command::Verify(a) => commands::verify::run(&env, a),

@@ -27,6 +27,10 @@ pub fn schema_arg(arg: &str) -> anyhow::Result<Schema> {
 /// Pulls every batch file under `args.path`; each batch is its own transaction, and a
 /// failed one leaves the cache as it was.
 pub fn run(env: &Env, args: &PullArgs) -> anyhow::Result<()> {
+    let source = args.path.to_string_lossy().to_string();
+    if crate::hub::client::is_url(&source) {
+        return from_hub(env, &source, args);
+    }
     let schema = args.schema.as_deref().map(schema_arg).transpose()?;
     let files = batch::files(&args.path)?;
     let mut store = Store::open(&env.data_dir)?;
@@ -113,4 +117,56 @@ fn report(file: &Path, r: &ImportReport) {
             }
         );
     }
+}
+
+/// Pulls leased work from a hub: each batch the hub sends is written as a batch file and
+/// imported with the same checks as any other.
+fn from_hub(env: &Env, url: &str, args: &PullArgs) -> anyhow::Result<()> {
+    let token = args.token.as_deref().ok_or_else(|| {
+        anyhow::anyhow!("pulling from a hub needs your token: --token T or VERDICT_TOKEN")
+    })?;
+    let resp = crate::hub::client::pull(url, token, args.max)?;
+    let mut store = Store::open(&env.data_dir)?;
+    let dir = env.data_dir.join("incoming");
+    std::fs::create_dir_all(&dir)?;
+    let mut total = 0;
+    for b in &resp.batches {
+        let id = b.manifest["batch_id"].as_str().unwrap_or("batch");
+        let file = dir.join(format!("{id}.jsonl"));
+        let mut text = serde_json::json!({"manifest": b.manifest}).to_string();
+        text.push('\n');
+        for item in &b.items {
+            text.push_str(&item.to_string());
+            text.push('\n');
+        }
+        std::fs::write(&file, text)?;
+        let origin = url.to_string();
+        let mut open = batch::open(&file, Options::default())?;
+        let report = store.import(&mut open, &origin, |_| {})?;
+        let _ = std::fs::remove_file(&file);
+        total += b.items.len();
+        report_line(url, &report);
+    }
+    store.save_calibration(&resp.calibration)?;
+    println!(
+        "{} items leased to you until {}{}",
+        total,
+        resp.lease_expires,
+        if resp.calibration.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} reference answers for gold items you labelled",
+                resp.calibration.len()
+            )
+        }
+    );
+    Ok(())
+}
+
+fn report_line(url: &str, r: &ImportReport) {
+    println!(
+        "{url}: batch {}: {} new items, {} already cached",
+        r.batch_id, r.added, r.unchanged
+    );
 }

@@ -89,4 +89,13 @@ CREATE TABLE ui (
 CREATE INDEX items_queue ON items(batch_id, seq, item_id, sha256);
 DROP INDEX items_order;
 "#,
+    // 4: the hub's reference answers for gold items the rater labelled (calibration).
+    r#"
+CREATE TABLE calibration (
+    batch_id TEXT NOT NULL,
+    item_id  TEXT NOT NULL,
+    body     TEXT NOT NULL CHECK (json_valid(body)),
+    PRIMARY KEY (batch_id, item_id)
+);
+"#,
 ];

@@ -245,3 +245,34 @@ impl Store {
 fn count(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<u64> {
     Ok(r.get::<_, i64>(i)?.max(0) as u64)
 }
+
+impl Store {
+    /// Records that the hub acknowledged a bundle (or that it was dropped for ingest).
+    pub fn mark_pushed(&mut self, id: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE bundles SET pushed_at = ?2 WHERE id = ?1",
+                params![id, now_ms()],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Keeps the hub's reference answers for gold items the rater labelled.
+    pub fn save_calibration(
+        &mut self,
+        items: &[crate::hub::api::Calibration],
+    ) -> Result<(), StoreError> {
+        for c in items {
+            let v = serde_json::to_string(c).unwrap_or_default();
+            self.conn
+                .execute(
+                    "INSERT INTO calibration (batch_id, item_id, body) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (batch_id, item_id) DO UPDATE SET body = excluded.body",
+                    params![c.batch_id, c.item_id, v],
+                )
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+}

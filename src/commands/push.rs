@@ -1,0 +1,67 @@
+//! `verdict push`: hand exported bundles to the hub (or drop them in a folder).
+
+use super::Env;
+use crate::bundle::sig_path;
+use crate::cli::PushArgs;
+use crate::store::Store;
+
+/// Uploads every bundle not yet acknowledged; a refused one is reported and kept, and the
+/// others still go.
+pub fn run(env: &Env, args: &PushArgs) -> anyhow::Result<()> {
+    let mut store = Store::open(&env.data_dir)?;
+    let pending: Vec<(String, String)> = store
+        .bundles()?
+        .into_iter()
+        .filter(|b| !b.3)
+        .map(|b| (b.0, b.1))
+        .collect();
+    if pending.is_empty() {
+        println!(
+            "Nothing to push: every bundle has been acknowledged. (Run verdict export first?)"
+        );
+        return Ok(());
+    }
+    let mut refused = 0;
+    for (id, path) in pending {
+        let bundle = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
+        let sig_file = sig_path(std::path::Path::new(&path));
+        let sig = std::fs::read_to_string(&sig_file)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", sig_file.display()))?;
+        if let Some(dir) = &args.to {
+            std::fs::create_dir_all(dir)?;
+            let name = std::path::Path::new(&path)
+                .file_name()
+                .unwrap_or_default()
+                .to_owned();
+            std::fs::write(dir.join(&name), &bundle)?;
+            let mut sig_name = name.clone();
+            sig_name.push(".minisig");
+            std::fs::write(dir.join(sig_name), &sig)?;
+            store.mark_pushed(&id)?;
+            println!("{id}: copied to {}", dir.display());
+            continue;
+        }
+        let url = args.hub.as_deref().unwrap_or_default();
+        let token = args.token.as_deref().ok_or_else(|| {
+            anyhow::anyhow!("pushing to a hub needs your token: --token T or VERDICT_TOKEN")
+        })?;
+        match crate::hub::client::push(url, token, bundle, sig) {
+            Ok(ack) => {
+                store.mark_pushed(&id)?;
+                if ack.duplicate {
+                    println!("{id}: the hub had it already (acknowledged)");
+                } else {
+                    println!("{id}: {} records acknowledged", ack.accepted);
+                }
+            }
+            Err(e) => {
+                refused += 1;
+                eprintln!("{id}: {e:#}");
+            }
+        }
+    }
+    if refused > 0 {
+        anyhow::bail!("{refused} bundles were not acknowledged; they stay in the outbox");
+    }
+    Ok(())
+}

@@ -1,0 +1,12 @@
+//! The hub: hands work out with overlap, takes signed bundles back, and (next) measures
+//! agreement and exports the merged dataset. Same binary, same batch and bundle formats.
+//!
+//! - [`api`]: request and response types (the workstation's client uses them too);
+//! - [`db`]: storage, the only SQL of the hub (SQLite; the seam for PostgreSQL);
+//! - [`server`]: the HTTP server (axum);
+//! - [`client`]: the workstation's side (`verdict pull URL`, `verdict push URL`).
+
+pub mod api;
+pub mod client;
+pub mod db;
+pub mod server;

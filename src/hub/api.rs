@@ -1,0 +1,76 @@
+//! The hub's HTTP/JSON API types, shared by the server and the workstation's client.
+//! Reference: docs/hub-api.md.
+
+use crate::model::Answer;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `POST /v1/pull`: ask for work.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PullRequest {
+    /// At most this many items leased (the rater's open leases count).
+    pub max: usize,
+}
+
+/// A batch as sent to a rater: a manifest and items in the batch format.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WireBatch {
+    /// The manifest (schema inline, guidelines with their hash).
+    pub manifest: serde_json::Value,
+    /// Items, each one JSONL line of the batch format.
+    pub items: Vec<serde_json::Value>,
+}
+
+/// The reference answer of a gold item the rater has already labelled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Batch id.
+    pub batch_id: String,
+    /// Item id.
+    pub item_id: String,
+    /// The reference answers.
+    pub answers: BTreeMap<String, Answer>,
+    /// Why they are the reference.
+    pub explanation: String,
+}
+
+/// The answer to a pull.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PullResponse {
+    /// The rater's open leases, grouped by batch.
+    pub batches: Vec<WireBatch>,
+    /// Reference answers for gold items the rater has finished.
+    pub calibration: Vec<Calibration>,
+    /// When the leases given now expire (RFC 3339).
+    pub lease_expires: String,
+}
+
+/// `POST /v1/push`: a signed bundle.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PushRequest {
+    /// The bundle file's text.
+    pub bundle: String,
+    /// Its `.minisig` text.
+    pub signature: String,
+}
+
+/// The acknowledgement of a bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushResponse {
+    /// The bundle id.
+    pub bundle_id: String,
+    /// Records stored.
+    pub accepted: u64,
+    /// True when this bundle had already been received (nothing stored twice).
+    pub duplicate: bool,
+}
+
+/// Every error answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiError {
+    /// What went wrong, for a person.
+    pub error: String,
+    /// Each problem found (a refused bundle lists them all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+}

@@ -1,0 +1,67 @@
+//! The workstation's side of the hub API (blocking HTTP with ureq).
+
+use super::api::{ApiError, PullRequest, PullResponse, PushRequest, PushResponse};
+
+/// True when a pull/push target is a hub address rather than a file.
+pub fn is_url(s: &str) -> bool {
+    s.starts_with("http://") || s.starts_with("https://")
+}
+
+fn endpoint(base: &str, path: &str) -> String {
+    format!("{}{}", base.trim_end_matches('/'), path)
+}
+
+fn call<T: serde::de::DeserializeOwned>(
+    base: &str,
+    path: &str,
+    token: &str,
+    body: impl serde::Serialize,
+) -> anyhow::Result<T> {
+    let url = endpoint(base, path);
+    let mut resp = ureq::post(&url)
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .header("Authorization", &format!("Bearer {token}"))
+        .send_json(body)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot reach the hub at {base}: {e}; nothing was changed (try again when online)"
+            )
+        })?;
+    let status = resp.status();
+    let text = resp
+        .body_mut()
+        .with_config()
+        .limit(512 * 1024 * 1024)
+        .read_to_string()
+        .map_err(|e| anyhow::anyhow!("{url}: reading the answer failed: {e}"))?;
+    if !status.is_success() {
+        let detail = serde_json::from_str::<ApiError>(&text)
+            .map(|e| {
+                let mut s = e.error;
+                for p in e.problems {
+                    s.push_str(&format!("\n  - {p}"));
+                }
+                s
+            })
+            .unwrap_or(text);
+        anyhow::bail!("the hub refused ({status}): {detail}");
+    }
+    serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{url}: unexpected answer: {e}"))
+}
+
+/// Asks the hub for up to `max` items.
+pub fn pull(base: &str, token: &str, max: usize) -> anyhow::Result<PullResponse> {
+    call(base, "/v1/pull", token, PullRequest { max })
+}
+
+/// Uploads one bundle.
+pub fn push(
+    base: &str,
+    token: &str,
+    bundle: String,
+    signature: String,
+) -> anyhow::Result<PushResponse> {
+    call(base, "/v1/push", token, PushRequest { bundle, signature })
+}
