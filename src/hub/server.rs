@@ -130,17 +130,12 @@ async fn status(State(db): State<Db>, headers: HeaderMap) -> Response {
     let Some(token) = bearer(&headers) else {
         return error(StatusCode::UNAUTHORIZED, "missing admin token", vec![]);
     };
-    match with_db(&db, move |d| {
-        if !d.is_admin(&token)? {
-            return Err(HubError::Refused {
-                message: "this needs the admin token".into(),
-                problems: vec![],
-            });
-        }
-        d.progress()
-    })
-    .await
-    {
+    match with_db(&db, move |d| d.is_admin(&token)).await {
+        Ok(true) => {}
+        Ok(false) => return error(StatusCode::FORBIDDEN, "this needs the admin token", vec![]),
+        Err(e) => return e,
+    }
+    match with_db(&db, |d| d.progress()).await {
         Ok(rows) => Json(
             rows.into_iter()
                 .map(|(b, k, items, leased, records)| {
