@@ -325,7 +325,7 @@ fn three_raters_pull_label_and_push_and_bad_bundles_are_refused() {
     };
     assert_eq!(
         status(&alice.token).status(),
-        422,
+        403,
         "a rater's token is not the admin's"
     );
     let mut ok = status(&admin);
