@@ -6,6 +6,7 @@
 //! - [`server`]: the HTTP server (axum);
 //! - [`client`]: the workstation's side (`verdict pull URL`, `verdict push URL`).
 
+pub mod agreement;
 pub mod api;
 pub mod client;
 pub mod db;
