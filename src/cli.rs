@@ -231,6 +231,27 @@ pub enum HubCommand {
         #[arg(long)]
         db: PathBuf,
     },
+    /// Progress, per-rater figures and inter-rater agreement.
+    Report {
+        /// The hub database file.
+        #[arg(long)]
+        db: PathBuf,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The merged dataset: one row per item, every rater's answers, majority, agreement.
+    Export {
+        /// The hub database file.
+        #[arg(long)]
+        db: PathBuf,
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+        /// jsonl or csv.
+        #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "csv"])]
+        format: String,
+    },
     /// Progress per batch.
     Status {
         /// The hub database file.

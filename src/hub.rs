@@ -10,4 +10,5 @@ pub mod agreement;
 pub mod api;
 pub mod client;
 pub mod db;
+pub mod report;
 pub mod server;

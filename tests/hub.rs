@@ -115,6 +115,11 @@ fn rater(db: &Path, name: &str) -> Rater {
 
 /// Labels every item in a rater's cache as safe, through the library.
 fn label_all(s: &Sandbox) -> usize {
+    label_all_with(s, "0")
+}
+
+/// Labels every item as the safe preset, but with this severity on gold items.
+fn label_all_with(s: &Sandbox, gold_severity: &str) -> usize {
     let mut store = Store::open(&s.data()).unwrap();
     let keys = store.queue().unwrap();
     for k in &keys {
@@ -130,6 +135,23 @@ fn label_all(s: &Sandbox) -> usize {
         } else {
             for (q, a) in &item.schema.presets[0].answers {
                 store.set_answer(*k, q, Some(a), act).unwrap();
+            }
+            if item.batch_id == "gold-1" && gold_severity != "0" {
+                store
+                    .set_answer(
+                        *k,
+                        "severity",
+                        Some(&Answer::One(gold_severity.into())),
+                        act,
+                    )
+                    .unwrap();
+                store
+                    .set_justification(
+                        *k,
+                        "A deliberately different severity, for the gold check.",
+                        act,
+                    )
+                    .unwrap();
             }
         }
         store.submit(*k, act).unwrap();
@@ -230,9 +252,9 @@ fn three_raters_pull_label_and_push_and_bad_bundles_are_refused() {
     let [alice, bob, carol] = &raters[..] else {
         unreachable!()
     };
-    for r in &raters {
-        label_all(&r.s);
-    }
+    label_all(&alice.s);
+    label_all_with(&bob.s, "2");
+    label_all(&carol.s);
     // Alice pushes; the same bundle again is acknowledged without duplicating anything.
     let (_, a_bundle, a_sig) = newest_bundle(&alice.s);
     let out = alice.s.ok(&["push", &hub.url, "--token", &alice.token]);
@@ -332,6 +354,108 @@ fn three_raters_pull_label_and_push_and_bad_bundles_are_refused() {
     assert_eq!(ok.status(), 200);
     let body = ok.body_mut().read_to_string().unwrap();
     assert!(body.contains("\"batch\":\"fixture-mixed\""), "{body}");
+
+    // The report: progress, gold accuracy, agreement with the items behind each figure.
+    let rep: serde_json::Value =
+        serde_json::from_str(&hub_cmd(&db, &["report", "--json"])).unwrap();
+    let rater = |n: &str| {
+        rep["raters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["rater"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(rater("alice")["gold_accuracy"], 1.0);
+    assert_eq!(rater("bob")["gold_accuracy"], 0.0);
+    assert_eq!(rater("carol")["items_done"], 4);
+    let records = HubDb::open(&db).unwrap().records().unwrap();
+    let mut per_item: std::collections::BTreeMap<String, usize> = Default::default();
+    for (_, batch, item, _) in &records {
+        if batch == "fixture-mixed" {
+            *per_item.entry(item.clone()).or_default() += 1;
+        }
+    }
+    let pairs = per_item.values().filter(|n| **n >= 2).count();
+    let mixed = rep["batches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["batch"] == "fixture-mixed")
+        .unwrap()
+        .clone();
+    assert_eq!(mixed["complete"], pairs);
+    let sev = rep["agreement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["question"] == "severity" && a["measure"] == "krippendorff_alpha")
+        .unwrap()
+        .clone();
+    assert_eq!(sev["level"], "ordinal");
+    let single_pairs = per_item
+        .iter()
+        .filter(|(i, n)| **n >= 2 && i.as_str() != "pair")
+        .count();
+    assert_eq!(sev["items"], single_pairs, "{sev}");
+    let text = hub_cmd(&db, &["report"]);
+    assert!(
+        text.contains("Agreement") && text.contains("gold accuracy"),
+        "{text}"
+    );
+    // The merged dataset: one row per item with every rater's answers.
+    let out = dir.path().join("merged.jsonl");
+    hub_cmd(&db, &["export", "--out", out.to_str().unwrap()]);
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let distinct: std::collections::BTreeSet<(&String, &String)> =
+        records.iter().map(|(_, b, i, _)| (b, i)).collect();
+    assert_eq!(
+        rows.len(),
+        distinct.len(),
+        "one row per item with records, gold items too"
+    );
+    assert!(rows.iter().any(|r| r["gold"] == true));
+    let shared = rows
+        .iter()
+        .find(|r| r["batch_id"] == "fixture-mixed" && r["ratings"].as_array().unwrap().len() == 2)
+        .unwrap();
+    assert_eq!(
+        shared["agreement"]["behaviour"]
+            .as_f64()
+            .or(shared["agreement"]["preference"].as_f64()),
+        Some(1.0)
+    );
+    let csv_out = dir.path().join("merged.csv");
+    hub_cmd(
+        &db,
+        &[
+            "export",
+            "--out",
+            csv_out.to_str().unwrap(),
+            "--format",
+            "csv",
+        ],
+    );
+    let mut rd = csv::Reader::from_path(&csv_out).unwrap();
+    assert_eq!(
+        rd.headers().unwrap().iter().collect::<Vec<_>>(),
+        [
+            "batch_id",
+            "item_id",
+            "item_sha256",
+            "gold",
+            "raters",
+            "majority",
+            "agreement",
+            "ratings"
+        ]
+    );
+    assert_eq!(rd.records().count(), rows.len());
 
     let (ok, printed) = hub.stop();
     assert!(ok, "{printed}");

@@ -62,6 +62,21 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
             println!("Token for {name} (shown once): {token}");
         }
         HubCommand::Ingest { dir, db } => ingest(dir, db)?,
+        HubCommand::Report { db, json } => {
+            let hub = HubDb::open(db)?;
+            let r = crate::hub::report::report(&hub.batches()?, &hub.all_records()?);
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print_report(&r);
+            }
+        }
+        HubCommand::Export { db, out, format } => {
+            let hub = HubDb::open(db)?;
+            let rows = crate::hub::report::dataset(&hub.all_records()?);
+            write_dataset(&rows, out, format)?;
+            println!("Wrote {} items to {}", rows.len(), out.display());
+        }
         HubCommand::Status { db } => {
             let hub = HubDb::open(db)?;
             println!(
@@ -119,5 +134,103 @@ fn ingest(dir: &std::path::Path, db: &std::path::Path) -> anyhow::Result<()> {
     if refused > 0 {
         anyhow::bail!("{refused} bundles were refused");
     }
+    Ok(())
+}
+
+fn fmt(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "n/a".into())
+}
+
+fn print_report(r: &crate::hub::report::Report) {
+    println!("Progress");
+    println!(
+        "  {:<36} {:>7} {:>6} {:>9} {:>8}",
+        "batch", "overlap", "items", "complete", "records"
+    );
+    for b in &r.batches {
+        println!(
+            "  {:<36} {:>7} {:>6} {:>9} {:>8}",
+            b.batch, b.overlap, b.items, b.complete, b.records
+        );
+    }
+    println!("\nRaters");
+    println!(
+        "  {:<20} {:>6} {:>12} {:>14}",
+        "rater", "done", "median s", "gold accuracy"
+    );
+    for x in &r.raters {
+        let gold = match x.gold_accuracy {
+            Some(a) => format!("{:.0}% ({}/{})", a * 100.0, x.gold_correct, x.gold_items),
+            None => "no gold yet".into(),
+        };
+        println!(
+            "  {:<20} {:>6} {:>12.1} {:>14}",
+            x.rater, x.items_done, x.median_seconds, gold
+        );
+    }
+    println!(
+        "\nAgreement (items behind each figure in brackets; n/a: undefined, e.g. no variation)"
+    );
+    let mut last = String::new();
+    for a in &r.agreement {
+        let q = match &a.option {
+            Some(o) => format!("{}={}", a.question, o),
+            None => a.question.clone(),
+        };
+        if a.batch != last {
+            println!("  {}", a.batch);
+            last = a.batch.clone();
+        }
+        println!(
+            "    {:<28} {:<19} {:<8} {:>7} [{}]",
+            q,
+            a.measure,
+            a.level,
+            fmt(a.value),
+            a.items
+        );
+    }
+}
+
+fn write_dataset(
+    rows: &[crate::hub::report::DatasetRow],
+    out: &std::path::Path,
+    format: &str,
+) -> anyhow::Result<()> {
+    let mut text = String::new();
+    if format == "csv" {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record([
+            "batch_id",
+            "item_id",
+            "item_sha256",
+            "gold",
+            "raters",
+            "majority",
+            "agreement",
+            "ratings",
+        ])?;
+        for r in rows {
+            w.write_record([
+                r.batch_id.clone(),
+                r.item_id.clone(),
+                r.item_sha256.clone(),
+                r.gold.to_string(),
+                r.ratings.len().to_string(),
+                serde_json::to_string(&r.majority)?,
+                serde_json::to_string(&r.agreement)?,
+                serde_json::to_string(&r.ratings)?,
+            ])?;
+        }
+        text = String::from_utf8(w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?;
+    } else {
+        for r in rows {
+            text.push_str(&serde_json::to_string(r)?);
+            text.push('\n');
+        }
+    }
+    let tmp = out.with_extension("tmp");
+    std::fs::write(&tmp, text).map_err(|e| anyhow::anyhow!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, out).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
     Ok(())
 }

@@ -784,3 +784,120 @@ fn calibration(tx: &rusqlite::Transaction<'_>, rater: i64) -> rusqlite::Result<V
         })
         .collect())
 }
+
+/// One stored record, as the report and the export read it.
+#[derive(Debug, Clone)]
+pub struct RecordRow {
+    /// Rater name.
+    pub rater: String,
+    /// Batch id.
+    pub batch: String,
+    /// Item id.
+    pub item: String,
+    /// Item content hash.
+    pub sha256: String,
+    /// The gold reference, for gold items.
+    pub gold: Option<BTreeMap<String, Answer>>,
+    /// `done` or `skipped`.
+    pub status: String,
+    /// Answers.
+    pub answers: BTreeMap<String, Answer>,
+    /// Justification.
+    pub justification: String,
+    /// Skip reason.
+    pub skip_reason: Option<String>,
+    /// Escalation JSON.
+    pub escalation: Option<serde_json::Value>,
+    /// Active time.
+    pub active_ms: i64,
+}
+
+/// A batch as the report sees it.
+#[derive(Debug, Clone)]
+pub struct BatchRow {
+    /// Batch id.
+    pub id: String,
+    /// Raters wanted per item.
+    pub overlap: i64,
+    /// Its schema.
+    pub schema: Schema,
+    /// Items (gold included).
+    pub items: i64,
+    /// Gold items.
+    pub gold_items: i64,
+}
+
+impl HubDb {
+    /// Every stored record, by batch, item and rater.
+    pub fn all_records(&self) -> Result<Vec<RecordRow>, HubError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT ra.name, i.batch_id, i.item_id, i.sha256, i.gold, r.status, r.answers, r.justification,
+                        r.skip_reason, r.escalation, r.active_ms
+                 FROM records r JOIN raters ra ON ra.id = r.rater JOIN items i ON i.key = r.item
+                 ORDER BY i.batch_id, i.seq, ra.name",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                let gold: Option<String> = r.get(4)?;
+                let answers: String = r.get(6)?;
+                let escalation: Option<String> = r.get(9)?;
+                Ok(RecordRow {
+                    rater: r.get(0)?,
+                    batch: r.get(1)?,
+                    item: r.get(2)?,
+                    sha256: r.get(3)?,
+                    gold: gold.and_then(|g| {
+                        serde_json::from_str::<serde_json::Value>(&g)
+                            .ok()
+                            .and_then(|v| serde_json::from_value(v["answers"].clone()).ok())
+                    }),
+                    status: r.get(5)?,
+                    answers: serde_json::from_str(&answers).unwrap_or_default(),
+                    justification: r.get(7)?,
+                    skip_reason: r.get(8)?,
+                    escalation: escalation.and_then(|e| serde_json::from_str(&e).ok()),
+                    active_ms: r.get(10)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
+    }
+
+    /// Every batch with its schema and item counts.
+    pub fn batches(&self) -> Result<Vec<BatchRow>, HubError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT b.id, b.overlap, s.body,
+                        (SELECT count(*) FROM items i WHERE i.batch_id = b.id),
+                        (SELECT count(*) FROM items i WHERE i.batch_id = b.id AND i.gold IS NOT NULL)
+                 FROM batches b JOIN schemas s ON s.sha256 = b.schema_sha256 ORDER BY b.loaded_at, b.id",
+            )
+            .map_err(|e| self.err(e))?;
+        let raw: Vec<(String, i64, String, i64, i64)> = stmt
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))?;
+        raw.into_iter()
+            .map(|(id, overlap, body, items, gold_items)| {
+                let v: serde_json::Value =
+                    serde_json::from_str(&body).map_err(|e| refused(e.to_string()))?;
+                let schema = Schema::from_json(v, &format!("schema of batch {id}"))
+                    .map_err(|e| refused(e.to_string()))?;
+                Ok(BatchRow {
+                    id,
+                    overlap,
+                    schema,
+                    items,
+                    gold_items,
+                })
+            })
+            .collect()
+    }
+}

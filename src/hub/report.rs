@@ -1,0 +1,442 @@
+//! The hub's report (progress, raters, agreement) and the merged dataset export. Pure
+//! computations over what [`super::db`] reads.
+
+use super::agreement::{Agreement, Level, alpha, fleiss};
+use super::db::{BatchRow, RecordRow};
+use crate::model::{Answer, Kind, Question};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Progress of one batch.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BatchProgress {
+    /// Batch id.
+    pub batch: String,
+    /// Raters wanted per item.
+    pub overlap: i64,
+    /// Items (gold items not counted).
+    pub items: i64,
+    /// Items with as many records as the overlap.
+    pub complete: usize,
+    /// Records received.
+    pub records: usize,
+}
+
+/// One rater's figures.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RaterFigures {
+    /// Name.
+    pub rater: String,
+    /// Records received (done or skipped).
+    pub items_done: usize,
+    /// Median active seconds per item.
+    pub median_seconds: f64,
+    /// Gold items answered.
+    pub gold_items: usize,
+    /// Of those, answered as the reference on every question it gives.
+    pub gold_correct: usize,
+    /// `gold_correct / gold_items`.
+    pub gold_accuracy: Option<f64>,
+}
+
+/// One agreement figure.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AgreementRow {
+    /// Batch id.
+    pub batch: String,
+    /// Question id.
+    pub question: String,
+    /// For a multi-select question, the option (category) measured as yes/no.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub option: Option<String>,
+    /// `krippendorff_alpha` or `fleiss_kappa`.
+    pub measure: String,
+    /// `nominal`, `ordinal` or `binary`.
+    pub level: String,
+    /// The value; null where undefined (no variation, or too little data).
+    pub value: Option<f64>,
+    /// Items behind it.
+    pub items: usize,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Report {
+    /// Per batch.
+    pub batches: Vec<BatchProgress>,
+    /// Per rater.
+    pub raters: Vec<RaterFigures>,
+    /// Per batch and question.
+    pub agreement: Vec<AgreementRow>,
+}
+
+fn median(mut v: Vec<i64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_unstable();
+    let n = v.len();
+    let m = if n % 2 == 1 {
+        v[n / 2] as f64
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) as f64 / 2.0
+    };
+    m / 1000.0
+}
+
+/// Records of done (not skipped), non-gold items, grouped by item.
+fn by_item<'a>(records: &'a [RecordRow], batch: &str) -> BTreeMap<&'a str, Vec<&'a RecordRow>> {
+    let mut out: BTreeMap<&str, Vec<&RecordRow>> = BTreeMap::new();
+    for r in records
+        .iter()
+        .filter(|r| r.batch == batch && r.gold.is_none() && r.status == "done")
+    {
+        out.entry(r.item.as_str()).or_default().push(r);
+    }
+    out
+}
+
+fn row(
+    batch: &str,
+    q: &Question,
+    option: Option<&str>,
+    measure: &str,
+    level: &str,
+    a: Agreement,
+) -> AgreementRow {
+    AgreementRow {
+        batch: batch.to_string(),
+        question: q.id.clone(),
+        option: option.map(str::to_string),
+        measure: measure.into(),
+        level: level.into(),
+        value: a.value,
+        items: a.units,
+    }
+}
+
+/// Agreement on one question of a batch: nominal (or ordinal) alpha and Fleiss' kappa for
+/// a single choice; for a multi-select question, one binary alpha and kappa per option.
+fn question_agreement(
+    batch: &str,
+    q: &Question,
+    items: &BTreeMap<&str, Vec<&RecordRow>>,
+) -> Vec<AgreementRow> {
+    let index = |v: &str| q.options.iter().position(|o| o.value == v);
+    let mut out = Vec::new();
+    match q.kind {
+        Kind::Single => {
+            let units: Vec<Vec<usize>> = items
+                .values()
+                .map(|rs| {
+                    rs.iter()
+                        .filter_map(|r| match r.answers.get(&q.id) {
+                            Some(Answer::One(v)) => index(v),
+                            _ => None,
+                        })
+                        .collect()
+                })
+                .collect();
+            let (level, name) = if q.ordinal {
+                (Level::Ordinal, "ordinal")
+            } else {
+                (Level::Nominal, "nominal")
+            };
+            out.push(row(
+                batch,
+                q,
+                None,
+                "krippendorff_alpha",
+                name,
+                alpha(&units, level),
+            ));
+            let counts: Vec<Vec<usize>> = units
+                .iter()
+                .map(|u| {
+                    let mut c = vec![0; q.options.len()];
+                    for v in u {
+                        c[*v] += 1;
+                    }
+                    c
+                })
+                .collect();
+            out.push(row(
+                batch,
+                q,
+                None,
+                "fleiss_kappa",
+                "nominal",
+                fleiss(&counts),
+            ));
+        }
+        Kind::Multi => {
+            for o in &q.options {
+                let units: Vec<Vec<usize>> = items
+                    .values()
+                    .map(|rs| {
+                        rs.iter()
+                            .filter_map(|r| r.answers.get(&q.id))
+                            .map(|a| usize::from(a.values().contains(&o.value.as_str())))
+                            .collect()
+                    })
+                    .collect();
+                out.push(row(
+                    batch,
+                    q,
+                    Some(&o.value),
+                    "krippendorff_alpha",
+                    "binary",
+                    alpha(&units, Level::Nominal),
+                ));
+                let counts: Vec<Vec<usize>> = units
+                    .iter()
+                    .map(|u| {
+                        vec![
+                            u.iter().filter(|v| **v == 0).count(),
+                            u.iter().filter(|v| **v == 1).count(),
+                        ]
+                    })
+                    .collect();
+                out.push(row(
+                    batch,
+                    q,
+                    Some(&o.value),
+                    "fleiss_kappa",
+                    "binary",
+                    fleiss(&counts),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Builds the report.
+pub fn report(batches: &[BatchRow], records: &[RecordRow]) -> Report {
+    let mut progress = Vec::new();
+    let mut agreement = Vec::new();
+    for b in batches {
+        let items = by_item(records, &b.id);
+        let mut per_item: BTreeMap<&str, usize> = BTreeMap::new();
+        for r in records
+            .iter()
+            .filter(|r| r.batch == b.id && r.gold.is_none())
+        {
+            *per_item.entry(r.item.as_str()).or_default() += 1;
+        }
+        progress.push(BatchProgress {
+            batch: b.id.clone(),
+            overlap: b.overlap,
+            items: b.items - b.gold_items,
+            complete: per_item
+                .values()
+                .filter(|n| **n as i64 >= b.overlap)
+                .count(),
+            records: records.iter().filter(|r| r.batch == b.id).count(),
+        });
+        if b.gold_items == b.items {
+            continue;
+        }
+        for q in &b.schema.questions {
+            agreement.extend(question_agreement(&b.id, q, &items));
+        }
+    }
+    let mut raters: BTreeMap<&str, Vec<&RecordRow>> = BTreeMap::new();
+    for r in records {
+        raters.entry(r.rater.as_str()).or_default().push(r);
+    }
+    let raters = raters
+        .into_iter()
+        .map(|(name, rs)| {
+            let gold: Vec<&&RecordRow> = rs.iter().filter(|r| r.gold.is_some()).collect();
+            let correct = gold
+                .iter()
+                .filter(|r| {
+                    r.gold
+                        .as_ref()
+                        .is_some_and(|g| g.iter().all(|(q, a)| r.answers.get(q) == Some(a)))
+                })
+                .count();
+            RaterFigures {
+                rater: name.to_string(),
+                items_done: rs.len(),
+                median_seconds: median(rs.iter().map(|r| r.active_ms).collect()),
+                gold_items: gold.len(),
+                gold_correct: correct,
+                gold_accuracy: (!gold.is_empty()).then(|| correct as f64 / gold.len() as f64),
+            }
+        })
+        .collect();
+    Report {
+        batches: progress,
+        raters,
+        agreement,
+    }
+}
+
+/// One row of the merged dataset.
+#[derive(Debug, Clone, Serialize)]
+pub struct DatasetRow {
+    /// Batch id.
+    pub batch_id: String,
+    /// Item id.
+    pub item_id: String,
+    /// Content hash.
+    pub item_sha256: String,
+    /// A gold item.
+    pub gold: bool,
+    /// Every rater's record.
+    pub ratings: Vec<serde_json::Value>,
+    /// Per question, the answer more than half of the raters who answered it gave.
+    pub majority: BTreeMap<String, Answer>,
+    /// Per question, the share of rater pairs that agree.
+    pub agreement: BTreeMap<String, f64>,
+}
+
+/// The merged dataset: one row per item with records.
+pub fn dataset(records: &[RecordRow]) -> Vec<DatasetRow> {
+    let mut items: BTreeMap<(&str, &str), Vec<&RecordRow>> = BTreeMap::new();
+    for r in records {
+        items
+            .entry((r.batch.as_str(), r.item.as_str()))
+            .or_default()
+            .push(r);
+    }
+    items
+        .into_iter()
+        .map(|((batch, item), rs)| {
+            let mut questions: Vec<&String> = rs.iter().flat_map(|r| r.answers.keys()).collect();
+            questions.sort();
+            questions.dedup();
+            let mut majority = BTreeMap::new();
+            let mut agreement = BTreeMap::new();
+            for q in questions {
+                let answers: Vec<&Answer> = rs.iter().filter_map(|r| r.answers.get(q)).collect();
+                let n = answers.len();
+                let mut tally: BTreeMap<String, (usize, &Answer)> = BTreeMap::new();
+                for a in &answers {
+                    let key = serde_json::to_string(a).unwrap_or_default();
+                    tally.entry(key).or_insert((0, a)).0 += 1;
+                }
+                if let Some((count, a)) = tally.values().max_by_key(|(c, _)| *c)
+                    && *count * 2 > n
+                {
+                    majority.insert(q.clone(), (*a).clone());
+                }
+                if n >= 2 {
+                    let agreeing: usize = tally.values().map(|(c, _)| c * (c - 1) / 2).sum();
+                    agreement.insert(q.clone(), agreeing as f64 / (n * (n - 1) / 2) as f64);
+                }
+            }
+            DatasetRow {
+                batch_id: batch.to_string(),
+                item_id: item.to_string(),
+                item_sha256: rs[0].sha256.clone(),
+                gold: rs[0].gold.is_some(),
+                ratings: rs
+                    .iter()
+                    .map(|r| {
+                        serde_json::json!({
+                            "rater": r.rater, "status": r.status, "answers": r.answers,
+                            "justification": r.justification, "skip_reason": r.skip_reason,
+                            "escalation": r.escalation, "active_ms": r.active_ms,
+                        })
+                    })
+                    .collect(),
+                majority,
+                agreement,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Schema;
+
+    fn rec(
+        rater: &str,
+        item: &str,
+        answers: &[(&str, Answer)],
+        gold: Option<&[(&str, Answer)]>,
+    ) -> RecordRow {
+        let map =
+            |xs: &[(&str, Answer)]| xs.iter().map(|(q, a)| (q.to_string(), a.clone())).collect();
+        RecordRow {
+            rater: rater.into(),
+            batch: "b".into(),
+            item: item.into(),
+            sha256: "h".into(),
+            gold: gold.map(map),
+            status: "done".into(),
+            answers: map(answers),
+            justification: String::new(),
+            skip_reason: None,
+            escalation: None,
+            active_ms: 10_000,
+        }
+    }
+
+    #[test]
+    fn a_small_report_worked_by_hand() {
+        let schema = Schema::builtin("ai-safety-v1").unwrap();
+        let batches = vec![BatchRow {
+            id: "b".into(),
+            overlap: 2,
+            schema,
+            items: 3,
+            gold_items: 1,
+        }];
+        let one = |v: &str| Answer::One(v.into());
+        let ok = [("behaviour", one("full_compliance"))];
+        let records = vec![
+            rec("r1", "i1", &[("behaviour", one("full_compliance"))], None),
+            rec("r2", "i1", &[("behaviour", one("full_compliance"))], None),
+            rec("r1", "i2", &[("behaviour", one("full_compliance"))], None),
+            rec("r2", "i2", &[("behaviour", one("full_refusal"))], None),
+            rec("r1", "g", &ok, Some(&ok)),
+            rec(
+                "r2",
+                "g",
+                &[("behaviour", one("partial_refusal"))],
+                Some(&ok),
+            ),
+        ];
+        let r = report(&batches, &records);
+        assert_eq!(r.batches[0].complete, 2);
+        assert_eq!(r.batches[0].items, 2);
+        let get = |q: &str, m: &str| {
+            r.agreement
+                .iter()
+                .find(|a| a.question == q && a.measure == m && a.option.is_none())
+                .unwrap()
+        };
+        // Coincidences: i1 gives (fc,fc) twice, i2 (fc,fr) and (fr,fc): n = 4, alpha = 1 - 3 * 2 / 6 = 0.
+        let a = get("behaviour", "krippendorff_alpha");
+        assert_eq!((a.value, a.items), (Some(0.0), 2));
+        // Fleiss: P = (1 + 0) / 2, P_e = (3/4)^2 + (1/4)^2 = 0.625, kappa = -1/3.
+        let k = get("behaviour", "fleiss_kappa").value.unwrap();
+        assert!((k + 1.0 / 3.0).abs() < 1e-12, "{k}");
+        let r1 = r.raters.iter().find(|x| x.rater == "r1").unwrap();
+        let r2 = r.raters.iter().find(|x| x.rater == "r2").unwrap();
+        assert_eq!((r1.gold_accuracy, r2.gold_accuracy), (Some(1.0), Some(0.0)));
+        assert_eq!(r1.median_seconds, 10.0);
+        // Harm categories are measured as one yes/no figure per category.
+        assert!(r.agreement.iter().any(|a| a.question == "harm"
+            && a.option.as_deref() == Some("vcr")
+            && a.level == "binary"));
+
+        let rows = dataset(&records);
+        let i2 = rows.iter().find(|x| x.item_id == "i2").unwrap();
+        assert_eq!(
+            i2.majority.get("behaviour"),
+            None,
+            "a 1-1 split has no majority"
+        );
+        assert_eq!(i2.agreement["behaviour"], 0.0);
+        let i1 = rows.iter().find(|x| x.item_id == "i1").unwrap();
+        assert_eq!(i1.majority["behaviour"], one("full_compliance"));
+        assert_eq!(i1.agreement["behaviour"], 1.0);
+    }
+}
