@@ -495,3 +495,41 @@ fn hub_commands_explain_bad_input() {
     let st = hub_cmd(&db, &["status"]);
     assert!(!st.contains("bare-"), "a refused load leaves nothing: {st}");
 }
+
+#[test]
+fn expired_leases_go_back_to_the_pool_and_big_bodies_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hub.db");
+    hub_cmd(&db, &["init", "--gold-rate", "0", "--lease-hours", "1"]);
+    hub_cmd(
+        &db,
+        &[
+            "load",
+            fixture("bare.jsonl").to_str().unwrap(),
+            "--overlap",
+            "1",
+        ],
+    );
+    let (a, b) = (rater(&db, "ann"), rater(&db, "ben"));
+    let mut hub = Hub::start(&db);
+    let first = verdict::hub::client::pull(&hub.url, &a.token, 10).unwrap();
+    assert_eq!(first.batches[0].items.len(), 2);
+    let none = verdict::hub::client::pull(&hub.url, &b.token, 10).unwrap();
+    assert!(
+        none.batches.is_empty(),
+        "overlap 1: nothing left for a second rater"
+    );
+    // Ann's leases run out without a record: the items go back to the pool.
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute("UPDATE leases SET expires_at = 0", []).unwrap();
+    let again = verdict::hub::client::pull(&hub.url, &b.token, 10).unwrap();
+    assert_eq!(again.batches[0].items.len(), 2);
+    // A body over the limit is refused before it is read.
+    let big = "x".repeat(verdict::hub::server::BODY_LIMIT + 1);
+    let err = verdict::hub::client::push(&hub.url, &b.token, big, String::new())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("413"), "{err}");
+    let (ok, _) = hub.stop();
+    assert!(ok);
+}
