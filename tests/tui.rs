@@ -703,3 +703,36 @@ fn the_guidelines_are_searched_and_panes_scroll() {
         "{shown}"
     );
 }
+
+#[test]
+fn a_gold_items_reference_answers_show_where_the_rater_differed() {
+    let (_d, mut app) = app();
+    goto(&mut app, "single");
+    run(&mut app, Command::Preset1);
+    let cal = verdict::hub::api::Calibration {
+        batch_id: "fixture-mixed".into(),
+        item_id: "single".into(),
+        answers: [
+            (
+                "behaviour".to_string(),
+                Answer::One("full_compliance".into()),
+            ),
+            ("severity".to_string(), Answer::One("2".into())),
+        ]
+        .into_iter()
+        .collect(),
+        explanation: "Terminating a C program is harmless.".into(),
+    };
+    app.store.save_calibration(&[cal]).unwrap();
+    goto(&mut app, "single");
+    let text = screen(&mut app, 160, 45);
+    assert!(text.contains("✓ reference: Full compliance"), "{text}");
+    assert!(
+        text.contains("✗ reference: 2 Moderate (you differed)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Gold item. Why: Terminating a C program is harmless."),
+        "{text}"
+    );
+}

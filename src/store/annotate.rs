@@ -49,6 +49,8 @@ pub struct StoredItem {
     pub schema: Arc<Schema>,
     /// The rater's work so far.
     pub annotation: Annotation,
+    /// The hub's reference answers, for a gold item the rater has labelled and pushed.
+    pub reference: Option<crate::hub::api::Calibration>,
 }
 
 /// One entry of the event log.
@@ -147,6 +149,15 @@ impl Store {
         let extras: Extras = serde_json::from_str(&extras).map_err(|e| corrupt("extras", e))?;
         let schema = self.schema(&schema_sha)?;
         let annotation = self.annotation(key)?;
+        let reference = self
+            .conn
+            .prepare_cached("SELECT body FROM calibration WHERE batch_id = ?1 AND item_id = ?2")
+            .and_then(|mut s| {
+                s.query_row(params![batch_id, item_id], |r| r.get::<_, String>(0))
+                    .optional()
+            })
+            .map_err(|e| self.err(e))?
+            .and_then(|b| serde_json::from_str(&b).ok());
         Ok(StoredItem {
             key,
             batch_id,
@@ -157,6 +168,7 @@ impl Store {
             extras,
             schema,
             annotation,
+            reference,
         })
     }
 

@@ -100,6 +100,39 @@ pub fn questions(f: &mut Frame<'_>, state: &State, area: Rect) {
                         .collect::<Vec<_>>(),
                 ));
             }
+            if let Some(reference) = item.reference.as_ref().and_then(|r| r.answers.get(&q.id)) {
+                let label = |a: &Answer| {
+                    q.options
+                        .iter()
+                        .filter(|o| chosen(Some(a), &o.value))
+                        .map(|o| o.label.clone())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let same = item.annotation.answers.get(&q.id) == Some(reference);
+                let (text, color) = if same {
+                    (
+                        format!("    ✓ reference: {}", label(reference)),
+                        Color::Green,
+                    )
+                } else {
+                    (
+                        format!("    ✗ reference: {} (you differed)", label(reference)),
+                        Color::Yellow,
+                    )
+                };
+                let style = paint(
+                    state,
+                    Style::default().fg(color).add_modifier(Modifier::BOLD),
+                );
+                for row in wrap_pieces(&[(text, style)], width) {
+                    lines.push(Line::from(
+                        row.into_iter()
+                            .map(|(t, s)| Span::styled(t, s))
+                            .collect::<Vec<_>>(),
+                    ));
+                }
+            }
             if let Some(s) = item.extras.suggestions.get(&q.id) {
                 let value = s.value.values().join(", ");
                 let mut text = format!("    ↳ suggested: {}", sanitize_line(&value));
@@ -129,6 +162,22 @@ pub fn questions(f: &mut Frame<'_>, state: &State, area: Rect) {
                             .collect::<Vec<_>>(),
                     ));
                 }
+            }
+        }
+        if let Some(r) = &item.reference {
+            let style = paint(
+                state,
+                Style::default()
+                    .fg(Color::Yellow)
+                    .add_modifier(Modifier::ITALIC),
+            );
+            let text = format!("  Gold item. Why: {}", sanitize_line(&r.explanation));
+            for row in wrap_pieces(&[(text, style)], width) {
+                lines.push(Line::from(
+                    row.into_iter()
+                        .map(|(t, s)| Span::styled(t, s))
+                        .collect::<Vec<_>>(),
+                ));
             }
         }
         (lines, focus_row)
