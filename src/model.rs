@@ -27,3 +27,18 @@ pub struct GuidelineRef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
 }
+
+/// The median of durations in milliseconds, in seconds (0 for none).
+pub fn median_seconds(mut ms: Vec<i64>) -> f64 {
+    if ms.is_empty() {
+        return 0.0;
+    }
+    ms.sort_unstable();
+    let n = ms.len();
+    let m = if n % 2 == 1 {
+        ms[n / 2] as f64
+    } else {
+        (ms[n / 2 - 1] + ms[n / 2]) as f64 / 2.0
+    };
+    m / 1000.0
+}

@@ -70,20 +70,6 @@ pub struct Report {
     pub agreement: Vec<AgreementRow>,
 }
 
-fn median(mut v: Vec<i64>) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_unstable();
-    let n = v.len();
-    let m = if n % 2 == 1 {
-        v[n / 2] as f64
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) as f64 / 2.0
-    };
-    m / 1000.0
-}
-
 /// Records of done (not skipped), non-gold items, grouped by item.
 fn by_item<'a>(records: &'a [RecordRow], batch: &str) -> BTreeMap<&'a str, Vec<&'a RecordRow>> {
     let mut out: BTreeMap<&str, Vec<&RecordRow>> = BTreeMap::new();
@@ -260,7 +246,9 @@ pub fn report(batches: &[BatchRow], records: &[RecordRow]) -> Report {
             RaterFigures {
                 rater: name.to_string(),
                 items_done: rs.len(),
-                median_seconds: median(rs.iter().map(|r| r.active_ms).collect()),
+                median_seconds: crate::model::median_seconds(
+                    rs.iter().map(|r| r.active_ms).collect(),
+                ),
                 gold_items: gold.len(),
                 gold_correct: correct,
                 gold_accuracy: (!gold.is_empty()).then(|| correct as f64 / gold.len() as f64),

@@ -99,18 +99,7 @@ pub struct Session {
 impl Session {
     /// Median seconds per finished item.
     pub fn median_secs(&self) -> f64 {
-        if self.durations.is_empty() {
-            return 0.0;
-        }
-        let mut d: Vec<i64> = self.durations.values().copied().collect();
-        d.sort_unstable();
-        let n = d.len();
-        let m = if n % 2 == 1 {
-            d[n / 2] as f64
-        } else {
-            (d[n / 2 - 1] + d[n / 2]) as f64 / 2.0
-        };
-        m / 1000.0
+        crate::model::median_seconds(self.durations.values().copied().collect())
     }
 
     /// Items finished per hour of session so far.
