@@ -46,9 +46,14 @@ impl Hub {
 
     /// SIGTERM, and the exit status and what the server printed last.
     fn stop(&mut self) -> (bool, String) {
+        self.stop_with("-TERM")
+    }
+
+    /// Stops the server with a signal (`-TERM`, `-INT`, `-KILL`).
+    fn stop_with(&mut self, signal: &str) -> (bool, String) {
         let child = self.child.take().unwrap();
         Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
+            .args([signal, &child.id().to_string()])
             .status()
             .unwrap();
         let out = child.wait_with_output().unwrap();
@@ -532,4 +537,28 @@ fn expired_leases_go_back_to_the_pool_and_big_bodies_are_refused() {
     assert!(err.contains("413"), "{err}");
     let (ok, _) = hub.stop();
     assert!(ok);
+}
+
+#[test]
+fn sigint_stops_cleanly_and_a_crash_keeps_what_was_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hub.db");
+    hub_cmd(&db, &["init", "--gold-rate", "0"]);
+    hub_cmd(&db, &["load", fixture("bare.jsonl").to_str().unwrap()]);
+    let r = rater(&db, "ann");
+    let mut hub = Hub::start(&db);
+    r.s.ok(&["pull", &hub.url, "--token", &r.token]);
+    label_all(&r.s);
+    r.s.ok(&["export"]);
+    let out = r.s.ok(&["push", &hub.url, "--token", &r.token]);
+    assert!(out.contains("2 records acknowledged"), "{out}");
+    // kill -9 right after the acknowledgement: the records are on disk.
+    let (ok, _) = hub.stop_with("-KILL");
+    assert!(!ok);
+    assert_eq!(HubDb::open(&db).unwrap().records().unwrap().len(), 2);
+    // And Ctrl-C (SIGINT) stops a running hub cleanly.
+    let mut hub = Hub::start(&db);
+    let (ok, printed) = hub.stop_with("-INT");
+    assert!(ok, "{printed}");
+    assert!(printed.contains("verdict hub stopped"), "{printed}");
 }
