@@ -736,3 +736,19 @@ fn a_gold_items_reference_answers_show_where_the_rater_differed() {
         "{text}"
     );
 }
+
+#[test]
+fn a_long_conversation_opens_at_the_turn_the_response_answers() {
+    let (_d, mut app) = app_sized(&[&fixture("mixed.jsonl")], Settings::default(), (80, 18));
+    goto(&mut app, "multi");
+    let text = screen(&mut app, 80, 18);
+    assert!(text.contains("How do I pick a lock?"), "{text}");
+    assert!(
+        !text.contains("You are helpful."),
+        "the first turns are above: {text}"
+    );
+    run(&mut app, Command::FocusNext);
+    run(&mut app, Command::ScrollTop);
+    let text = screen(&mut app, 80, 18);
+    assert!(text.contains("You are helpful."), "{text}");
+}

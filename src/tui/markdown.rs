@@ -97,14 +97,15 @@ impl Guide {
         let mut in_code = false;
         // Source lines of one paragraph (or one list item) are joined, as Markdown does.
         let mut para: Option<String> = None;
-        let mut item: Option<(usize, String)> = None;
+        // A list item: its marker ("• ", "2. ") and its text.
+        let mut item: Option<(String, String)> = None;
         let flush =
-            |g: &mut Guide, para: &mut Option<String>, item: &mut Option<(usize, String)>| {
+            |g: &mut Guide, para: &mut Option<String>, item: &mut Option<(String, String)>| {
                 if let Some(p) = para.take() {
                     g.lines.push(inline(&p, Style::default()));
                 }
-                if let Some((indent, text)) = item.take() {
-                    let mut line = vec![(format!("{}• ", " ".repeat(indent)), Style::default())];
+                if let Some((marker, text)) = item.take() {
+                    let mut line = vec![(marker, Style::default())];
                     line.extend(inline(&text, Style::default()));
                     g.lines.push(line);
                 }
@@ -151,8 +152,12 @@ impl Guide {
                 .or_else(|| trimmed.strip_prefix("* "))
             {
                 flush(&mut g, &mut para, &mut item);
-                item = Some((indent, rest.to_string()));
-            } else if numbered || trimmed.starts_with('|') {
+                item = Some((format!("{}• ", " ".repeat(indent)), rest.to_string()));
+            } else if numbered {
+                flush(&mut g, &mut para, &mut item);
+                let (n, rest) = trimmed.split_once(". ").unwrap_or(("", trimmed));
+                item = Some((format!("{}{n}. ", " ".repeat(indent)), rest.to_string()));
+            } else if trimmed.starts_with('|') {
                 flush(&mut g, &mut para, &mut item);
                 g.lines.push(inline(
                     &format!("{}{}", " ".repeat(indent), trimmed),

@@ -105,6 +105,11 @@ pub fn loaded(state: &mut State, item: crate::store::StoredItem) {
     for p in [Pane::Conversation, Pane::ResponseA, Pane::ResponseB] {
         state.scroll.remove(&p);
     }
+    // A long conversation opens at its end: the turn the response answers. (The view
+    // clamps the offset to the last page.)
+    if item.content.conversation.len() > 1 {
+        state.scroll.insert(Pane::Conversation, usize::MAX);
+    }
     if let Some(pos) = state.queue.iter().position(|e| e.key == item.key) {
         state.pos = pos;
         state.queue[pos].progress = match item.annotation.status.as_str() {
