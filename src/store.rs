@@ -2,11 +2,14 @@
 //! Only this module and its children speak SQL; nothing here knows the UI.
 
 mod annotate;
+mod history;
 mod import;
 mod migrations;
+mod queue;
 mod report;
 
-pub use annotate::{Annotation, Event, Reverted, StoredItem};
+pub use annotate::{Annotation, Event, StoredItem};
+pub use history::Reverted;
 pub use import::ImportReport;
 pub use migrations::MIGRATIONS;
 pub use report::{BatchStatus, ExportSet, PendingRecord, Written};

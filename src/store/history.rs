@@ -1,0 +1,183 @@
+//! Undo and redo over the event log, and the audit trail.
+
+use super::annotate::{Event, touch};
+use super::{Store, StoreError};
+use rusqlite::{Transaction, params};
+
+/// What undo or redo changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reverted {
+    /// The item it changed (the screen goes back to it).
+    pub key: i64,
+    /// The action undone or redone.
+    pub action: i64,
+    /// How many field changes it reverted or re-applied.
+    pub changes: usize,
+}
+
+impl Store {
+    /// Undoes the most recent action that is not undone yet (linear undo across items,
+    /// a submit included), by writing `undo` events that restore the old values.
+    pub fn undo(&mut self) -> Result<Option<Reverted>, StoreError> {
+        self.revert(true)
+    }
+
+    /// Redoes the most recently undone action, unless a new action came since.
+    pub fn redo(&mut self) -> Result<Option<Reverted>, StoreError> {
+        self.revert(false)
+    }
+
+    fn revert(&mut self, undo: bool) -> Result<Option<Reverted>, StoreError> {
+        let path = self.path.clone();
+        self.write(|tx, now| {
+            let cls = |e| super::classify(&path, e);
+            let Some(action) = target(tx, undo).map_err(cls)? else {
+                return Ok(None);
+            };
+            // The original change, in order: undo walks it backwards restoring `old`,
+            // redo walks it forwards re-applying `new`.
+            let mut stmt = tx
+                .prepare_cached("SELECT item, field, old, new FROM events WHERE action = ?1 AND kind = 'do' ORDER BY id")
+                .map_err(cls)?;
+            let mut changes: Vec<(i64, String, Option<String>, Option<String>)> = stmt
+                .query_map([action], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .and_then(|rows| rows.collect())
+                .map_err(cls)?;
+            if undo {
+                changes.reverse();
+            }
+            let kind = if undo { "undo" } else { "redo" };
+            let mut key = 0;
+            for (item, field, old, new) in &changes {
+                let (from, to) = if undo { (new, old) } else { (old, new) };
+                apply(tx, *item, field, to.as_deref(), now).map_err(cls)?;
+                tx.prepare_cached(
+                    "INSERT INTO events (at, item, action, kind, field, old, new) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .and_then(|mut s| s.execute(params![now, item, action, kind, field, from, to]))
+                .map_err(cls)?;
+                key = *item;
+            }
+            Ok(Some(Reverted {
+                key,
+                action,
+                changes: changes.len(),
+            }))
+        })
+    }
+}
+
+/// The action undo (or redo) applies to: walking the log from the newest event, the first
+/// action whose latest event is a `do`/`redo` (for undo) or an `undo` (for redo). For redo,
+/// meeting a fresh `do` first means the redo history was cut by a new action.
+fn target(tx: &Transaction<'_>, undo: bool) -> rusqlite::Result<Option<i64>> {
+    let mut stmt = tx.prepare_cached("SELECT action, kind FROM events ORDER BY id DESC")?;
+    let mut rows = stmt.query([])?;
+    let mut seen = std::collections::HashSet::new();
+    while let Some(r) = rows.next()? {
+        let action: i64 = r.get(0)?;
+        if !seen.insert(action) {
+            continue;
+        }
+        let kind: String = r.get(1)?;
+        match (undo, kind.as_str()) {
+            (true, "do" | "redo") => return Ok(Some(action)),
+            (false, "undo") => return Ok(Some(action)),
+            (false, "do") => return Ok(None),
+            _ => {}
+        }
+    }
+    Ok(None)
+}
+
+/// Sets one logged field of an item to a value from the event log.
+fn apply(
+    tx: &Transaction<'_>,
+    key: i64,
+    field: &str,
+    value: Option<&str>,
+    now: i64,
+) -> rusqlite::Result<()> {
+    touch(tx, key, now)?;
+    let text = |v: Option<&str>| -> Option<String> {
+        v.and_then(|j| serde_json::from_str::<String>(j).ok())
+    };
+    if let Some(q) = field.strip_prefix("answer:") {
+        match value {
+            Some(v) => tx.execute(
+                "INSERT INTO answers (item, question, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (item, question) DO UPDATE SET value = excluded.value",
+                params![key, q, v],
+            )?,
+            None => tx.execute(
+                "DELETE FROM answers WHERE item = ?1 AND question = ?2",
+                params![key, q],
+            )?,
+        };
+        return Ok(());
+    }
+    match field {
+        "justification" => {
+            tx.execute(
+                "UPDATE annotations SET justification = ?2 WHERE item = ?1",
+                params![key, text(value).unwrap_or_default()],
+            )?;
+        }
+        "status" => {
+            tx.execute(
+                "UPDATE annotations SET status = ?2 WHERE item = ?1",
+                params![key, text(value).unwrap_or_else(|| "draft".into())],
+            )?;
+        }
+        "skip_reason" => {
+            tx.execute(
+                "UPDATE annotations SET skip_reason = ?2 WHERE item = ?1",
+                params![key, text(value)],
+            )?;
+        }
+        "flag" => {
+            let v: Option<serde_json::Value> = value.and_then(|j| serde_json::from_str(j).ok());
+            let get = |k: &str| v.as_ref().and_then(|v| v[k].as_str().map(str::to_string));
+            tx.execute(
+                "UPDATE annotations SET flag_reason = ?2, flag_note = ?3 WHERE item = ?1",
+                params![key, get("reason"), get("note")],
+            )?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+impl Store {
+    /// The audit trail, newest first: (batch id, item id, event), for one item or all.
+    pub fn audit(
+        &self,
+        key: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<(String, String, Event)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT i.batch_id, i.item_id, e.at, e.action, e.kind, e.field, e.old, e.new
+                 FROM events e JOIN items i ON i.key = e.item
+                 WHERE ?1 IS NULL OR e.item = ?1 ORDER BY e.id DESC LIMIT ?2",
+            )
+            .map_err(|e| self.err(e))?;
+        stmt.query_map(params![key, limit as i64], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                Event {
+                    at: r.get(2)?,
+                    action: r.get(3)?,
+                    kind: r.get(4)?,
+                    field: r.get(5)?,
+                    old: r.get(6)?,
+                    new: r.get(7)?,
+                },
+            ))
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| self.err(e))
+    }
+}

@@ -1,0 +1,91 @@
+//! The workstation's view of the cache: the queue, search, and small settings kept across restarts.
+
+use super::{Store, StoreError};
+use rusqlite::{OptionalExtension, params};
+
+impl Store {
+    /// A workstation setting kept across restarts.
+    pub fn ui_get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT value FROM ui WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Keeps a workstation setting.
+    pub fn ui_set(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO ui (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Every item's (key, batch id, item id, status) in queue order, for the workstation:
+    /// batches in pull order, each read along the covering index in item order.
+    pub fn queue_entries(&self) -> Result<Vec<(i64, String, String, String)>, StoreError> {
+        let mut batches = self
+            .conn
+            .prepare("SELECT id FROM batches ORDER BY pulled_at, id")
+            .map_err(|e| self.err(e))?;
+        let ids: Vec<String> = batches
+            .query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))?;
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT i.key, i.item_id, coalesce(a.status, 'draft')
+                 FROM items i INDEXED BY items_queue LEFT JOIN annotations a ON a.item = i.key
+                 WHERE i.batch_id = ?1 ORDER BY i.seq",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for batch in ids {
+            let mut rows = stmt.query([&batch]).map_err(|e| self.err(e))?;
+            while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+                out.push((
+                    r.get(0).map_err(|e| self.err(e))?,
+                    batch.clone(),
+                    r.get(1).map_err(|e| self.err(e))?,
+                    r.get(2).map_err(|e| self.err(e))?,
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Finished annotations not yet exported.
+    pub fn unexported(&self) -> Result<u64, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM annotations WHERE status IN ('done', 'skipped') AND revision > exported_revision",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n.max(0) as u64)
+            .map_err(|e| self.err(e))
+    }
+}
+
+impl Store {
+    /// Keys of the items whose id or rated text contains `text` (ASCII case-insensitive).
+    pub fn search(&self, text: &str) -> Result<Vec<i64>, StoreError> {
+        // LIKE with the wildcards of the query escaped, so they match themselves.
+        let pattern = format!(
+            "%{}%",
+            text.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key FROM items WHERE item_id LIKE ?1 ESCAPE '\\' OR content LIKE ?1 ESCAPE '\\'")
+            .map_err(|e| self.err(e))?;
+        stmt.query_map([pattern], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))
+    }
+}
