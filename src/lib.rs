@@ -28,6 +28,10 @@ pub mod tui;
 /// Runs a parsed command line.
 pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
     use cli::Command;
+    // The hub works on its own --db only: no rater, no cache, no config file.
+    if let Some(Command::Hub(h)) = &cli.command {
+        return commands::hub::run(h);
+    }
     let env = config::Env::resolve(cli.data_dir, cli.config_dir, cli.rater)?;
     let Some(command) = &cli.command else {
         return commands::open::run(&env);
