@@ -159,24 +159,26 @@ pub fn router(db: HubDb) -> Router {
         .with_state(Arc::new(Mutex::new(db)))
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Waits for SIGINT or SIGTERM. The handlers are installed when this is called (before
+/// the hub says it is listening), so a signal that comes early still stops it cleanly.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = int.recv() => {},
+                _ = term.recv() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
+        })
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
 
@@ -187,6 +189,7 @@ pub fn serve(db: HubDb, listen: &str) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async {
+        let stop = shutdown_signal()?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
@@ -194,7 +197,7 @@ pub fn serve(db: HubDb, listen: &str) -> anyhow::Result<()> {
         use std::io::Write;
         let _ = std::io::stdout().flush();
         axum::serve(listener, router(db))
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(stop)
             .await?;
         println!("verdict hub stopped");
         Ok(())
