@@ -213,7 +213,9 @@ pub enum HubCommand {
         /// Distinct raters per item.
         #[arg(long, default_value_t = 1)]
         overlap: u32,
-        /// Gold items: each carries metadata.gold = {answers, explanation}.
+        /// Require every item to be a gold item. (Any item carrying metadata.gold =
+        /// {answers, explanation} is one; load gold items under the batch id of the work
+        /// they are mixed into, so that nothing tells them apart.)
         #[arg(long)]
         gold: bool,
         /// CSV column mapping, as for `verdict pull`.

@@ -357,13 +357,21 @@ impl HubDb {
         let file = batch.path.clone();
         let result = batch.for_each_item(|p| -> Result<(), HubError> {
             let mut extras = p.item.extras.clone();
-            let gold_json = if gold {
-                let g = extras.metadata.remove("gold").ok_or_else(|| {
-                    refused(format!("{}:{}: gold item '{}' has no metadata.gold", file.display(), p.line, p.item.id))
-                })?;
-                Some(check_gold(&schema, &g).map_err(|m| refused(format!("{}:{}: metadata.gold: {m}", file.display(), p.line)))?)
-            } else {
-                None
+            // An item with metadata.gold is a gold item, whatever batch it is in: loaded
+            // into the batch its raters work on, it cannot be told apart by its batch.
+            let gold_json = match extras.metadata.remove("gold") {
+                Some(g) => Some(check_gold(&schema, &g).map_err(|m| {
+                    refused(format!("{}:{}: metadata.gold: {m}", file.display(), p.line))
+                })?),
+                None if gold => {
+                    return Err(refused(format!(
+                        "{}:{}: gold item '{}' has no metadata.gold",
+                        file.display(),
+                        p.line,
+                        p.item.id
+                    )));
+                }
+                None => None,
             };
             let extras = serde_json::to_string(&extras).unwrap_or_default();
             let n = tx
@@ -481,7 +489,12 @@ impl HubDb {
                  FROM leases l JOIN items i ON i.key = l.item JOIN batches b ON b.id = i.batch_id
                  JOIN schemas s ON s.sha256 = b.schema_sha256
                  WHERE l.rater = ?1 AND NOT EXISTS (SELECT 1 FROM records r WHERE r.item = l.item AND r.rater = l.rater)
-                 ORDER BY b.loaded_at, b.id, i.seq",
+                 ORDER BY b.loaded_at, b.id,
+                   -- Gold items take a pseudo-random place among the others, so that their
+                   -- position (loaded last) does not give them away.
+                   CASE WHEN i.gold IS NULL THEN i.seq
+                        ELSE ((i.key * 2654435761 + ?1 * 40503) % (SELECT max(seq) FROM items x WHERE x.batch_id = b.id)) + 0.5
+                   END",
             )
             .map_err(sq)?;
         let rows: Vec<(String, String, String, String, String, String)> = stmt
