@@ -53,6 +53,14 @@ pub struct StoredItem {
     pub reference: Option<crate::hub::api::Calibration>,
 }
 
+/// The part of an item that writes check against.
+struct ItemHead {
+    item_id: String,
+    pairwise: bool,
+    schema: Arc<Schema>,
+    annotation: Annotation,
+}
+
 /// One entry of the event log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
@@ -172,6 +180,30 @@ impl Store {
         })
     }
 
+    /// What a write needs to check itself: the item id, its shape, its schema and the
+    /// annotation. Unlike [`Store::item`] it does not read the item's text, which can be
+    /// megabytes long and would otherwise be parsed on every key that writes.
+    fn head(&mut self, key: i64) -> Result<ItemHead, StoreError> {
+        let (item_id, pairwise, schema_sha): (String, bool, String) = self
+            .conn
+            .prepare_cached(
+                "SELECT i.item_id, i.pairwise, b.schema_sha256
+                 FROM items i JOIN batches b ON b.id = i.batch_id WHERE i.key = ?1",
+            )
+            .and_then(|mut s| {
+                s.query_row([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()
+            })
+            .map_err(|e| self.err(e))?
+            .ok_or_else(|| StoreError::NoItem(format!("#{key}"), String::new()))?;
+        Ok(ItemHead {
+            item_id,
+            pairwise,
+            schema: self.schema(&schema_sha)?,
+            annotation: self.annotation(key)?,
+        })
+    }
+
     fn annotation(&self, key: i64) -> Result<Annotation, StoreError> {
         let mut a = self
             .conn
@@ -252,7 +284,7 @@ impl Store {
         answer: Option<&Answer>,
         action: i64,
     ) -> Result<(), StoreError> {
-        let item = self.item(key)?;
+        let item = self.head(key)?;
         let new = match answer {
             Some(a) => Some(
                 item.schema
@@ -379,9 +411,9 @@ impl Store {
     /// Submits an item: checks the schema's rules, drops answers to questions the answers
     /// no longer ask, and marks it done with a new revision.
     pub fn submit(&mut self, key: i64, action: i64) -> Result<(), StoreError> {
-        let item = self.item(key)?;
+        let item = self.head(key)?;
         let a = &item.annotation;
-        let pairwise = item.content.is_pairwise();
+        let pairwise = item.pairwise;
         let problems = item.schema.problems(pairwise, &a.answers, &a.justification);
         if !problems.is_empty() {
             return Err(StoreError::Incomplete {
@@ -455,7 +487,7 @@ impl Store {
         flag: Option<(&str, &str)>,
         action: i64,
     ) -> Result<(), StoreError> {
-        let item = self.item(key)?;
+        let item = self.head(key)?;
         if let Some((reason, _)) = flag
             && !item
                 .schema
