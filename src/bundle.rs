@@ -7,7 +7,7 @@ use crate::model::{BUNDLE_FORMAT, BundleManifest, Record, sha256_hex};
 use crate::store::{ExportSet, Store, StoreError, Written, now_ms, rfc3339};
 use minisign::{PublicKey, SecretKey, SignatureBox};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Cursor, Write};
+use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 /// Bundle problems.
@@ -68,119 +68,336 @@ pub fn encode(manifest: &BundleManifest, records: &[&Record]) -> Vec<u8> {
     // (and copy) its buffer.
     let mut out = Vec::with_capacity(1024 + records.len() * 512);
     // Serialising these plain structs cannot fail; a failure would show as a short bundle
-    // that `verify` rejects.
-    let _ = serde_json::to_writer(&mut out, manifest);
+    // that `verify` rejects. Terminal controls in strings are escaped, so `cat` of a
+    // bundle is as safe as `verify` of it.
+    let _ = crate::safe::json_into(&mut out, manifest);
     out.push(b'\n');
     for r in records {
-        let _ = serde_json::to_writer(&mut out, r);
+        let _ = crate::safe::json_into(&mut out, r);
         out.push(b'\n');
     }
     out
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
-    let err = |e: std::io::Error| BundleError::Io {
-        path: path.to_path_buf(),
+/// Holds the data directory's export lock: one export (or recovery) at a time, so that
+/// recovery never takes for interrupted an export that another process is still writing.
+/// The lock is the operating system's (flock), so a killed process releases it.
+struct ExportLock {
+    _file: std::fs::File,
+}
+
+fn export_lock(data_dir: &Path) -> Result<ExportLock, BundleError> {
+    let path = data_dir.join("export.lock");
+    let io = |e: std::io::Error| BundleError::Io {
+        path: path.clone(),
         message: e.to_string(),
     };
-    let mut tmp = path.as_os_str().to_os_string();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let mut f = std::fs::File::create(&tmp).map_err(err)?;
-    f.write_all(bytes).map_err(err)?;
-    f.sync_all().map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
+    crate::private::create_dir(data_dir).map_err(io)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io)?;
+    crate::private::tighten(&path, false);
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            crate::errln!("waiting for another verdict export to finish...");
+            file.lock().map_err(io)?;
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+    }
+    Ok(ExportLock { _file: file })
+}
+
+/// A bundle built and signed in memory, not yet on disk.
+struct Prepared {
+    path: PathBuf,
+    sig_path: PathBuf,
+    bytes: Vec<u8>,
+    signature: String,
+    manifest: BundleManifest,
+}
+
+/// Writes the bundle, then its signature, each atomically; a bundle without its
+/// signature is never left behind.
+fn write_files(p: &Prepared) -> Result<(), BundleError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |e: std::io::Error| BundleError::Io {
+            path,
+            message: e.to_string(),
+        }
+    };
+    crate::private::write_atomically(&p.path, &p.bytes).map_err(io(&p.path))?;
+    crate::failpoint::hit("export:bundle-written");
+    if let Err(e) = crate::private::write_atomically(&p.sig_path, p.signature.as_bytes()) {
+        let _ = std::fs::remove_file(&p.path);
+        return Err(io(&p.sig_path)(e));
+    }
+    Ok(())
+}
+
+/// What an export did: the bundle it wrote, if there was anything new, and what it found
+/// and repaired of earlier interrupted exports (see [`recover`]).
+#[derive(Debug, Clone, Default)]
+pub struct ExportOutcome {
+    /// The bundle written.
+    pub exported: Option<Exported>,
+    /// What [`recover`] reported.
+    pub recovered: Vec<String>,
 }
 
 /// Writes every finished, not yet exported annotation into one signed bundle. `out` is a
-/// file path, or a folder to write into (default: the outbox). Returns `None` and writes
-/// nothing when there is nothing new.
+/// file path, or a folder to write into (default: the outbox). Writes nothing when there
+/// is nothing new.
+///
+/// Crash-consistent: the bundle is recorded in the cache's export journal (with the
+/// revision of each record) before its files are written, and marked written after. An
+/// export killed in between is finished or taken back by the next [`recover`] (which
+/// every export runs first), so two valid bundles never carry the same revision of a
+/// record.
 pub fn export(
     store: &mut Store,
     config_dir: &Path,
     rater: &str,
     out_dir: &Path,
     out_file: Option<&Path>,
-) -> Result<Option<Exported>, BundleError> {
+) -> Result<ExportOutcome, BundleError> {
     let sk: SecretKey = keys::secret(config_dir)?;
     let pk = PublicKey::from_secret_key(&sk).map_err(|e| BundleError::Sign(e.to_string()))?;
-    let mut result: Option<Exported> = None;
-    let outcome = store.export(|set: &ExportSet| -> Result<Written, BundleError> {
-        let created_ms = now_ms();
-        let bundle_id = uuid::Uuid::new_v4().to_string();
-        let manifest = BundleManifest {
-            format: BUNDLE_FORMAT.to_string(),
-            bundle_id: bundle_id.clone(),
-            rater: rater.to_string(),
-            key_id: keys::key_id(pk.keynum()),
-            created: rfc3339(created_ms),
-            tool: format!("verdict {}", env!("CARGO_PKG_VERSION")),
-            batches: set.batches.clone(),
-            record_count: set.records.len() as u64,
-        };
-        let records: Vec<&Record> = set.records.iter().map(|p| &p.record).collect();
-        let bytes = encode(&manifest, &records);
-        let path = match out_file {
-            Some(p) => p.to_path_buf(),
-            None => {
-                std::fs::create_dir_all(out_dir).map_err(|e| BundleError::Io {
-                    path: out_dir.to_path_buf(),
-                    message: e.to_string(),
-                })?;
-                let stamp = manifest.created.replace([':', '-'], "");
-                let who: String = rater
-                    .chars()
-                    .map(|c| if c.is_alphanumeric() { c } else { '_' })
-                    .collect();
-                out_dir.join(format!("verdict-{who}-{stamp}-{}.jsonl", &bundle_id[..8]))
+    let _lock = export_lock(store.dir())?;
+    let recovered = recover_locked(store, &pk, out_dir)?;
+    let begun = store.export_begin(
+        |set: &ExportSet| -> Result<(Prepared, Written), BundleError> {
+            let created_ms = now_ms();
+            let bundle_id = uuid::Uuid::new_v4().to_string();
+            let manifest = BundleManifest {
+                format: BUNDLE_FORMAT.to_string(),
+                bundle_id: bundle_id.clone(),
+                rater: rater.to_string(),
+                key_id: keys::key_id(pk.keynum()),
+                created: rfc3339(created_ms),
+                tool: format!("verdict {}", env!("CARGO_PKG_VERSION")),
+                batches: set.batches.clone(),
+                record_count: set.records.len() as u64,
+            };
+            let records: Vec<&Record> = set.records.iter().map(|p| &p.record).collect();
+            let bytes = encode(&manifest, &records);
+            let path = match out_file {
+                Some(p) => p.to_path_buf(),
+                None => {
+                    crate::private::create_dir(out_dir).map_err(|e| BundleError::Io {
+                        path: out_dir.to_path_buf(),
+                        message: e.to_string(),
+                    })?;
+                    let stamp = manifest.created.replace([':', '-'], "");
+                    let who: String = rater
+                        .chars()
+                        .map(|c| if c.is_alphanumeric() { c } else { '_' })
+                        .collect();
+                    out_dir.join(format!("verdict-{who}-{stamp}-{}.jsonl", &bundle_id[..8]))
+                }
+            };
+            let sig = sig_path(&path);
+            if path.exists() || sig.exists() {
+                return Err(BundleError::Io {
+                    path,
+                    message:
+                        "already exists; verdict does not overwrite a bundle: choose another --out"
+                            .into(),
+                });
             }
-        };
-        let sig = sig_path(&path);
-        if path.exists() || sig.exists() {
-            return Err(BundleError::Io {
-                path,
-                message:
-                    "already exists; verdict does not overwrite a bundle: choose another --out"
-                        .into(),
-            });
-        }
-        let signature = minisign::sign(
-            Some(&pk),
-            &sk,
-            Cursor::new(&bytes),
-            Some(&trusted_comment(&manifest)),
-            Some(&format!("verdict bundle {bundle_id}")),
-        )
-        .map_err(|e| BundleError::Sign(e.to_string()))?;
-        write_atomically(&path, &bytes)?;
-        if let Err(e) = write_atomically(&sig, signature.to_string().as_bytes()) {
-            let _ = std::fs::remove_file(&path);
-            return Err(e);
-        }
-        result = Some(Exported {
-            path: path.clone(),
-            sig_path: sig,
-            manifest,
+            let signature = minisign::sign(
+                Some(&pk),
+                &sk,
+                Cursor::new(&bytes),
+                Some(&trusted_comment(&manifest)),
+                Some(&format!("verdict bundle {bundle_id}")),
+            )
+            .map_err(|e| BundleError::Sign(e.to_string()))?;
+            let written = Written {
+                id: bundle_id,
+                path: path.display().to_string(),
+                sha256: sha256_hex(&bytes),
+            };
+            Ok((
+                Prepared {
+                    path,
+                    sig_path: sig,
+                    bytes,
+                    signature: signature.to_string(),
+                    manifest,
+                },
+                written,
+            ))
+        },
+    )?;
+    let Some((prepared, written, _)) = begun else {
+        return Ok(ExportOutcome {
+            exported: None,
+            recovered,
         });
-        Ok(Written {
-            id: bundle_id,
-            path: path.display().to_string(),
-            sha256: sha256_hex(&bytes),
-        })
-    });
-    match outcome {
-        Ok(Some(_)) => Ok(result),
-        Ok(None) => Ok(None),
-        Err(e) => {
-            // The files may have been written before the cache refused to record them: a
-            // bundle the cache does not know would be pushed twice, so take it back.
-            if let Some(x) = result {
-                let _ = std::fs::remove_file(&x.path);
-                let _ = std::fs::remove_file(&x.sig_path);
-            }
-            Err(e)
-        }
+    };
+    crate::failpoint::hit("export:recorded");
+    if let Err(e) = write_files(&prepared) {
+        // The records go back to "not exported"; if even that fails, the next start
+        // finds the bundle unfinished and does it.
+        let _ = store.export_abandon(&written.id);
+        return Err(e);
     }
+    crate::failpoint::hit("export:files-written");
+    store.export_finish(&written.id)?;
+    Ok(ExportOutcome {
+        exported: Some(Exported {
+            path: prepared.path,
+            sig_path: prepared.sig_path,
+            manifest: prepared.manifest,
+        }),
+        recovered,
+    })
+}
+
+/// Repairs what interrupted exports left, and says what it did (one line each):
+/// - a bundle the journal records as being written is kept if its file is whole and its
+///   signature checks (the export had finished but for one line in the cache), else its
+///   files are removed and its records count as not exported again;
+/// - a bundle file in the outbox that the cache does not know at all is taken into the
+///   journal if it is signed with the rater's key and every record in it is exactly the
+///   cache's current, not yet exported revision; otherwise it is moved to
+///   `outbox/unrecorded/` so that it is not pushed by mistake, and the message says why.
+///
+/// Runs before every export and push and when the workstation starts. Without a key of
+/// the rater's there can be no bundles, and nothing is done.
+pub fn recover(
+    store: &mut Store,
+    config_dir: &Path,
+    outbox: &Path,
+) -> Result<Vec<String>, BundleError> {
+    if !keys::exists(config_dir) {
+        return Ok(Vec::new());
+    }
+    let pk = keys::read_public(&keys::paths(config_dir).1)?;
+    let _lock = export_lock(store.dir())?;
+    recover_locked(store, &pk, outbox)
+}
+
+fn recover_locked(
+    store: &mut Store,
+    pk: &PublicKey,
+    outbox: &Path,
+) -> Result<Vec<String>, BundleError> {
+    let mut notes = Vec::new();
+    for (id, path, sha) in store.unfinished_bundles()? {
+        let path = PathBuf::from(path);
+        let sig = sig_path(&path);
+        let bytes = std::fs::read(&path).ok();
+        let ours = bytes.as_deref().is_some_and(|b| sha256_hex(b) == sha);
+        let whole = ours
+            && bytes.as_deref().is_some_and(|b| {
+                verify_bytes(
+                    b,
+                    std::fs::read_to_string(&sig).map_err(|e| e.to_string()),
+                    pk,
+                    |_, _| None,
+                )
+                .ok()
+            });
+        if whole {
+            store.export_finish(&id)?;
+            notes.push(format!(
+                "an interrupted export of bundle {id} had written it completely: {} is kept",
+                path.display()
+            ));
+            continue;
+        }
+        if ours {
+            let _ = std::fs::remove_file(&path);
+        }
+        let _ = std::fs::remove_file(crate::private::tmp_path(&path));
+        if std::fs::read_to_string(&sig).is_ok_and(|s| s.contains(&id)) {
+            let _ = std::fs::remove_file(&sig);
+        }
+        let _ = std::fs::remove_file(crate::private::tmp_path(&sig));
+        store.export_abandon(&id)?;
+        notes.push(format!(
+            "an export was interrupted before bundle {id} was complete: its partial files were removed, and its records will be in the next export"
+        ));
+    }
+    let Ok(entries) = std::fs::read_dir(outbox) else {
+        return Ok(notes);
+    };
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    for path in files {
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        let id = std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|t| t.lines().next())
+            .and_then(|l| serde_json::from_str::<BundleManifest>(l).ok())
+            .map(|m| m.bundle_id);
+        if let Some(id) = &id
+            && store.knows_bundle(id)?
+        {
+            continue;
+        }
+        let sig = sig_path(&path);
+        let v = verify_bytes(
+            &bytes,
+            std::fs::read_to_string(&sig).map_err(|e| e.to_string()),
+            pk,
+            |_, _| None,
+        );
+        let why = match (&id, v.ok()) {
+            (Some(id), true) => {
+                let written = Written {
+                    id: id.clone(),
+                    path: path.display().to_string(),
+                    sha256: sha256_hex(&bytes),
+                };
+                match store.adopt_bundle(&written, &v.records)? {
+                    Ok(()) => {
+                        notes.push(format!(
+                            "bundle {id} in the outbox was not recorded in the cache (an export stopped at the wrong moment?); its {} records match the cache, so it is now recorded as exported",
+                            v.records.len()
+                        ));
+                        continue;
+                    }
+                    Err(why) => why,
+                }
+            }
+            (_, false) => v.failures.first().cloned().unwrap_or_default(),
+            (None, true) => "it has no bundle id".into(),
+        };
+        let aside = outbox.join("unrecorded");
+        let moved = crate::private::create_dir(&aside).and_then(|()| {
+            let name = path.file_name().unwrap_or_default();
+            std::fs::rename(&path, aside.join(name))?;
+            if sig.exists() {
+                std::fs::rename(&sig, aside.join(sig.file_name().unwrap_or_default()))?;
+            }
+            Ok(())
+        });
+        notes.push(match moved {
+            Ok(()) => format!(
+                "{} is not recorded in the cache and does not match it ({why}): moved to {} so that it is not pushed by mistake; look at it before you push it by hand",
+                path.display(),
+                aside.display()
+            ),
+            Err(e) => format!(
+                "{} is not recorded in the cache and does not match it ({why}), and could not be moved aside ({e}): do not push it",
+                path.display()
+            ),
+        });
+    }
+    Ok(notes)
 }
 
 /// The outcome of verifying a bundle.

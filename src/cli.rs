@@ -107,8 +107,12 @@ pub struct VerifyArgs {
 /// `verdict label`.
 #[derive(Debug, Args)]
 pub struct LabelArgs {
-    /// The item: ITEM or BATCH/ITEM.
+    /// The item: ITEM or BATCH/ITEM (with --batch, ITEM exactly as written, so an id
+    /// that holds a '/' can be named).
     pub item: String,
+    /// The batch the item is in; ITEM is then taken literally.
+    #[arg(long, value_name = "BATCH")]
+    pub batch: Option<String>,
     /// Set an answer: QUESTION=VALUE (multi-select: VALUE,VALUE). Repeatable.
     #[arg(long = "answer", short = 'a', value_name = "QUESTION=VALUE")]
     pub answers: Vec<String>,
@@ -138,8 +142,11 @@ pub struct LabelArgs {
 /// `verdict log`.
 #[derive(Debug, Args)]
 pub struct LogArgs {
-    /// Only this item (ITEM or BATCH/ITEM).
+    /// Only this item (ITEM or BATCH/ITEM; with --batch, ITEM exactly as written).
     pub item: Option<String>,
+    /// The batch the item is in; ITEM is then taken literally.
+    #[arg(long, value_name = "BATCH", requires = "item")]
+    pub batch: Option<String>,
     /// At most this many events.
     #[arg(long, default_value_t = 50)]
     pub limit: usize,

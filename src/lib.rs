@@ -1,12 +1,16 @@
 //! verdict: a keyboard-driven, offline-first terminal workstation for AI-safety raters.
 //!
 //! Module map (who may call whom):
+//! - [`safe`]: untrusted text made safe for a terminal (the sanitiser, `outln!`/`errln!`,
+//!   JSON that escapes terminal controls); every human-facing line goes through it.
+//! - [`private`]: files 0600 and folders 0700 whatever the umask; atomic writes.
 //! - [`model`]: plain serde types (items, schemas, answers, bundle records); no I/O.
 //! - [`batch`]: reads batch files (JSONL + manifest, CSV + column map) into checked items.
 //! - [`guidelines`]: the shipped guideline documents, by id and version.
 //! - [`store`]: the SQLite cache; the only module that speaks SQL. Uses `model`, `batch`.
 //! - [`keys`]: the rater's minisign key pair.
 //! - [`bundle`]: writes, signs and verifies export bundles. Uses `store`, `keys`.
+//! - [`failpoint`]: crash injection for the kill tests (`VERDICT_FAILPOINT`).
 //! - [`config`]: data/config directories, the rater's name, settings.
 //! - [`hub`]: the assignment server and its client. Uses `batch`, `bundle`, `model`.
 //! - [`tui`]: the labeling workstation (state / action / update / view). Uses `store`.
@@ -18,10 +22,13 @@ pub mod bundle;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod failpoint;
 pub mod guidelines;
 pub mod hub;
 pub mod keys;
 pub mod model;
+pub mod private;
+pub mod safe;
 pub mod store;
 pub mod tui;
 

@@ -10,11 +10,19 @@ fn main() -> std::process::ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // Private by default: whatever verdict or a library creates (the cache's -wal and -shm
+    // files, bundles, exports, the hub's database) is the user's alone. verdict::private
+    // also sets the modes explicitly where it creates files itself.
+    #[cfg(unix)]
+    // SAFETY: umask has no preconditions; called before any thread exists.
+    unsafe {
+        libc::umask(0o077);
+    }
     let cli = verdict::cli::Cli::parse();
     match verdict::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            verdict::errln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
     }

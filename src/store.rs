@@ -4,13 +4,15 @@
 mod annotate;
 mod history;
 mod import;
+pub mod lock;
 mod migrations;
 mod queue;
 mod report;
 
-pub use annotate::{Annotation, Event, StoredItem};
+pub use annotate::{Act, Annotation, Event, StoredItem};
 pub use history::Reverted;
 pub use import::ImportReport;
+pub use lock::{Announced, Waiter};
 pub use migrations::MIGRATIONS;
 pub use report::{BatchStatus, ExportSet, PendingRecord, Written};
 
@@ -113,8 +115,9 @@ pub enum StoreError {
     /// No such item.
     #[error("no item '{0}' in the cache{1}")]
     NoItem(String, String),
-    /// An item id found in several batches.
-    #[error("item id '{0}' is in several batches ({1}); name one as BATCH/ITEM")]
+    /// Several items answer to what was given (an id in several batches, or `B/X` that
+    /// is both item X of batch B and an item whose id is literally `B/X`).
+    #[error("'{0}' names more than one item; name one with: {1}")]
     Ambiguous(String, String),
     /// A write the schema forbids.
     #[error("{0}")]
@@ -126,6 +129,28 @@ pub enum StoreError {
         item: String,
         /// What is missing.
         problems: Vec<String>,
+    },
+    /// The item changed since the writer showed it: another process wrote to it.
+    #[error(
+        "item '{item}' was changed by another verdict process since it was shown (it is now {status}, revision {revision}); nothing was written"
+    )]
+    Changed {
+        /// Item id.
+        item: String,
+        /// Its status now.
+        status: String,
+        /// Its revision now.
+        revision: i64,
+    },
+    /// Another program held the cache's write lock too long.
+    #[error(
+        "the cache {path} has been locked for {secs} s by another program that is not a verdict command saying what it does (a sqlite3 shell with an open transaction?); close it and try again. Nothing was changed"
+    )]
+    Locked {
+        /// The cache file.
+        path: PathBuf,
+        /// Seconds waited.
+        secs: u64,
     },
     /// Any other SQLite error.
     #[error("cache {path}: {source}")]
@@ -141,7 +166,10 @@ pub enum StoreError {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    dir: PathBuf,
     schemas: HashMap<String, Arc<Schema>>,
+    waiter: Waiter,
+    source: &'static str,
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -164,21 +192,50 @@ pub fn rfc3339(ms: i64) -> String {
 }
 
 impl Store {
-    /// Opens (creating and migrating as needed) the cache in `data_dir`.
+    /// Opens (creating and migrating as needed) the cache in `data_dir`. Safe to run from
+    /// several processes at once on a data dir with no cache yet.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::DataDir {
+        let dir_err = |e: std::io::Error| StoreError::DataDir {
             path: data_dir.to_path_buf(),
             reason: e.to_string(),
-        })?;
-        let path = data_dir.join(CACHE_FILE);
-        let conn = Connection::open(&path).map_err(|e| classify(&path, e))?;
-        let mut store = Store {
-            conn,
-            path,
-            schemas: HashMap::new(),
         };
+        crate::private::create_dir(data_dir).map_err(dir_err)?;
+        crate::private::tighten(data_dir, true);
+        let path = data_dir.join(CACHE_FILE);
+        // A private file before SQLite opens it: its -wal and -shm files take its mode.
+        match crate::private::touch(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(classify(
+                    &path,
+                    rusqlite::Error::SqliteFailure(
+                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                        None,
+                    ),
+                ));
+            }
+            Err(e) => return Err(dir_err(e)),
+        }
+        for suffix in ["-wal", "-shm"] {
+            let mut p = path.as_os_str().to_os_string();
+            p.push(suffix);
+            crate::private::tighten(Path::new(&p), false);
+        }
+        let conn = Connection::open(&path).map_err(|e| classify(&path, e))?;
+        let mut store = Store::over(conn, path, data_dir);
         store.init()?;
         Ok(store)
+    }
+
+    fn over(conn: Connection, path: PathBuf, dir: &Path) -> Store {
+        Store {
+            conn,
+            path,
+            dir: dir.to_path_buf(),
+            schemas: HashMap::new(),
+            waiter: lock::stderr_waiter(),
+            source: "verdict",
+        }
     }
 
     /// Opens an existing cache without creating or migrating anything (for `verify`).
@@ -189,11 +246,9 @@ impl Store {
         }
         let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(|e| classify(&path, e))?;
-        let store = Store {
-            conn,
-            path,
-            schemas: HashMap::new(),
-        };
+        conn.busy_timeout(lock::ATTEMPT)
+            .map_err(|e| classify(&path, e))?;
+        let store = Store::over(conn, path, data_dir);
         store.check_version()?;
         Ok(Some(store))
     }
@@ -203,8 +258,42 @@ impl Store {
         &self.path
     }
 
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Who is told when a write has to wait for another process (default: a line on
+    /// stderr).
+    pub fn set_waiter(&mut self, waiter: Waiter) {
+        self.waiter = waiter;
+    }
+
+    /// The name the event log gives the actions of this process (`label`, `workstation`).
+    pub fn set_source(&mut self, source: &'static str) {
+        self.source = source;
+    }
+
+    /// Announces that this process will hold the write lock for a while (`what` in
+    /// words), so that others waiting say what they wait for; ends when dropped.
+    pub fn announce(&self, what: &str) -> Announced {
+        lock::announce(&self.dir, what)
+    }
+
     pub(crate) fn err(&self, e: rusqlite::Error) -> StoreError {
         classify(&self.path, e)
+    }
+
+    /// Takes the write lock, waiting (and saying so) while another process holds it.
+    pub(crate) fn begin(&mut self) -> Result<lock::Tx<'_>, StoreError> {
+        let Store {
+            conn,
+            path,
+            dir,
+            waiter,
+            ..
+        } = self;
+        lock::begin(conn, dir, waiter).map_err(|e| begin_error(path, e))
     }
 
     fn check_version(&self) -> Result<i64, StoreError> {
@@ -224,15 +313,18 @@ impl Store {
     }
 
     fn init(&mut self) -> Result<(), StoreError> {
-        // Look at the version before anything writes: a newer cache is left untouched.
-        let version = self.check_version()?;
+        // Before anything else, so that even the first reads wait for a concurrent
+        // first-time set-up instead of failing with "database is locked".
         self.conn
-            .busy_timeout(std::time::Duration::from_secs(5))
+            .busy_timeout(lock::ATTEMPT)
             .map_err(|e| self.err(e))?;
-        let mode: String = self
-            .conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(|e| self.err(e))?;
+        // Look at the version before anything writes: a newer cache is left untouched.
+        let version = self.retry_busy(|s| s.check_version())?;
+        let mode: String = self.retry_busy(|s| {
+            s.conn
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+                .map_err(|e| s.err(e))
+        })?;
         if mode != "wal" {
             return Err(StoreError::ReadOnly {
                 path: self.path.clone(),
@@ -243,40 +335,77 @@ impl Store {
         self.conn
             .execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
             .map_err(|e| self.err(e))?;
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = self
-                .conn
-                .transaction()
-                .map_err(|e| classify(&self.path, e))?;
-            tx.execute_batch(sql).map_err(|e| classify(&self.path, e))?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)
-                .map_err(|e| classify(&self.path, e))?;
-            tx.commit().map_err(|e| classify(&self.path, e))?;
+        if version == MIGRATIONS.len() as i64 {
+            return Ok(());
         }
+        // Migrate under the write lock, reading the version again inside it: of several
+        // processes opening a new cache at once, one migrates and the others find it done.
+        let _note = self.announce("setting up or upgrading the cache");
+        let path = self.path.clone();
+        let tx = self.begin()?;
+        let cls = |e| classify(&path, e);
+        let version: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(cls)?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::Newer {
+                path: path.clone(),
+                found: version,
+                known,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(sql).map_err(cls)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .map_err(cls)?;
+        }
+        tx.commit().map_err(cls)?;
         Ok(())
     }
 
-    /// The schema stored under this hash (parsed once per session).
-    pub fn schema(&mut self, sha256: &str) -> Result<Arc<Schema>, StoreError> {
-        if let Some(s) = self.schemas.get(sha256) {
-            return Ok(s.clone());
+    /// Runs a read (or a pragma) again while another process holds a lock it needs,
+    /// for as long as [`Store::begin`] would wait.
+    fn retry_busy<T>(
+        &mut self,
+        mut f: impl FnMut(&Store) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let start = std::time::Instant::now();
+        let mut told = false;
+        loop {
+            match f(self) {
+                Err(StoreError::Sqlite { source, .. })
+                    if lock::is_busy(&source)
+                        && (start.elapsed() < lock::UNANNOUNCED_WAIT
+                            || !lock::live_announcements(&self.dir).is_empty()) =>
+                {
+                    if !told {
+                        told = true;
+                        (self.waiter)(Some(
+                            "waiting for another verdict process that is setting up the cache...",
+                        ));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => {
+                    if told {
+                        (self.waiter)(None);
+                    }
+                    return other;
+                }
+            }
         }
-        let body: String = self
-            .conn
-            .query_row(
-                "SELECT body FROM schemas WHERE sha256 = ?1",
-                [sha256],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.err(e))?;
-        let value: serde_json::Value = serde_json::from_str(&body)
-            .map_err(|e| StoreError::Refused(format!("stored schema {sha256} is corrupt: {e}")))?;
-        let schema = Arc::new(
-            Schema::from_json(value, &format!("cached schema {sha256}"))
-                .map_err(|e| StoreError::Refused(e.to_string()))?,
-        );
-        self.schemas.insert(sha256.to_string(), schema.clone());
-        Ok(schema)
+    }
+}
+
+/// Why taking the write lock failed, for a person.
+fn begin_error(path: &Path, e: lock::BeginError) -> StoreError {
+    match e {
+        lock::BeginError::Sqlite(e) => classify(path, e),
+        lock::BeginError::TooLong(d) => StoreError::Locked {
+            path: path.to_path_buf(),
+            secs: d.as_secs(),
+        },
     }
 }
 

@@ -123,16 +123,32 @@ pub struct Summary {
 
 /// Runs the workstation on a cache until the rater quits.
 pub fn run(
-    store: crate::store::Store,
+    mut store: crate::store::Store,
     keymap: keymap::Keymap,
     settings: state::Settings,
+    notes: Vec<String>,
 ) -> anyhow::Result<Summary> {
     let mut terminal = ratatui::try_init()?;
     let _restore = Restore;
     ratatui::crossterm::execute!(std::io::stdout(), event::EnableBracketedPaste)?;
     let size = terminal.size()?;
+    // A write that waits for another process (a long pull) says so on the bottom line
+    // while it waits; the keys typed meanwhile stay in the terminal's input and are read
+    // after, so none is lost. The screen is repainted whole afterwards.
+    let repaint = std::rc::Rc::new(std::cell::Cell::new(false));
+    store.set_waiter(waiting_line(repaint.clone()));
     let mut app = app::App::new(store, keymap, settings, (size.width, size.height))?;
+    if !notes.is_empty() {
+        app.state.message = Some(state::Message {
+            text: notes.join(" "),
+            error: false,
+        });
+    }
     loop {
+        app.check_outside();
+        if repaint.replace(false) {
+            terminal.clear()?;
+        }
         ratatui::crossterm::execute!(
             std::io::stdout(),
             ratatui::crossterm::terminal::BeginSynchronizedUpdate
@@ -177,5 +193,29 @@ pub fn run(
         median_secs: s.median_secs(),
         per_hour: s.per_hour(app.state.now_ms),
         unexported: app.state.unexported,
+    })
+}
+
+/// A waiter that writes what the workstation waits for on the terminal's last line.
+fn waiting_line(repaint: std::rc::Rc<std::cell::Cell<bool>>) -> crate::store::Waiter {
+    use ratatui::crossterm::{cursor, style, terminal};
+    Box::new(move |what: Option<&str>| {
+        let Some(what) = what else { return };
+        let (w, h) = terminal::size().unwrap_or((80, 24));
+        let text: String = crate::safe::sanitize_line(&format!(" {what} (your keys are kept)"))
+            .chars()
+            .take(w as usize)
+            .collect();
+        let _ = ratatui::crossterm::execute!(
+            std::io::stdout(),
+            cursor::SavePosition,
+            cursor::MoveTo(0, h.saturating_sub(1)),
+            terminal::Clear(terminal::ClearType::CurrentLine),
+            style::SetAttribute(style::Attribute::Reverse),
+            style::Print(text),
+            style::SetAttribute(style::Attribute::Reset),
+            cursor::RestorePosition
+        );
+        repaint.set(true);
     })
 }

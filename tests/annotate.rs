@@ -247,7 +247,7 @@ fn an_item_id_in_two_batches_needs_the_batch_named() {
     let e = store.find_item("single").unwrap_err();
     assert!(
         e.to_string()
-            .contains("several batches (fixture-mixed, other)"),
+            .contains("--batch 'fixture-mixed' 'single', --batch 'other' 'single'"),
         "{e}"
     );
     let a = store.find_item("fixture-mixed/single").unwrap();

@@ -271,11 +271,14 @@ fn a_rater_labels_every_kind_of_item_in_a_real_terminal() {
     let t = Tmux::start(&s, "c");
     let screen = t.wait_for("6/6 · fixture-mixed · 42");
     assert!(screen.contains("draft that must survive"), "{screen}");
+    // The draft comes back in the open editor; leaving the editor saves it.
+    t.wait_for("restored the justification");
+    t.key(&k["leave_editor"]);
     // Submit with the preset, undo it, and submit again.
     t.key(&k["preset_1"]);
     t.wait_for("Every item is finished");
     t.key(&k["undo"]);
-    t.wait_for("undone (");
+    t.wait_for("undid action");
     t.key(&k["preset_1"]);
     t.wait_for("Every item is finished");
     t.key(&k["quit"]);

@@ -2,7 +2,7 @@
 //! once, labelling through the library, pushing; a replayed bundle, a tampered one, one
 //! signed by a stranger, one naming items not leased; ingest from a folder; calibration;
 //! a clean stop on SIGTERM.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::disallowed_macros)]
 
 mod common;
 use common::{Sandbox, fixture};

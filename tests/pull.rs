@@ -1,5 +1,5 @@
 //! `verdict pull` on valid and invalid batches, through the real binary.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::disallowed_macros)]
 
 mod common;
 use common::{Sandbox, fixture};

@@ -283,15 +283,29 @@ fn drafts_are_saved_as_they_are_typed() {
     app.dispatch(Action::Type("half a thought".into()));
     let key_ = app.state.item.as_ref().unwrap().key;
     let dir = app.store.path().parent().unwrap().to_path_buf();
-    // As if the process were killed now: another connection sees the draft.
-    assert_eq!(
-        Store::open(&dir)
-            .unwrap()
-            .item(key_)
-            .unwrap()
-            .annotation
-            .justification,
-        "half a thought"
+    // As if the process were killed now: another connection sees the draft, kept apart
+    // from the justification (which nothing exports until the edit is finished).
+    let stored = Store::open(&dir).unwrap().item(key_).unwrap();
+    assert_eq!(stored.draft.as_deref(), Some("half a thought"));
+    assert_eq!(stored.annotation.justification, "");
+    // A workstation started after the kill opens the editor with the draft in it.
+    let restarted = App::new(
+        Store::open(&dir).unwrap(),
+        Keymap::load(None).unwrap(),
+        Settings::default(),
+        (160, 45),
+    )
+    .unwrap();
+    assert!(restarted.state.editing);
+    assert_eq!(restarted.state.editor.text(), "half a thought");
+    assert!(
+        restarted
+            .state
+            .message
+            .as_ref()
+            .is_some_and(|m| m.text.contains("restored the justification")),
+        "{:?}",
+        restarted.state.message
     );
 }
 

@@ -26,9 +26,10 @@ fn demo(env: &Env, dir: &std::path::Path) -> anyhow::Result<()> {
     if std::io::stdout().is_terminal() {
         return super::open::workstation(env, store);
     }
-    println!(
+    crate::outln!(
         "verdict demo: batch {} with {} items, in a throwaway cache (run it in a terminal to label them).\n",
-        report.batch_id, report.added
+        report.batch_id,
+        report.added
     );
     for key in store.queue()? {
         let item = store.item(key)?;
@@ -54,7 +55,7 @@ fn demo(env: &Env, dir: &std::path::Path) -> anyhow::Result<()> {
                 .take(70)
                 .collect()
         };
-        println!("  {:<22} {:<10} {}", item.item_id, kind, preview);
+        crate::outln!("  {:<22} {:<10} {}", item.item_id, kind, preview);
     }
     Ok(())
 }

@@ -14,10 +14,16 @@ pub fn run(env: &Env, args: &ExportArgs) -> anyhow::Result<()> {
         Some(p) => (env.outbox(), Some(p.as_path())),
         None => (env.outbox(), None),
     };
-    match bundle::export(&mut store, &env.config_dir, &env.rater, &dir, file)? {
-        None => println!("Nothing to export: every finished annotation is already in a bundle."),
+    let outcome = bundle::export(&mut store, &env.config_dir, &env.rater, &dir, file)?;
+    for note in &outcome.recovered {
+        crate::errln!("note: {note}");
+    }
+    match outcome.exported {
+        None => {
+            crate::outln!("Nothing to export: every finished annotation is already in a bundle.")
+        }
         Some(x) => {
-            println!(
+            crate::outln!(
                 "Wrote {} records to {}\nSignature: {}\nCheck it with: minisign -Vm {} -p {}",
                 x.manifest.record_count,
                 x.path.display(),

@@ -10,7 +10,7 @@ pub fn log(env: &Env, args: &LogArgs) -> anyhow::Result<()> {
     let key = args
         .item
         .as_deref()
-        .map(|i| store.find_item(i))
+        .map(|i| store.find_item_in(args.batch.as_deref(), i))
         .transpose()?;
     let rows = store.audit(key, args.limit)?;
     if args.json {
@@ -28,7 +28,7 @@ pub fn log(env: &Env, args: &LogArgs) -> anyhow::Result<()> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        crate::outln!("{}", crate::safe::json_pretty(&out)?);
         return Ok(());
     }
     for (b, i, e) in rows {
@@ -37,7 +37,7 @@ pub fn log(env: &Env, args: &LogArgs) -> anyhow::Result<()> {
             // The log shows values as JSON text, so control characters stay escaped.
             s.chars().take(60).collect()
         };
-        println!(
+        crate::outln!(
             "{}  {:<5} #{:<5} {}/{}  {}: {} -> {}",
             rfc3339(e.at),
             e.kind,
@@ -55,12 +55,13 @@ pub fn log(env: &Env, args: &LogArgs) -> anyhow::Result<()> {
 /// Undoes (or redoes) the last action, whatever item it was on.
 pub fn undo(env: &Env, redo: bool) -> anyhow::Result<()> {
     let mut store = Store::open(&env.data_dir)?;
+    store.set_source("undo");
     let r = if redo { store.redo()? } else { store.undo()? };
     match r {
-        None => println!("Nothing to {}.", if redo { "redo" } else { "undo" }),
+        None => crate::outln!("Nothing to {}.", if redo { "redo" } else { "undo" }),
         Some(r) => {
             let item = store.item(r.key)?;
-            println!(
+            crate::outln!(
                 "{} action #{} on {}/{} ({} changes); it is now {}",
                 if redo { "Redid" } else { "Undid" },
                 r.action,

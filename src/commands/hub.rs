@@ -20,8 +20,8 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
                 anyhow::bail!("--lease-hours must be at least 1");
             }
             let (_, token) = HubDb::init(db, *lease_hours, *gold_rate)?;
-            println!("Created hub database {}", db.display());
-            println!("Admin token (shown once; keep it safe): {token}");
+            crate::outln!("Created hub database {}", db.display());
+            crate::outln!("Admin token (shown once; keep it safe): {token}");
         }
         HubCommand::Serve { db, listen } => {
             let hub = HubDb::open(db)?;
@@ -44,9 +44,9 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
             )?;
             let (id, added, same) = hub.load(&mut open, *overlap, *gold)?;
             for w in &open.warnings {
-                eprintln!("warning: {}:{}: {}", file.display(), w.line, w.message);
+                crate::errln!("warning: {}:{}: {}", file.display(), w.line, w.message);
             }
-            println!(
+            crate::outln!(
                 "Loaded batch {id}: {added} new {}items, {same} already loaded; each needs {overlap} raters",
                 if *gold { "gold " } else { "" }
             );
@@ -55,18 +55,18 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
             let mut hub = HubDb::open(db)?;
             let pk = keys::parse_public_arg(pubkey)?;
             let token = hub.add_rater(name, &pk)?;
-            println!(
+            crate::outln!(
                 "Registered rater {name} (key {})",
                 keys::key_id(pk.keynum())
             );
-            println!("Token for {name} (shown once): {token}");
+            crate::outln!("Token for {name} (shown once): {token}");
         }
         HubCommand::Ingest { dir, db } => ingest(dir, db)?,
         HubCommand::Report { db, json } => {
             let hub = HubDb::open(db)?;
             let r = crate::hub::report::report(&hub.batches()?, &hub.all_records()?);
             if *json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
+                crate::outln!("{}", crate::safe::json_pretty(&r)?);
             } else {
                 print_report(&r);
             }
@@ -75,16 +75,20 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
             let hub = HubDb::open(db)?;
             let rows = crate::hub::report::dataset(&hub.all_records()?);
             write_dataset(&rows, out, format)?;
-            println!("Wrote {} items to {}", rows.len(), out.display());
+            crate::outln!("Wrote {} items to {}", rows.len(), out.display());
         }
         HubCommand::Status { db } => {
             let hub = HubDb::open(db)?;
-            println!(
+            crate::outln!(
                 "{:<40} {:>7} {:>6} {:>7} {:>8}",
-                "batch", "overlap", "items", "leases", "records"
+                "batch",
+                "overlap",
+                "items",
+                "leases",
+                "records"
             );
             for (b, k, items, leases, records) in hub.progress()? {
-                println!("{b:<40} {k:>7} {items:>6} {leases:>7} {records:>8}");
+                crate::outln!("{b:<40} {k:>7} {items:>6} {leases:>7} {records:>8}");
             }
         }
     }
@@ -124,10 +128,10 @@ fn ingest(dir: &std::path::Path, db: &std::path::Path) -> anyhow::Result<()> {
             }
         })();
         match outcome {
-            Ok(msg) => println!("{}: {msg}", file.display()),
+            Ok(msg) => crate::outln!("{}: {msg}", file.display()),
             Err(e) => {
                 refused += 1;
-                eprintln!("{}: {e:#}", file.display());
+                crate::errln!("{}: {e:#}", file.display());
             }
         }
     }
@@ -142,33 +146,47 @@ fn fmt(v: Option<f64>) -> String {
 }
 
 fn print_report(r: &crate::hub::report::Report) {
-    println!("Progress");
-    println!(
+    crate::outln!("Progress");
+    crate::outln!(
         "  {:<36} {:>7} {:>6} {:>9} {:>8}",
-        "batch", "overlap", "items", "complete", "records"
+        "batch",
+        "overlap",
+        "items",
+        "complete",
+        "records"
     );
     for b in &r.batches {
-        println!(
+        crate::outln!(
             "  {:<36} {:>7} {:>6} {:>9} {:>8}",
-            b.batch, b.overlap, b.items, b.complete, b.records
+            b.batch,
+            b.overlap,
+            b.items,
+            b.complete,
+            b.records
         );
     }
-    println!("\nRaters");
-    println!(
+    crate::outln!("\nRaters");
+    crate::outln!(
         "  {:<20} {:>6} {:>12} {:>14}",
-        "rater", "done", "median s", "gold accuracy"
+        "rater",
+        "done",
+        "median s",
+        "gold accuracy"
     );
     for x in &r.raters {
         let gold = match x.gold_accuracy {
             Some(a) => format!("{:.0}% ({}/{})", a * 100.0, x.gold_correct, x.gold_items),
             None => "no gold yet".into(),
         };
-        println!(
+        crate::outln!(
             "  {:<20} {:>6} {:>12.1} {:>14}",
-            x.rater, x.items_done, x.median_seconds, gold
+            x.rater,
+            x.items_done,
+            x.median_seconds,
+            gold
         );
     }
-    println!(
+    crate::outln!(
         "\nAgreement (items behind each figure in brackets; n/a: undefined, e.g. no variation)"
     );
     let mut last = String::new();
@@ -178,10 +196,10 @@ fn print_report(r: &crate::hub::report::Report) {
             None => a.question.clone(),
         };
         if a.batch != last {
-            println!("  {}", a.batch);
+            crate::outln!("  {}", a.batch);
             last = a.batch.clone();
         }
-        println!(
+        crate::outln!(
             "    {:<28} {:<19} {:<8} {:>7} [{}]",
             q,
             a.measure,
@@ -217,15 +235,15 @@ fn write_dataset(
                 r.item_sha256.clone(),
                 r.gold.to_string(),
                 r.ratings.len().to_string(),
-                serde_json::to_string(&r.majority)?,
-                serde_json::to_string(&r.agreement)?,
-                serde_json::to_string(&r.ratings)?,
+                crate::safe::json(&r.majority)?,
+                crate::safe::json(&r.agreement)?,
+                crate::safe::json(&r.ratings)?,
             ])?;
         }
         text = String::from_utf8(w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?;
     } else {
         for r in rows {
-            text.push_str(&serde_json::to_string(r)?);
+            text.push_str(&crate::safe::json(r)?);
             text.push('\n');
         }
     }

@@ -9,8 +9,8 @@ pub fn run(env: &Env, cmd: &KeyCommand) -> anyhow::Result<()> {
     match cmd {
         KeyCommand::Show => {
             let pk = keys::public(&env.config_dir)?;
-            print!("{}", keys::public_text(&pk));
-            eprintln!(
+            crate::safe::out_text(&keys::public_text(&pk));
+            crate::errln!(
                 "key id {} ({}); secret key {}",
                 keys::key_id(pk.keynum()),
                 keys::paths(&env.config_dir).1.display(),
@@ -24,12 +24,12 @@ pub fn run(env: &Env, cmd: &KeyCommand) -> anyhow::Result<()> {
                 None
             };
             let pk = keys::create(&env.config_dir, pass, *force)?;
-            println!(
+            crate::outln!(
                 "Created key {} in {}",
                 keys::key_id(pk.keynum()),
                 env.config_dir.display()
             );
-            print!("{}", keys::public_text(&pk));
+            crate::safe::out_text(&keys::public_text(&pk));
         }
     }
     Ok(())

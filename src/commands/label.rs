@@ -9,7 +9,8 @@ use crate::store::Store;
 /// skips. Each change is committed and logged; a refused submit leaves the changes saved.
 pub fn run(env: &Env, args: &LabelArgs) -> anyhow::Result<()> {
     let mut store = Store::open(&env.data_dir)?;
-    let key = store.find_item(&args.item)?;
+    store.set_source("label");
+    let key = store.find_item_in(args.batch.as_deref(), &args.item)?;
     let item = store.item(key)?;
     let schema = item.schema.clone();
     let action = store.new_action()?;
@@ -61,9 +62,11 @@ pub fn run(env: &Env, args: &LabelArgs) -> anyhow::Result<()> {
         store.submit(key, action)?;
     }
     let now = store.item(key)?;
-    println!(
+    crate::outln!(
         "{}/{}: {}",
-        now.batch_id, now.item_id, now.annotation.status
+        now.batch_id,
+        now.item_id,
+        now.annotation.status
     );
     Ok(())
 }

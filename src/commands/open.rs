@@ -11,7 +11,7 @@ pub fn run(env: &Env) -> anyhow::Result<()> {
 }
 
 /// Runs the workstation on a store.
-pub fn workstation(env: &Env, store: Store) -> anyhow::Result<()> {
+pub fn workstation(env: &Env, mut store: Store) -> anyhow::Result<()> {
     // Configuration errors first: they say which file to fix.
     let keymap = tui::keymap::Keymap::load_from(&env.config_dir)?;
     use std::io::IsTerminal;
@@ -20,8 +20,11 @@ pub fn workstation(env: &Env, store: Store) -> anyhow::Result<()> {
             "the workstation needs a terminal; for scripts use verdict status, label and export"
         );
     }
-    let summary = tui::run(store, keymap, env.settings())?;
-    println!(
+    // An export interrupted at the wrong moment is finished or taken back first; what
+    // was done is the first thing the status line says.
+    let notes = crate::bundle::recover(&mut store, &env.config_dir, &env.outbox())?;
+    let summary = tui::run(store, keymap, env.settings(), notes)?;
+    crate::outln!(
         "Session: {} items done, median {:.0} s per item, {:.0} items per hour. {} finished items not yet exported{}",
         summary.done,
         summary.median_secs,
@@ -39,6 +42,6 @@ pub fn workstation(env: &Env, store: Store) -> anyhow::Result<()> {
 /// Prints the effective keymap.
 pub fn keys(env: &Env) -> anyhow::Result<()> {
     let keymap = tui::keymap::Keymap::load_from(&env.config_dir)?;
-    print!("{}", keymap.to_toml());
+    crate::safe::out_text(&keymap.to_toml());
     Ok(())
 }

@@ -44,7 +44,7 @@ pub fn run(env: &Env, args: &PullArgs) -> anyhow::Result<()> {
         match pull_file(&mut store, file, options) {
             Ok(r) => report(file, &r),
             Err(e) => {
-                eprintln!("error: {e:#}");
+                crate::errln!("error: {e:#}");
                 failures.push(file.display().to_string());
             }
         }
@@ -84,10 +84,10 @@ pub fn pull_file(store: &mut Store, file: &Path, options: Options) -> anyhow::Re
     });
     bar.finish_and_clear();
     for w in open.warnings.iter().take(MAX_WARNINGS) {
-        eprintln!("warning: {}:{}: {}", file.display(), w.line, w.message);
+        crate::errln!("warning: {}:{}: {}", file.display(), w.line, w.message);
     }
     if open.warnings.len() > MAX_WARNINGS {
-        eprintln!(
+        crate::errln!(
             "warning: ... and {} more warnings in {}",
             open.warnings.len() - MAX_WARNINGS,
             file.display()
@@ -98,14 +98,14 @@ pub fn pull_file(store: &mut Store, file: &Path, options: Options) -> anyhow::Re
 
 fn report(file: &Path, r: &ImportReport) {
     if r.added == 0 {
-        println!(
+        crate::outln!(
             "{}: batch {} is already in the cache; nothing new ({} items unchanged)",
             file.display(),
             r.batch_id,
             r.unchanged
         );
     } else {
-        println!(
+        crate::outln!(
             "{}: pulled batch {}: {} new items{}",
             file.display(),
             r.batch_id,
@@ -148,7 +148,7 @@ fn from_hub(env: &Env, url: &str, args: &PullArgs) -> anyhow::Result<()> {
         report_line(url, &report);
     }
     store.save_calibration(&resp.calibration)?;
-    println!(
+    crate::outln!(
         "{} items leased to you until {}{}",
         total,
         resp.lease_expires,
@@ -165,8 +165,10 @@ fn from_hub(env: &Env, url: &str, args: &PullArgs) -> anyhow::Result<()> {
 }
 
 fn report_line(url: &str, r: &ImportReport) {
-    println!(
+    crate::outln!(
         "{url}: batch {}: {} new items, {} already cached",
-        r.batch_id, r.added, r.unchanged
+        r.batch_id,
+        r.added,
+        r.unchanged
     );
 }

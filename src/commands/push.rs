@@ -9,6 +9,11 @@ use crate::store::Store;
 /// others still go.
 pub fn run(env: &Env, args: &PushArgs) -> anyhow::Result<()> {
     let mut store = Store::open(&env.data_dir)?;
+    // An export interrupted at the wrong moment is finished or taken back before anything
+    // is pushed.
+    for note in crate::bundle::recover(&mut store, &env.config_dir, &env.outbox())? {
+        crate::errln!("note: {note}");
+    }
     let pending: Vec<(String, String)> = store
         .bundles()?
         .into_iter()
@@ -16,7 +21,7 @@ pub fn run(env: &Env, args: &PushArgs) -> anyhow::Result<()> {
         .map(|b| (b.0, b.1))
         .collect();
     if pending.is_empty() {
-        println!(
+        crate::outln!(
             "Nothing to push: every bundle has been acknowledged. (Run verdict export first?)"
         );
         return Ok(());
@@ -38,7 +43,7 @@ pub fn run(env: &Env, args: &PushArgs) -> anyhow::Result<()> {
             sig_name.push(".minisig");
             std::fs::write(dir.join(sig_name), &sig)?;
             store.mark_pushed(&id)?;
-            println!("{id}: copied to {}", dir.display());
+            crate::outln!("{id}: copied to {}", dir.display());
             continue;
         }
         let url = args.hub.as_deref().unwrap_or_default();
@@ -49,14 +54,14 @@ pub fn run(env: &Env, args: &PushArgs) -> anyhow::Result<()> {
             Ok(ack) => {
                 store.mark_pushed(&id)?;
                 if ack.duplicate {
-                    println!("{id}: the hub had it already (acknowledged)");
+                    crate::outln!("{id}: the hub had it already (acknowledged)");
                 } else {
-                    println!("{id}: {} records acknowledged", ack.accepted);
+                    crate::outln!("{id}: {} records acknowledged", ack.accepted);
                 }
             }
             Err(e) => {
                 refused += 1;
-                eprintln!("{id}: {e:#}");
+                crate::errln!("{id}: {e:#}");
             }
         }
     }

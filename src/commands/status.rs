@@ -14,25 +14,39 @@ pub fn run(env: &Env, args: &StatusArgs) -> anyhow::Result<()> {
             "cache": store.path(),
             "batches": rows,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        crate::outln!("{}", crate::safe::json_pretty(&out)?);
         return Ok(());
     }
     if rows.is_empty() {
-        println!(
+        crate::outln!(
             "No batches in the cache ({}). Pull one with: verdict pull FILE",
             store.path().display()
         );
         return Ok(());
     }
     let width = rows.iter().map(|r| r.batch.len()).max().unwrap_or(5).max(5);
-    println!(
+    crate::outln!(
         "{:<width$}  {:>6}  {:>6}  {:>6}  {:>7}  {:>7}  {:>8}  {:>9}",
-        "batch", "items", "to do", "done", "skipped", "flagged", "exported", "to export"
+        "batch",
+        "items",
+        "to do",
+        "done",
+        "skipped",
+        "flagged",
+        "exported",
+        "to export"
     );
     for r in &rows {
-        println!(
+        crate::outln!(
             "{:<width$}  {:>6}  {:>6}  {:>6}  {:>7}  {:>7}  {:>8}  {:>9}",
-            r.batch, r.items, r.todo, r.done, r.skipped, r.flagged, r.exported, r.to_export
+            r.batch,
+            r.items,
+            r.todo,
+            r.done,
+            r.skipped,
+            r.flagged,
+            r.exported,
+            r.to_export
         );
     }
     Ok(())

@@ -25,7 +25,7 @@ pub fn run(env: &Env, args: &VerifyArgs) -> anyhow::Result<()> {
     let v = bundle::verify(&args.bundle, &pk, store.as_ref())?;
     if !v.ok() {
         for f in &v.failures {
-            eprintln!("FAILED: {f}");
+            crate::errln!("FAILED: {f}");
         }
         anyhow::bail!(
             "{} does not verify ({} problems)",
@@ -38,22 +38,23 @@ pub fn run(env: &Env, args: &VerifyArgs) -> anyhow::Result<()> {
         .as_ref()
         .map(|m| (m.bundle_id.as_str(), m.rater.as_str()))
         .unwrap_or_default();
-    println!(
+    crate::outln!(
         "Signature and trusted comment OK (key {})",
         keys::key_id(pk.keynum())
     );
-    println!(
+    crate::outln!(
         "Bundle {} by {}: {} records, manifest matches",
         m.0,
         m.1,
         v.records.len()
     );
     match store {
-        Some(_) => println!(
+        Some(_) => crate::outln!(
             "Item hashes: {} match the cache, {} items not in the cache (not checked)",
-            v.matched_in_cache, v.not_in_cache
+            v.matched_in_cache,
+            v.not_in_cache
         ),
-        None => println!("Item hashes: no local cache to check against"),
+        None => crate::outln!("Item hashes: no local cache to check against"),
     }
     Ok(())
 }

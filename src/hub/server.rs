@@ -36,7 +36,7 @@ fn from_hub(e: HubError) -> Response {
         }
         // Internal details stay in the hub's log, not in another rater's answer.
         other => {
-            eprintln!("hub error: {other}");
+            crate::errln!("hub error: {other}");
             error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal error; the hub's log says more",
@@ -193,13 +193,13 @@ pub fn serve(db: HubDb, listen: &str) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
-        println!("verdict hub listening on http://{}", listener.local_addr()?);
+        crate::outln!("verdict hub listening on http://{}", listener.local_addr()?);
         use std::io::Write;
         let _ = std::io::stdout().flush();
         axum::serve(listener, router(db))
             .with_graceful_shutdown(stop)
             .await?;
-        println!("verdict hub stopped");
+        crate::outln!("verdict hub stopped");
         Ok(())
     })
 }

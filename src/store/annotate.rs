@@ -1,10 +1,14 @@
 //! Annotations: every change is committed together with its event-log entry before the
-//! caller hears it is saved.
+//! caller hears it is saved. Each write is one `BEGIN IMMEDIATE` transaction, and what it
+//! reads to decide (the schema, the old value, the item's version) it reads inside it, so
+//! two processes writing the same cache cannot interleave between a read and a write.
 
+use super::lock::Tx;
 use super::{Store, StoreError, now_ms};
 use crate::model::{Answer, Content, Extras, Schema};
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
-use std::collections::BTreeMap;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 use std::sync::Arc;
 
 /// The rater's work on one item.
@@ -14,7 +18,7 @@ pub struct Annotation {
     pub status: String,
     /// Answers by question id.
     pub answers: BTreeMap<String, Answer>,
-    /// The justification (or its draft).
+    /// The justification (as last saved; text being typed is a draft, kept apart).
     pub justification: String,
     /// Why it was skipped.
     pub skip_reason: Option<String>,
@@ -26,10 +30,13 @@ pub struct Annotation {
     pub revision: i64,
     /// The revision last exported.
     pub exported_revision: i64,
+    /// Bumped by every change of the rater's work (not by active time or drafts): a
+    /// writer that showed version v refuses to write once it is no longer v.
+    pub version: i64,
 }
 
 /// An item as cached, with its annotation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoredItem {
     /// Row key.
     pub key: i64,
@@ -49,8 +56,38 @@ pub struct StoredItem {
     pub schema: Arc<Schema>,
     /// The rater's work so far.
     pub annotation: Annotation,
+    /// A justification being typed when the workstation last stopped (not yet saved).
+    pub draft: Option<String>,
     /// The hub's reference answers, for a gold item the rater has labelled and pushed.
     pub reference: Option<crate::hub::api::Calibration>,
+}
+
+/// Who writes: the user action a change belongs to (undo takes an action's changes
+/// together) and, for a writer that showed the item to a person, the item version it
+/// showed. A write whose `seen` version is no longer the item's is refused with
+/// [`StoreError::Changed`]: a keystroke never overwrites what the rater has not seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Act {
+    /// The action id (from [`Store::new_action`]).
+    pub action: i64,
+    /// The item version the writer showed, if it showed one.
+    pub seen: Option<i64>,
+}
+
+impl From<i64> for Act {
+    fn from(action: i64) -> Act {
+        Act { action, seen: None }
+    }
+}
+
+impl Act {
+    /// The same action, checked against the item version `v`.
+    pub fn seen(self, v: i64) -> Act {
+        Act {
+            seen: Some(v),
+            ..self
+        }
+    }
 }
 
 /// The part of an item that writes check against.
@@ -78,47 +115,290 @@ pub struct Event {
     pub new: Option<String>,
 }
 
-fn json_str(s: &str) -> String {
+pub(super) fn json_str(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
 }
 
+/// Refuses text a person wrote that holds characters that could act on a terminal or
+/// reorder what a reader sees (control characters other than newline and tab, bidi
+/// overrides): a justification, a skip reason, a flag note.
+pub fn check_text(field: &str, text: &str) -> Result<(), StoreError> {
+    if let Some((i, c)) = text
+        .chars()
+        .enumerate()
+        .find(|(_, c)| *c != '\n' && *c != '\t' && crate::safe::is_unsafe(*c))
+    {
+        return Err(StoreError::Refused(format!(
+            "the {field} holds the invisible control character U+{:04X} at character {}: control characters and bidi overrides are not allowed in a {field}; remove it",
+            c as u32,
+            i + 1
+        )));
+    }
+    Ok(())
+}
+
+/// Reads an item's annotation (a default draft when it has none yet).
+pub(super) fn annotation(conn: &Connection, key: i64) -> rusqlite::Result<Annotation> {
+    let mut a = conn
+        .prepare_cached(
+            "SELECT status, justification, skip_reason, flag_reason, flag_note, active_ms, revision,
+                    exported_revision, version
+             FROM annotations WHERE item = ?1",
+        )?
+        .query_row([key], |r| {
+            let flag = match (
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+            ) {
+                (Some(reason), note) => Some((reason, note.unwrap_or_default())),
+                _ => None,
+            };
+            Ok(Annotation {
+                status: r.get(0)?,
+                justification: r.get(1)?,
+                skip_reason: r.get(2)?,
+                flag,
+                active_ms: r.get(5)?,
+                revision: r.get(6)?,
+                exported_revision: r.get(7)?,
+                version: r.get(8)?,
+                answers: BTreeMap::new(),
+            })
+        })
+        .optional()?
+        .unwrap_or_else(|| Annotation {
+            status: "draft".into(),
+            ..Annotation::default()
+        });
+    let mut stmt = conn.prepare_cached("SELECT question, value FROM answers WHERE item = ?1")?;
+    let rows: Vec<(String, String)> = stmt
+        .query_map([key], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (q, v) in rows {
+        if let Ok(ans) = serde_json::from_str(&v) {
+            a.answers.insert(q, ans);
+        }
+    }
+    Ok(a)
+}
+
+/// The parsed schema stored under a hash, from the session's memo or the cache.
+fn schema_of(
+    conn: &Connection,
+    memo: &mut HashMap<String, Arc<Schema>>,
+    sha256: &str,
+) -> Result<Arc<Schema>, String> {
+    if let Some(s) = memo.get(sha256) {
+        return Ok(s.clone());
+    }
+    let body: String = conn
+        .query_row(
+            "SELECT body FROM schemas WHERE sha256 = ?1",
+            [sha256],
+            |r| r.get(0),
+        )
+        .map_err(|e| e.to_string())?;
+    let value: serde_json::Value = serde_json::from_str(&body)
+        .map_err(|e| format!("stored schema {sha256} is corrupt: {e}"))?;
+    let schema = Arc::new(
+        Schema::from_json(value, &format!("cached schema {sha256}")).map_err(|e| e.to_string())?,
+    );
+    memo.insert(sha256.to_string(), schema.clone());
+    Ok(schema)
+}
+
+/// One write: a `BEGIN IMMEDIATE` transaction and what its helpers need.
+pub(super) struct W<'a> {
+    pub tx: Tx<'a>,
+    pub now: i64,
+    path: &'a Path,
+    schemas: &'a mut HashMap<String, Arc<Schema>>,
+}
+
+impl W<'_> {
+    /// Turns an SQLite error into one a person can act on.
+    pub fn cls(&self, e: rusqlite::Error) -> StoreError {
+        super::classify(self.path, e)
+    }
+
+    fn head(&mut self, key: i64) -> Result<ItemHead, StoreError> {
+        let (item_id, pairwise, schema_sha): (String, bool, String) = self
+            .tx
+            .prepare_cached(
+                "SELECT i.item_id, i.pairwise, b.schema_sha256
+                 FROM items i JOIN batches b ON b.id = i.batch_id WHERE i.key = ?1",
+            )
+            .and_then(|mut s| {
+                s.query_row([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()
+            })
+            .map_err(|e| self.cls(e))?
+            .ok_or_else(|| StoreError::NoItem(format!("#{key}"), String::new()))?;
+        let schema = schema_of(&self.tx, self.schemas, &schema_sha).map_err(StoreError::Refused)?;
+        let annotation = annotation(&self.tx, key).map_err(|e| self.cls(e))?;
+        Ok(ItemHead {
+            item_id,
+            pairwise,
+            schema,
+            annotation,
+        })
+    }
+
+    /// Refuses the write when the writer showed another version of the item.
+    fn expect(&self, head: &ItemHead, act: Act) -> Result<(), StoreError> {
+        match act.seen {
+            Some(v) if v != head.annotation.version => Err(StoreError::Changed {
+                item: head.item_id.clone(),
+                status: head.annotation.status.clone(),
+                revision: head.annotation.revision,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Creates the annotation row if needed and stamps `updated_at`.
+    pub fn touch(&self, key: i64) -> Result<(), StoreError> {
+        touch(&self.tx, key, self.now).map_err(|e| self.cls(e))
+    }
+
+    /// Marks a change of the rater's work (see [`Annotation::version`]).
+    pub fn bump(&self, key: i64) -> Result<(), StoreError> {
+        self.touch(key)?;
+        self.tx
+            .prepare_cached("UPDATE annotations SET version = version + 1 WHERE item = ?1")
+            .and_then(|mut s| s.execute([key]))
+            .map(|_| ())
+            .map_err(|e| self.cls(e))
+    }
+
+    fn log(
+        &self,
+        key: i64,
+        action: i64,
+        field: &str,
+        old: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO events (at, item, action, field, old, new) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut s| s.execute(params![self.now, key, action, field, old, new]))
+            .map(|_| ())
+            .map_err(|e| self.cls(e))
+    }
+
+    fn set_status(&self, key: i64, action: i64, old: &str, new: &str) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "UPDATE annotations SET status = ?2, submitted_at = ?3, revision = revision + 1 WHERE item = ?1",
+                params![key, new, self.now],
+            )
+            .map_err(|e| self.cls(e))?;
+        self.log(
+            key,
+            action,
+            "status",
+            Some(&json_str(old)),
+            Some(&json_str(new)),
+        )
+    }
+
+    /// A change to a finished item reopens it: it must be submitted again to count (and
+    /// to be exported again as a new revision).
+    fn reopen(&self, key: i64, action: i64) -> Result<(), StoreError> {
+        let status: String = self
+            .tx
+            .query_row(
+                "SELECT status FROM annotations WHERE item = ?1",
+                [key],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.cls(e))?;
+        if status != "draft" {
+            self.tx
+                .execute(
+                    "UPDATE annotations SET status = 'draft' WHERE item = ?1",
+                    [key],
+                )
+                .map_err(|e| self.cls(e))?;
+            self.log(
+                key,
+                action,
+                "status",
+                Some(&json_str(&status)),
+                Some(&json_str("draft")),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The annotation as this transaction leaves it.
+    fn annotation(&self, key: i64) -> Result<Annotation, StoreError> {
+        annotation(&self.tx, key).map_err(|e| self.cls(e))
+    }
+}
+
+/// Creates the annotation row if needed and stamps `updated_at`.
+pub(super) fn touch(tx: &Connection, key: i64, now: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO annotations (item, started_at, updated_at) VALUES (?1, ?2, ?2)
+         ON CONFLICT (item) DO UPDATE SET updated_at = excluded.updated_at",
+    )?
+    .execute(params![key, now])?;
+    Ok(())
+}
+
 impl Store {
-    /// Finds an item by `ITEM` or `BATCH/ITEM`.
+    /// Finds an item by `ITEM` or `BATCH/ITEM` (see [`Store::find_item_in`]).
     pub fn find_item(&self, spec: &str) -> Result<i64, StoreError> {
-        let (batch, item) = match spec.split_once('/') {
-            Some((b, i)) if self.batch_exists(b)? => (Some(b), i),
-            _ => (None, spec),
-        };
+        self.find_item_in(None, spec)
+    }
+
+    /// Finds an item. With a batch, `item` is the item id exactly as written. Without
+    /// one, `item` is an item id, or `BATCH/ITEM`; when both readings name an item (an
+    /// id may itself hold a `/`), or the id is in several batches, the error lists them
+    /// and says how to name one (`--batch`).
+    pub fn find_item_in(&self, batch: Option<&str>, item: &str) -> Result<i64, StoreError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT key, batch_id FROM items WHERE item_id = ?1 AND (?2 IS NULL OR batch_id = ?2)")
+            .prepare_cached(
+                "SELECT key, batch_id, item_id FROM items WHERE item_id = ?1 AND (?2 IS NULL OR batch_id = ?2)",
+            )
             .map_err(|e| self.err(e))?;
-        let rows: Vec<(i64, String)> = stmt
-            .query_map(params![item, batch], |r| Ok((r.get(0)?, r.get(1)?)))
+        let mut found: Vec<(i64, String, String)> = stmt
+            .query_map(params![item, batch], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .and_then(|rows| rows.collect())
             .map_err(|e| self.err(e))?;
-        match rows.as_slice() {
+        if batch.is_none() {
+            // `b/x` may also mean item x of batch b (at every '/', since ids may hold one).
+            for (i, _) in item.match_indices('/') {
+                let (b, rest) = (&item[..i], &item[i + 1..]);
+                let more: Vec<(i64, String, String)> = stmt
+                    .query_map(params![rest, b], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .and_then(|rows| rows.collect())
+                    .map_err(|e| self.err(e))?;
+                found.extend(more);
+            }
+        }
+        found.sort();
+        found.dedup();
+        match found.as_slice() {
             [] => Err(StoreError::NoItem(
-                spec.to_string(),
+                item.to_string(),
                 batch.map(|b| format!(" batch '{b}'")).unwrap_or_default(),
             )),
-            [(key, _)] => Ok(*key),
+            [(key, _, _)] => Ok(*key),
             many => Err(StoreError::Ambiguous(
                 item.to_string(),
                 many.iter()
-                    .map(|(_, b)| b.as_str())
+                    .map(|(_, b, i)| format!("--batch '{b}' '{i}'"))
                     .collect::<Vec<_>>()
                     .join(", "),
             )),
         }
-    }
-
-    fn batch_exists(&self, id: &str) -> Result<bool, StoreError> {
-        self.conn
-            .query_row("SELECT 1 FROM batches WHERE id = ?1", [id], |_| Ok(()))
-            .optional()
-            .map(|o| o.is_some())
-            .map_err(|e| self.err(e))
     }
 
     /// Item keys in queue order (batch pull order, then position in the batch).
@@ -126,15 +406,16 @@ impl Store {
         Ok(self.queue_entries()?.into_iter().map(|e| e.0).collect())
     }
 
-    /// Loads an item and its annotation.
+    /// Loads an item, its annotation and any unsaved justification draft.
     pub fn item(&mut self, key: i64) -> Result<StoredItem, StoreError> {
         let row = self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT i.batch_id, i.item_id, i.seq, i.sha256, i.content, i.extras, b.schema_sha256
                  FROM items i JOIN batches b ON b.id = i.batch_id WHERE i.key = ?1",
-                [key],
-                |r| {
+            )
+            .and_then(|mut s| {
+                s.query_row([key], |r| {
                     Ok((
                         r.get::<_, String>(0)?,
                         r.get::<_, String>(1)?,
@@ -144,9 +425,9 @@ impl Store {
                         r.get::<_, String>(5)?,
                         r.get::<_, String>(6)?,
                     ))
-                },
-            )
-            .optional()
+                })
+                .optional()
+            })
             .map_err(|e| self.err(e))?
             .ok_or_else(|| StoreError::NoItem(format!("#{key}"), String::new()))?;
         let (batch_id, item_id, seq, sha256, content, extras, schema_sha) = row;
@@ -156,7 +437,8 @@ impl Store {
         let content: Content = serde_json::from_str(&content).map_err(|e| corrupt("content", e))?;
         let extras: Extras = serde_json::from_str(&extras).map_err(|e| corrupt("extras", e))?;
         let schema = self.schema(&schema_sha)?;
-        let annotation = self.annotation(key)?;
+        let annotation = annotation(&self.conn, key).map_err(|e| self.err(e))?;
+        let draft = self.draft(key)?;
         let reference = self
             .conn
             .prepare_cached("SELECT body FROM calibration WHERE batch_id = ?1 AND item_id = ?2")
@@ -176,307 +458,260 @@ impl Store {
             extras,
             schema,
             annotation,
+            draft,
             reference,
         })
     }
 
-    /// What a write needs to check itself: the item id, its shape, its schema and the
-    /// annotation. Unlike [`Store::item`] it does not read the item's text, which can be
-    /// megabytes long and would otherwise be parsed on every key that writes.
-    fn head(&mut self, key: i64) -> Result<ItemHead, StoreError> {
-        let (item_id, pairwise, schema_sha): (String, bool, String) = self
-            .conn
-            .prepare_cached(
-                "SELECT i.item_id, i.pairwise, b.schema_sha256
-                 FROM items i JOIN batches b ON b.id = i.batch_id WHERE i.key = ?1",
+    /// An item's annotation as stored now.
+    pub fn annotation(&self, key: i64) -> Result<Annotation, StoreError> {
+        annotation(&self.conn, key).map_err(|e| self.err(e))
+    }
+
+    /// The schema stored under this hash (parsed once per session).
+    pub fn schema(&mut self, sha256: &str) -> Result<Arc<Schema>, StoreError> {
+        schema_of(&self.conn, &mut self.schemas, sha256).map_err(StoreError::Refused)
+    }
+
+    /// A fresh action number from the database (never reused, whichever process asks):
+    /// the events of one user action share it, so undo takes them together.
+    pub fn new_action(&mut self) -> Result<i64, StoreError> {
+        let source = self.source;
+        self.write(|w| {
+            w.tx.execute(
+                "INSERT INTO actions (at, source) VALUES (?1, ?2)",
+                params![w.now, source],
             )
-            .and_then(|mut s| {
-                s.query_row([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                    .optional()
-            })
-            .map_err(|e| self.err(e))?
-            .ok_or_else(|| StoreError::NoItem(format!("#{key}"), String::new()))?;
-        Ok(ItemHead {
-            item_id,
-            pairwise,
-            schema: self.schema(&schema_sha)?,
-            annotation: self.annotation(key)?,
+            .map_err(|e| w.cls(e))?;
+            Ok(w.tx.last_insert_rowid())
         })
     }
 
-    fn annotation(&self, key: i64) -> Result<Annotation, StoreError> {
-        let mut a = self
-            .conn
-            .query_row(
-                "SELECT status, justification, skip_reason, flag_reason, flag_note, active_ms, revision, exported_revision
-                 FROM annotations WHERE item = ?1",
-                [key],
-                |r| {
-                    let flag = match (r.get::<_, Option<String>>(3)?, r.get::<_, Option<String>>(4)?) {
-                        (Some(reason), note) => Some((reason, note.unwrap_or_default())),
-                        _ => None,
-                    };
-                    Ok(Annotation {
-                        status: r.get(0)?,
-                        justification: r.get(1)?,
-                        skip_reason: r.get(2)?,
-                        flag,
-                        active_ms: r.get(5)?,
-                        revision: r.get(6)?,
-                        exported_revision: r.get(7)?,
-                        answers: BTreeMap::new(),
-                    })
-                },
-            )
-            .optional()
-            .map_err(|e| self.err(e))?
-            .unwrap_or_else(|| Annotation {
-                status: "draft".into(),
-                ..Annotation::default()
-            });
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT question, value FROM answers WHERE item = ?1")
-            .map_err(|e| self.err(e))?;
-        let rows: Vec<(String, String)> = stmt
-            .query_map([key], |r| Ok((r.get(0)?, r.get(1)?)))
-            .and_then(|rows| rows.collect())
-            .map_err(|e| self.err(e))?;
-        for (q, v) in rows {
-            if let Ok(ans) = serde_json::from_str(&v) {
-                a.answers.insert(q, ans);
-            }
-        }
-        Ok(a)
-    }
-
-    /// A fresh action number: the events of one user action share it, so undo takes them
-    /// together.
-    pub fn new_action(&self) -> Result<i64, StoreError> {
-        self.conn
-            .query_row("SELECT coalesce(max(action), 0) + 1 FROM events", [], |r| {
-                r.get(0)
-            })
-            .map_err(|e| self.err(e))
-    }
-
+    /// Runs `f` in one write transaction (waiting for the lock as [`Store::begin`] does)
+    /// and commits what it did; nothing of it is kept when `f` fails.
     pub(super) fn write<T>(
         &mut self,
-        f: impl FnOnce(&Transaction<'_>, i64) -> Result<T, StoreError>,
+        f: impl FnOnce(&mut W<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let path = self.path.clone();
-        let cls = |e| super::classify(&path, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(cls)?;
-        let now = now_ms();
-        let out = f(&tx, now)?;
-        tx.commit().map_err(cls)?;
+        let Store {
+            conn,
+            path,
+            dir,
+            schemas,
+            waiter,
+            ..
+        } = self;
+        let tx = super::lock::begin(conn, dir, waiter).map_err(|e| super::begin_error(path, e))?;
+        let mut w = W {
+            tx,
+            now: now_ms(),
+            path,
+            schemas,
+        };
+        let out = f(&mut w)?;
+        let W { tx, path, .. } = w;
+        tx.commit().map_err(|e| super::classify(path, e))?;
         Ok(out)
     }
 
     /// Sets (or with `None` clears) one answer, checked against the batch's schema.
+    /// Returns the annotation as stored after the change.
     pub fn set_answer(
         &mut self,
         key: i64,
         question: &str,
         answer: Option<&Answer>,
-        action: i64,
-    ) -> Result<(), StoreError> {
-        let item = self.head(key)?;
-        let new = match answer {
-            Some(a) => Some(
-                item.schema
-                    .check_answer(question, a)
-                    .map_err(|e| StoreError::Refused(format!("item '{}': {e}", item.item_id)))?,
-            ),
-            None => None,
-        };
-        let old = item.annotation.answers.get(question).cloned();
-        if old == new {
-            return Ok(());
-        }
-        let path = self.path.clone();
-        self.write(|tx, now| {
-            let cls = |e| super::classify(&path, e);
-            touch(tx, key, now).map_err(cls)?;
+        act: impl Into<Act>,
+    ) -> Result<Annotation, StoreError> {
+        let act = act.into();
+        self.write(|w| {
+            let item = w.head(key)?;
+            w.expect(&item, act)?;
+            let new =
+                match answer {
+                    Some(a) => Some(item.schema.check_answer(question, a).map_err(|e| {
+                        StoreError::Refused(format!("item '{}': {e}", item.item_id))
+                    })?),
+                    None => None,
+                };
+            let old = item.annotation.answers.get(question).cloned();
+            if old == new {
+                return Ok(item.annotation);
+            }
+            w.bump(key)?;
             let new_json = new
                 .as_ref()
                 .map(|a| serde_json::to_string(a).unwrap_or_default());
             match &new_json {
-                Some(v) => tx.execute(
+                Some(v) => w.tx.execute(
                     "INSERT INTO answers (item, question, value) VALUES (?1, ?2, ?3)
                      ON CONFLICT (item, question) DO UPDATE SET value = excluded.value",
                     params![key, question, v],
                 ),
-                None => tx.execute(
+                None => w.tx.execute(
                     "DELETE FROM answers WHERE item = ?1 AND question = ?2",
                     params![key, question],
                 ),
             }
-            .map_err(cls)?;
+            .map_err(|e| w.cls(e))?;
             let old_json = old
                 .as_ref()
                 .map(|a| serde_json::to_string(a).unwrap_or_default());
-            log(
-                tx,
-                now,
+            w.log(
                 key,
-                action,
+                act.action,
                 &format!("answer:{question}"),
                 old_json.as_deref(),
                 new_json.as_deref(),
-            )
-            .map_err(cls)?;
-            reopen(tx, now, key, action).map_err(cls)?;
-            Ok(())
+            )?;
+            w.reopen(key, act.action)?;
+            w.annotation(key)
         })
     }
 
-    /// Sets the justification, with an event (for a finished edit; see `save_draft`).
+    /// Sets the justification: one event holding the old and the new text (a finished
+    /// edit; the keystrokes before it are a draft, see [`Store::save_draft`]). A change
+    /// reopens a finished item. Any draft of the item is dropped.
     pub fn set_justification(
         &mut self,
         key: i64,
         text: &str,
-        action: i64,
-    ) -> Result<(), StoreError> {
-        let old: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT justification FROM annotations WHERE item = ?1",
-                [key],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.err(e))?;
-        if old.as_deref().unwrap_or("") == text {
-            return Ok(());
-        }
-        let path = self.path.clone();
-        self.write(|tx, now| {
-            let cls = |e| super::classify(&path, e);
-            touch(tx, key, now).map_err(cls)?;
-            tx.execute(
+        act: impl Into<Act>,
+    ) -> Result<Annotation, StoreError> {
+        let act = act.into();
+        check_text("justification", text)?;
+        self.write(|w| {
+            let item = w.head(key)?;
+            w.expect(&item, act)?;
+            w.tx.execute("DELETE FROM drafts WHERE item = ?1", [key])
+                .map_err(|e| w.cls(e))?;
+            let old = item.annotation.justification.clone();
+            if old == text {
+                return Ok(item.annotation);
+            }
+            w.bump(key)?;
+            w.tx.execute(
                 "UPDATE annotations SET justification = ?2 WHERE item = ?1",
                 params![key, text],
             )
-            .map_err(cls)?;
-            log(
-                tx,
-                now,
+            .map_err(|e| w.cls(e))?;
+            w.log(
                 key,
-                action,
+                act.action,
                 "justification",
-                old.as_deref().map(json_str).as_deref(),
+                Some(&json_str(&old)),
                 Some(&json_str(text)),
-            )
-            .map_err(cls)?;
-            reopen(tx, now, key, action).map_err(cls)?;
-            Ok(())
+            )?;
+            w.reopen(key, act.action)?;
+            w.annotation(key)
         })
     }
 
-    /// Saves a justification draft as it is typed, without an event (the event is written
-    /// by `set_justification` when the edit ends).
+    /// Keeps the justification being typed, so that a crash loses at most the last
+    /// keystroke. A draft is not the justification: nothing exports it, no event records
+    /// it, and it does not change the item's version.
     pub fn save_draft(&mut self, key: i64, text: &str) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        self.write(|tx, now| {
-            let cls = |e| super::classify(&path, e);
-            touch(tx, key, now).map_err(cls)?;
-            tx.execute(
-                "UPDATE annotations SET justification = ?2 WHERE item = ?1",
-                params![key, text],
+        self.write(|w| {
+            w.tx.prepare_cached(
+                "INSERT INTO drafts (item, text, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (item) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at",
             )
-            .map_err(cls)?;
-            Ok(())
+            .and_then(|mut s| s.execute(params![key, text, w.now]))
+            .map(|_| ())
+            .map_err(|e| w.cls(e))
         })
+    }
+
+    /// The unsaved justification draft of an item, if any.
+    pub fn draft(&self, key: i64) -> Result<Option<String>, StoreError> {
+        self.conn
+            .prepare_cached("SELECT text FROM drafts WHERE item = ?1")
+            .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
+            .map_err(|e| self.err(e))
     }
 
     /// Adds active (on-screen, not idle) time to an item.
     pub fn add_active_ms(&mut self, key: i64, ms: i64) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        self.write(|tx, now| {
-            let cls = |e| super::classify(&path, e);
-            touch(tx, key, now).map_err(cls)?;
-            tx.execute(
+        self.write(|w| {
+            w.touch(key)?;
+            w.tx.execute(
                 "UPDATE annotations SET active_ms = active_ms + ?2 WHERE item = ?1",
                 params![key, ms.max(0)],
             )
-            .map_err(cls)?;
-            Ok(())
+            .map(|_| ())
+            .map_err(|e| w.cls(e))
         })
     }
 
     /// Submits an item: checks the schema's rules, drops answers to questions the answers
     /// no longer ask, and marks it done with a new revision.
-    pub fn submit(&mut self, key: i64, action: i64) -> Result<(), StoreError> {
-        let item = self.head(key)?;
-        let a = &item.annotation;
-        let pairwise = item.pairwise;
-        let problems = item.schema.problems(pairwise, &a.answers, &a.justification);
-        if !problems.is_empty() {
-            return Err(StoreError::Incomplete {
-                item: item.item_id.clone(),
-                problems,
-            });
-        }
-        let asked: Vec<String> = item
-            .schema
-            .asked(pairwise, &a.answers)
-            .map(|q| q.id.clone())
-            .collect();
-        let stale: Vec<(String, String)> = a
-            .answers
-            .iter()
-            .filter(|(q, _)| !asked.contains(q))
-            .map(|(q, v)| (q.clone(), serde_json::to_string(v).unwrap_or_default()))
-            .collect();
-        let old_status = a.status.clone();
-        let path = self.path.clone();
-        self.write(|tx, now| {
-            let cls = |e| super::classify(&path, e);
-            touch(tx, key, now).map_err(cls)?;
-            for (q, v) in &stale {
-                tx.execute(
+    pub fn submit(&mut self, key: i64, act: impl Into<Act>) -> Result<Annotation, StoreError> {
+        let act = act.into();
+        self.write(|w| {
+            let item = w.head(key)?;
+            w.expect(&item, act)?;
+            let a = &item.annotation;
+            let problems = item
+                .schema
+                .problems(item.pairwise, &a.answers, &a.justification);
+            if !problems.is_empty() {
+                return Err(StoreError::Incomplete {
+                    item: item.item_id.clone(),
+                    problems,
+                });
+            }
+            let asked: Vec<String> = item
+                .schema
+                .asked(item.pairwise, &a.answers)
+                .map(|q| q.id.clone())
+                .collect();
+            w.bump(key)?;
+            for (q, v) in a.answers.iter().filter(|(q, _)| !asked.contains(q)) {
+                w.tx.execute(
                     "DELETE FROM answers WHERE item = ?1 AND question = ?2",
                     params![key, q],
                 )
-                .map_err(cls)?;
-                log(tx, now, key, action, &format!("answer:{q}"), Some(v), None).map_err(cls)?;
+                .map_err(|e| w.cls(e))?;
+                let v = serde_json::to_string(v).unwrap_or_default();
+                w.log(key, act.action, &format!("answer:{q}"), Some(&v), None)?;
             }
-            set_status(tx, now, key, action, &old_status, "done").map_err(cls)?;
-            Ok(())
+            w.set_status(key, act.action, &a.status, "done")?;
+            w.annotation(key)
         })
     }
 
-    /// Skips an item with a reason (a finished state: it is exported as skipped).
-    pub fn skip(&mut self, key: i64, reason: &str, action: i64) -> Result<(), StoreError> {
+    /// Skips an item with a reason (a finished state: it is exported as skipped, without
+    /// answers; see docs/bundle.md).
+    pub fn skip(
+        &mut self,
+        key: i64,
+        reason: &str,
+        act: impl Into<Act>,
+    ) -> Result<Annotation, StoreError> {
+        let act = act.into();
         if reason.trim().is_empty() {
             return Err(StoreError::Refused("a skip needs a reason".into()));
         }
-        let a = self.annotation(key)?;
-        let path = self.path.clone();
-        self.write(|tx, now| {
-            let cls = |e| super::classify(&path, e);
-            touch(tx, key, now).map_err(cls)?;
-            tx.execute(
+        check_text("skip reason", reason)?;
+        self.write(|w| {
+            let item = w.head(key)?;
+            w.expect(&item, act)?;
+            let a = &item.annotation;
+            w.bump(key)?;
+            w.tx.execute(
                 "UPDATE annotations SET skip_reason = ?2 WHERE item = ?1",
                 params![key, reason],
             )
-            .map_err(cls)?;
-            log(
-                tx,
-                now,
+            .map_err(|e| w.cls(e))?;
+            w.log(
                 key,
-                action,
+                act.action,
                 "skip_reason",
                 a.skip_reason.as_deref().map(json_str).as_deref(),
                 Some(&json_str(reason)),
-            )
-            .map_err(cls)?;
-            set_status(tx, now, key, action, &a.status, "skipped").map_err(cls)?;
-            Ok(())
+            )?;
+            w.set_status(key, act.action, &a.status, "skipped")?;
+            w.annotation(key)
         })
     }
 
@@ -485,52 +720,55 @@ impl Store {
         &mut self,
         key: i64,
         flag: Option<(&str, &str)>,
-        action: i64,
-    ) -> Result<(), StoreError> {
-        let item = self.head(key)?;
-        if let Some((reason, _)) = flag
-            && !item
-                .schema
-                .escalation_reasons
-                .iter()
-                .any(|r| r.value == reason)
-        {
-            return Err(StoreError::Refused(format!(
-                "'{reason}' is not an escalation reason of schema {} (reasons: {})",
-                item.schema.id,
-                item.schema
+        act: impl Into<Act>,
+    ) -> Result<Annotation, StoreError> {
+        let act = act.into();
+        if let Some((_, note)) = flag {
+            check_text("flag note", note)?;
+        }
+        self.write(|w| {
+            let item = w.head(key)?;
+            w.expect(&item, act)?;
+            if let Some((reason, _)) = flag
+                && !item
+                    .schema
                     .escalation_reasons
                     .iter()
-                    .map(|r| r.value.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-        let to_json = |f: Option<(&str, &str)>| {
-            f.map(|(r, n)| serde_json::json!({"reason": r, "note": n}).to_string())
-        };
-        let old = to_json(
-            item.annotation
-                .flag
-                .as_ref()
-                .map(|(r, n)| (r.as_str(), n.as_str())),
-        );
-        let new = to_json(flag);
-        if old == new {
-            return Ok(());
-        }
-        let path = self.path.clone();
-        self.write(|tx, now| {
-            let cls = |e| super::classify(&path, e);
-            touch(tx, key, now).map_err(cls)?;
-            tx.execute(
+                    .any(|r| r.value == reason)
+            {
+                return Err(StoreError::Refused(format!(
+                    "'{reason}' is not an escalation reason of schema {} (reasons: {})",
+                    item.schema.id,
+                    item.schema
+                        .escalation_reasons
+                        .iter()
+                        .map(|r| r.value.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            let to_json = |f: Option<(&str, &str)>| {
+                f.map(|(r, n)| serde_json::json!({"reason": r, "note": n}).to_string())
+            };
+            let old = to_json(
+                item.annotation
+                    .flag
+                    .as_ref()
+                    .map(|(r, n)| (r.as_str(), n.as_str())),
+            );
+            let new = to_json(flag);
+            if old == new {
+                return Ok(item.annotation);
+            }
+            w.bump(key)?;
+            w.tx.execute(
                 "UPDATE annotations SET flag_reason = ?2, flag_note = ?3 WHERE item = ?1",
                 params![key, flag.map(|f| f.0), flag.map(|f| f.1)],
             )
-            .map_err(cls)?;
-            log(tx, now, key, action, "flag", old.as_deref(), new.as_deref()).map_err(cls)?;
-            reopen(tx, now, key, action).map_err(cls)?;
-            Ok(())
+            .map_err(|e| w.cls(e))?;
+            w.log(key, act.action, "flag", old.as_deref(), new.as_deref())?;
+            w.reopen(key, act.action)?;
+            w.annotation(key)
         })
     }
 
@@ -555,79 +793,4 @@ impl Store {
         .and_then(|rows| rows.collect())
         .map_err(|e| self.err(e))
     }
-}
-
-/// Creates the annotation row if needed and stamps `updated_at`.
-pub(super) fn touch(tx: &Transaction<'_>, key: i64, now: i64) -> rusqlite::Result<()> {
-    tx.execute(
-        "INSERT INTO annotations (item, started_at, updated_at) VALUES (?1, ?2, ?2)
-         ON CONFLICT (item) DO UPDATE SET updated_at = excluded.updated_at",
-        params![key, now],
-    )?;
-    Ok(())
-}
-
-fn log(
-    tx: &Transaction<'_>,
-    now: i64,
-    key: i64,
-    action: i64,
-    field: &str,
-    old: Option<&str>,
-    new: Option<&str>,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO events (at, item, action, field, old, new) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![now, key, action, field, old, new])?;
-    Ok(())
-}
-
-fn set_status(
-    tx: &Transaction<'_>,
-    now: i64,
-    key: i64,
-    action: i64,
-    old: &str,
-    new: &str,
-) -> rusqlite::Result<()> {
-    tx.execute(
-        "UPDATE annotations SET status = ?2, submitted_at = ?3, revision = revision + 1 WHERE item = ?1",
-        params![key, new, now],
-    )?;
-    log(
-        tx,
-        now,
-        key,
-        action,
-        "status",
-        Some(&json_str(old)),
-        Some(&json_str(new)),
-    )
-}
-
-/// A change to a finished item reopens it: it must be submitted again to count (and to be
-/// exported again as a new revision).
-fn reopen(tx: &Transaction<'_>, now: i64, key: i64, action: i64) -> rusqlite::Result<()> {
-    let status: String = tx.query_row(
-        "SELECT status FROM annotations WHERE item = ?1",
-        [key],
-        |r| r.get(0),
-    )?;
-    if status != "draft" {
-        tx.execute(
-            "UPDATE annotations SET status = 'draft' WHERE item = ?1",
-            [key],
-        )?;
-        log(
-            tx,
-            now,
-            key,
-            action,
-            "status",
-            Some(&json_str(&status)),
-            Some(&json_str("draft")),
-        )?;
-    }
-    Ok(())
 }

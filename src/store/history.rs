@@ -1,8 +1,9 @@
 //! Undo and redo over the event log, and the audit trail.
 
 use super::annotate::{Event, touch};
+
 use super::{Store, StoreError};
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, params};
 
 /// What undo or redo changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,35 +29,41 @@ impl Store {
     }
 
     fn revert(&mut self, undo: bool) -> Result<Option<Reverted>, StoreError> {
-        let path = self.path.clone();
-        self.write(|tx, now| {
-            let cls = |e| super::classify(&path, e);
-            let Some(action) = target(tx, undo).map_err(cls)? else {
+        self.write(|w| {
+            let Some(action) = target(&w.tx, undo).map_err(|e| w.cls(e))? else {
                 return Ok(None);
             };
             // The original change, in order: undo walks it backwards restoring `old`,
             // redo walks it forwards re-applying `new`.
-            let mut stmt = tx
+            let mut changes: Vec<(i64, String, Option<String>, Option<String>)> = w
+                .tx
                 .prepare_cached("SELECT item, field, old, new FROM events WHERE action = ?1 AND kind = 'do' ORDER BY id")
-                .map_err(cls)?;
-            let mut changes: Vec<(i64, String, Option<String>, Option<String>)> = stmt
-                .query_map([action], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-                .and_then(|rows| rows.collect())
-                .map_err(cls)?;
+                .and_then(|mut stmt| {
+                    stmt.query_map([action], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                        .and_then(|rows| rows.collect())
+                })
+                .map_err(|e| w.cls(e))?;
             if undo {
                 changes.reverse();
             }
             let kind = if undo { "undo" } else { "redo" };
             let mut key = 0;
+            let mut items = std::collections::BTreeSet::new();
             for (item, field, old, new) in &changes {
                 let (from, to) = if undo { (new, old) } else { (old, new) };
-                apply(tx, *item, field, to.as_deref(), now).map_err(cls)?;
-                tx.prepare_cached(
+                apply(&w.tx, *item, field, to.as_deref(), w.now).map_err(|e| w.cls(e))?;
+                w.tx.prepare_cached(
                     "INSERT INTO events (at, item, action, kind, field, old, new) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )
-                .and_then(|mut s| s.execute(params![now, item, action, kind, field, from, to]))
-                .map_err(cls)?;
+                .and_then(|mut s| s.execute(params![w.now, item, action, kind, field, from, to]))
+                .map_err(|e| w.cls(e))?;
                 key = *item;
+                items.insert(*item);
+            }
+            // Undo and redo change the rater's work like any other write: a workstation
+            // that shows one of these items sees it changed.
+            for item in items {
+                w.bump(item)?;
             }
             Ok(Some(Reverted {
                 key,
@@ -70,7 +77,7 @@ impl Store {
 /// The action undo (or redo) applies to: walking the log from the newest event, the first
 /// action whose latest event is a `do`/`redo` (for undo) or an `undo` (for redo). For redo,
 /// meeting a fresh `do` first means the redo history was cut by a new action.
-fn target(tx: &Transaction<'_>, undo: bool) -> rusqlite::Result<Option<i64>> {
+fn target(tx: &Connection, undo: bool) -> rusqlite::Result<Option<i64>> {
     let mut stmt = tx.prepare_cached("SELECT action, kind FROM events ORDER BY id DESC")?;
     let mut rows = stmt.query([])?;
     let mut seen = std::collections::HashSet::new();
@@ -92,7 +99,7 @@ fn target(tx: &Transaction<'_>, undo: bool) -> rusqlite::Result<Option<i64>> {
 
 /// Sets one logged field of an item to a value from the event log.
 fn apply(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     key: i64,
     field: &str,
     value: Option<&str>,

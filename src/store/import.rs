@@ -2,7 +2,7 @@
 
 use super::{Store, StoreError, now_ms};
 use crate::batch::{ItemsError, OpenBatch, Parsed};
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, params};
 
 /// What a pull of one batch changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,10 +30,18 @@ impl Store {
         let cls = |e: rusqlite::Error| super::classify(&path, e);
         let header = batch.header.clone();
         let schema_sha = header.schema.hash();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(cls)?;
+        let dir = self.dir.clone();
+        let tx = self.begin()?;
+        // A pull holds the write lock for as long as it reads the file: say so, so that
+        // a `label` or the workstation waiting for it can tell the rater what it waits for.
+        let _note = super::lock::announce(
+            &dir,
+            &format!(
+                "pull of batch {} from {}",
+                header.batch_id,
+                batch.path.display()
+            ),
+        );
         tx.execute(
             "INSERT OR IGNORE INTO schemas (sha256, id, body) VALUES (?1, ?2, ?3)",
             params![schema_sha, header.schema.id, header.schema.canonical_json()],

@@ -98,4 +98,33 @@ CREATE TABLE calibration (
     PRIMARY KEY (batch_id, item_id)
 );
 "#,
+    // 5: trust. Action ids from the database (AUTOINCREMENT: never reused, never max+1
+    // outside a transaction); an item version every content change bumps, so a writer that
+    // showed an item to a person can refuse to write over a change it did not show; the
+    // justification being typed kept apart from the justification (no half-typed text is
+    // ever exported; the finished edit is one event); and the export journal: a bundle is
+    // recorded, with the revision of each record, before its files are written.
+    r#"
+CREATE TABLE actions (
+    id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    at     INTEGER NOT NULL,
+    source TEXT NOT NULL                                  -- workstation, label, undo, ...
+);
+INSERT INTO actions (id, at, source) SELECT action, min(at), 'verdict' FROM events GROUP BY action;
+ALTER TABLE annotations ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE drafts (
+    item       INTEGER PRIMARY KEY REFERENCES items(key),
+    text       TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+ALTER TABLE bundles ADD COLUMN state TEXT NOT NULL DEFAULT 'written'
+    CHECK (state IN ('writing', 'written'));
+CREATE TABLE bundle_records (
+    bundle   TEXT NOT NULL REFERENCES bundles(id),
+    item     INTEGER NOT NULL REFERENCES items(key),
+    revision INTEGER NOT NULL,                            -- the revision the bundle holds
+    previous INTEGER NOT NULL,                            -- exported_revision before it
+    PRIMARY KEY (bundle, item)
+) WITHOUT ROWID;
+"#,
 ];

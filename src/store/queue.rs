@@ -14,12 +14,52 @@ impl Store {
 
     /// Keeps a workstation setting.
     pub fn ui_set(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute(
+        self.write(|w| {
+            w.tx.prepare_cached(
                 "INSERT INTO ui (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                params![key, value],
             )
+            .and_then(|mut s| s.execute(params![key, value]))
             .map(|_| ())
+            .map_err(|e| w.cls(e))
+        })
+    }
+
+    /// SQLite's `data_version`: it changes when another connection (another process)
+    /// commits to the cache, and only then.
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    /// The id of the newest event (0 for none).
+    pub fn last_event(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("SELECT coalesce(max(id), 0) FROM events", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Items changed by events after `event` (key and status now), and the newest event.
+    pub fn changes_since(&self, event: i64) -> Result<(Vec<(i64, String)>, i64), StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT DISTINCT e.item, coalesce(a.status, 'draft') FROM events e
+                 LEFT JOIN annotations a ON a.item = e.item WHERE e.id > ?1",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([event], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))?;
+        Ok((rows, self.last_event()?.max(event)))
+    }
+
+    /// How many items the cache holds.
+    pub fn item_count(&self) -> Result<usize, StoreError> {
+        self.conn
+            .query_row("SELECT count(*) FROM items", [], |r| r.get::<_, i64>(0))
+            .map(|n| n.max(0) as usize)
             .map_err(|e| self.err(e))
     }
 

@@ -2,7 +2,7 @@
 
 use super::{Store, StoreError, now_ms, rfc3339};
 use crate::model::{Answer, BundleBatch, Escalation, GuidelineRef, Record};
-use rusqlite::{TransactionBehavior, params};
+use rusqlite::params;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -34,6 +34,8 @@ pub struct BatchStatus {
 pub struct PendingRecord {
     /// Item key.
     pub key: i64,
+    /// The revision exported before this one (0 for none).
+    pub previous: i64,
     /// The record.
     pub record: Record,
 }
@@ -106,20 +108,25 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// Exports every finished, not yet exported annotation in one transaction: gathers
-    /// them, lets `write` write and sign the bundle, records the bundle, and marks them
-    /// exported. Nothing is marked when `write` fails; with nothing to export, `write` is
-    /// not called and `None` comes back.
-    pub fn export<E: From<StoreError>>(
+    /// The first phase of an export, under the write lock: gathers every finished, not
+    /// yet exported annotation, lets `prepare` build (and sign) the bundle in memory, and
+    /// records it in the export journal as `writing`, with the revision of each record,
+    /// the records marked exported. The caller then writes the files and calls
+    /// [`Store::export_finish`] (or [`Store::export_abandon`] when writing failed). A
+    /// crash between the two phases leaves a `writing` bundle that
+    /// [`Store::unfinished_bundles`] names, so that the next start finishes or abandons
+    /// it; no record is ever in two bundles at the same revision. With nothing to export,
+    /// `prepare` is not called and `None` comes back.
+    ///
+    /// A skipped record carries no answers and no justification (docs/bundle.md): what
+    /// was chosen before the skip is not a judgement.
+    pub fn export_begin<P, E: From<StoreError>>(
         &mut self,
-        write: impl FnOnce(&ExportSet) -> Result<Written, E>,
-    ) -> Result<Option<(Written, u64)>, E> {
+        prepare: impl FnOnce(&ExportSet) -> Result<(P, Written), E>,
+    ) -> Result<Option<(P, Written, u64)>, E> {
         let path = self.path.clone();
         let cls = |e: rusqlite::Error| E::from(super::classify(&path, e));
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(cls)?;
+        let tx = self.begin()?;
         const PENDING: &str =
             "a.status IN ('done', 'skipped') AND a.revision > a.exported_revision";
         let mut answers: HashMap<i64, BTreeMap<String, Answer>> = HashMap::new();
@@ -127,7 +134,7 @@ impl Store {
             let mut stmt = tx
                 .prepare(&format!(
                     "SELECT n.item, n.question, n.value FROM answers n
-                     JOIN annotations a ON a.item = n.item WHERE {PENDING}"
+                     JOIN annotations a ON a.item = n.item WHERE {PENDING} AND a.status = 'done'"
                 ))
                 .map_err(cls)?;
             let mut rows = stmt.query([]).map_err(cls)?;
@@ -150,7 +157,7 @@ impl Store {
                 .prepare(&format!(
                     "SELECT i.key, i.batch_id, i.item_id, i.sha256, a.status, a.justification,
                             a.skip_reason, a.flag_reason, a.flag_note, a.active_ms, a.started_at,
-                            a.submitted_at, a.revision
+                            a.submitted_at, a.revision, a.exported_revision
                      FROM items i INDEXED BY items_queue JOIN annotations a ON a.item = i.key
                      WHERE {PENDING} ORDER BY i.batch_id, i.seq"
                 ))
@@ -160,17 +167,24 @@ impl Store {
                 let key: i64 = r.get(0).map_err(cls)?;
                 let batch_id: String = r.get(1).map_err(cls)?;
                 *per_batch.entry(batch_id.clone()).or_default() += 1;
+                let status: String = r.get(4).map_err(cls)?;
+                let skipped = status == "skipped";
                 let flag_reason: Option<String> = r.get(7).map_err(cls)?;
                 let flag_note: Option<String> = r.get(8).map_err(cls)?;
                 records.push(PendingRecord {
                     key,
+                    previous: r.get(13).map_err(cls)?,
                     record: Record {
                         batch_id,
                         item_id: r.get(2).map_err(cls)?,
                         item_sha256: r.get(3).map_err(cls)?,
-                        status: r.get(4).map_err(cls)?,
+                        status,
                         answers: answers.remove(&key).unwrap_or_default(),
-                        justification: r.get(5).map_err(cls)?,
+                        justification: if skipped {
+                            String::new()
+                        } else {
+                            r.get(5).map_err(cls)?
+                        },
                         skip_reason: r.get(6).map_err(cls)?,
                         escalation: flag_reason.map(|reason| Escalation {
                             reason,
@@ -214,27 +228,158 @@ impl Store {
             });
         }
         let set = ExportSet { records, batches };
-        let written = write(&set)?;
+        let (prepared, written) = prepare(&set)?;
         let n = set.records.len() as u64;
         tx.execute(
-            "INSERT INTO bundles (id, path, sha256, created_at, record_count) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO bundles (id, path, sha256, created_at, record_count, state) VALUES (?1, ?2, ?3, ?4, ?5, 'writing')",
             params![written.id, written.path, written.sha256, now_ms(), n as i64],
         )
         .map_err(cls)?;
-        tx.execute(
-            &format!("UPDATE annotations AS a SET exported_revision = revision, exported_bundle = ?1 WHERE {PENDING}"),
-            [&written.id],
-        )
-        .map_err(cls)?;
+        {
+            let mut journal = tx
+                .prepare(
+                    "INSERT INTO bundle_records (bundle, item, revision, previous) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(cls)?;
+            let mut mark = tx
+                .prepare(
+                    "UPDATE annotations SET exported_revision = ?2, exported_bundle = ?3 WHERE item = ?1",
+                )
+                .map_err(cls)?;
+            for p in &set.records {
+                let rev = p.record.revision as i64;
+                journal
+                    .execute(params![written.id, p.key, rev, p.previous])
+                    .map_err(cls)?;
+                mark.execute(params![p.key, rev, written.id]).map_err(cls)?;
+            }
+        }
         tx.commit().map_err(cls)?;
-        Ok(Some((written, n)))
+        Ok(Some((prepared, written, n)))
+    }
+
+    /// The second phase of an export: its files are written and synced.
+    pub fn export_finish(&mut self, bundle: &str) -> Result<(), StoreError> {
+        self.write(|w| {
+            w.tx.execute(
+                "UPDATE bundles SET state = 'written' WHERE id = ?1",
+                [bundle],
+            )
+            .map(|_| ())
+            .map_err(|e| w.cls(e))
+        })
+    }
+
+    /// Takes back a bundle whose files could not be (or were not all) written: its
+    /// records count as not exported again (unless a later bundle exported them since).
+    pub fn export_abandon(&mut self, bundle: &str) -> Result<(), StoreError> {
+        self.write(|w| {
+            w.tx.execute(
+                "UPDATE annotations SET exported_revision = r.previous, exported_bundle = NULL
+                 FROM bundle_records r
+                 WHERE r.bundle = ?1 AND r.item = annotations.item AND annotations.exported_bundle = ?1",
+                [bundle],
+            )
+            .map_err(|e| w.cls(e))?;
+            w.tx.execute("DELETE FROM bundle_records WHERE bundle = ?1", [bundle])
+                .map_err(|e| w.cls(e))?;
+            w.tx.execute("DELETE FROM bundles WHERE id = ?1", [bundle])
+                .map_err(|e| w.cls(e))?;
+            Ok(())
+        })
+    }
+
+    /// Bundles whose export was interrupted between its two phases: (id, path, sha256).
+    pub fn unfinished_bundles(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, path, sha256 FROM bundles WHERE state = 'writing' ORDER BY created_at",
+            )
+            .map_err(|e| self.err(e))?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Whether the cache knows a bundle.
+    pub fn knows_bundle(&self, id: &str) -> Result<bool, StoreError> {
+        use rusqlite::OptionalExtension;
+        self.conn
+            .query_row("SELECT 1 FROM bundles WHERE id = ?1", [id], |_| Ok(()))
+            .optional()
+            .map(|o| o.is_some())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Takes into the journal a signed bundle found in the outbox that the cache does not
+    /// know, when every record in it is exactly the cache's current, not yet exported
+    /// revision of its item. Returns why not, if it cannot.
+    pub fn adopt_bundle(
+        &mut self,
+        written: &Written,
+        records: &[Record],
+    ) -> Result<Result<(), String>, StoreError> {
+        self.write(|w| {
+            let mut found = Vec::with_capacity(records.len());
+            for r in records {
+                let row: Option<(i64, String, String, i64, i64)> = {
+                    use rusqlite::OptionalExtension;
+                    w.tx.query_row(
+                        "SELECT i.key, i.sha256, coalesce(a.status, 'draft'), coalesce(a.revision, 0),
+                                coalesce(a.exported_revision, 0)
+                         FROM items i LEFT JOIN annotations a ON a.item = i.key
+                         WHERE i.batch_id = ?1 AND i.item_id = ?2",
+                        params![r.batch_id, r.item_id],
+                        |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?, x.get(3)?, x.get(4)?)),
+                    )
+                    .optional()
+                    .map_err(|e| w.cls(e))?
+                };
+                let name = format!("{}/{}", r.batch_id, r.item_id);
+                let Some((key, sha, status, revision, exported)) = row else {
+                    return Ok(Err(format!("record {name} is not an item of this cache")));
+                };
+                let rev = r.revision as i64;
+                if sha != r.item_sha256 || status != r.status || revision != rev {
+                    return Ok(Err(format!(
+                        "record {name} is {} at revision {rev} in the bundle but {status} at revision {revision} here",
+                        r.status
+                    )));
+                }
+                if exported >= rev {
+                    return Ok(Err(format!(
+                        "record {name} (revision {rev}) is already in another bundle"
+                    )));
+                }
+                found.push((key, rev, exported));
+            }
+            w.tx.execute(
+                "INSERT INTO bundles (id, path, sha256, created_at, record_count, state) VALUES (?1, ?2, ?3, ?4, ?5, 'written')",
+                params![written.id, written.path, written.sha256, w.now, found.len() as i64],
+            )
+            .map_err(|e| w.cls(e))?;
+            for (key, rev, previous) in found {
+                w.tx.execute(
+                    "INSERT INTO bundle_records (bundle, item, revision, previous) VALUES (?1, ?2, ?3, ?4)",
+                    params![written.id, key, rev, previous],
+                )
+                .map_err(|e| w.cls(e))?;
+                w.tx.execute(
+                    "UPDATE annotations SET exported_revision = ?2, exported_bundle = ?3 WHERE item = ?1",
+                    params![key, rev, written.id],
+                )
+                .map_err(|e| w.cls(e))?;
+            }
+            Ok(Ok(()))
+        })
     }
 
     /// Bundles written so far: (id, path, records, pushed).
     pub fn bundles(&self) -> Result<Vec<(String, String, u64, bool)>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT id, path, record_count, pushed_at IS NOT NULL FROM bundles ORDER BY created_at")
+            .prepare("SELECT id, path, record_count, pushed_at IS NOT NULL FROM bundles WHERE state = 'written' ORDER BY created_at")
             .map_err(|e| self.err(e))?;
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, count(r, 2)?, r.get(3)?)))
             .and_then(|rows| rows.collect())
@@ -249,30 +394,32 @@ fn count(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<u64> {
 impl Store {
     /// Records that the hub acknowledged a bundle (or that it was dropped for ingest).
     pub fn mark_pushed(&mut self, id: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute(
+        self.write(|w| {
+            w.tx.execute(
                 "UPDATE bundles SET pushed_at = ?2 WHERE id = ?1",
-                params![id, now_ms()],
+                params![id, w.now],
             )
             .map(|_| ())
-            .map_err(|e| self.err(e))
+            .map_err(|e| w.cls(e))
+        })
     }
 
-    /// Keeps the hub's reference answers for gold items the rater labelled.
+    /// Keeps the hub's reference answers for gold items the rater labelled (all or none).
     pub fn save_calibration(
         &mut self,
         items: &[crate::hub::api::Calibration],
     ) -> Result<(), StoreError> {
-        for c in items {
-            let v = serde_json::to_string(c).unwrap_or_default();
-            self.conn
-                .execute(
+        self.write(|w| {
+            for c in items {
+                let v = serde_json::to_string(c).unwrap_or_default();
+                w.tx.execute(
                     "INSERT INTO calibration (batch_id, item_id, body) VALUES (?1, ?2, ?3)
                      ON CONFLICT (batch_id, item_id) DO UPDATE SET body = excluded.body",
                     params![c.batch_id, c.item_id, v],
                 )
-                .map_err(|e| self.err(e))?;
-        }
-        Ok(())
+                .map_err(|e| w.cls(e))?;
+            }
+            Ok(())
+        })
     }
 }

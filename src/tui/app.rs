@@ -1,12 +1,21 @@
 //! The workstation's state joined to the cache: runs update() and then its effects, so
-//! that every change is committed before the next frame is drawn.
+//! that every change is committed before the next frame is drawn, and reports what the
+//! cache answered back into the state (through the functions of [`super::update`]).
+//!
+//! Another process may write the same cache at any time (`verdict label` in a script, a
+//! pull, a second workstation). Two rules keep the rater's work safe:
+//! - every write carries the version of the item the screen showed; a write against a
+//!   changed item is refused, the item reloaded and the rater told (nothing they have not
+//!   seen is overwritten);
+//! - [`App::check_outside`] notices other processes' commits (`PRAGMA data_version`) and
+//!   brings the queue and the item on screen up to date.
 
-use super::action::Action;
+use super::action::{Action, Command};
 use super::keymap::Keymap;
 use super::markdown::Guide;
 use super::state::{Entry, Message, Progress, Settings, State};
 use super::update::{self, Effect};
-use crate::store::{Store, StoreError, now_ms};
+use crate::store::{Act, Store, StoreError, now_ms};
 
 /// Where the workstation keeps the current item across restarts.
 const POSITION_KEY: &str = "current_item";
@@ -17,30 +26,46 @@ pub struct App {
     pub state: State,
     /// The cache.
     pub store: Store,
+    /// The cache's `data_version` when this process last looked.
+    data_version: i64,
+    /// The newest event this process has taken into account.
+    last_event: i64,
+}
+
+fn entries(store: &Store) -> Result<Vec<Entry>, StoreError> {
+    Ok(store
+        .queue_entries()?
+        .into_iter()
+        .map(|(key, batch, id, status)| Entry {
+            key,
+            batch,
+            id,
+            progress: progress_of(&status),
+        })
+        .collect())
+}
+
+/// The queue's progress for a stored status.
+pub fn progress_of(status: &str) -> Progress {
+    match status {
+        "done" => Progress::Done,
+        "skipped" => Progress::Skipped,
+        _ => Progress::Todo,
+    }
 }
 
 impl App {
     /// Opens the queue at the item of the last session, else the first unfinished one.
     pub fn new(
-        store: Store,
+        mut store: Store,
         keymap: Keymap,
         settings: Settings,
         size: (u16, u16),
     ) -> Result<App, StoreError> {
-        let queue: Vec<Entry> = store
-            .queue_entries()?
-            .into_iter()
-            .map(|(key, batch, id, status)| Entry {
-                key,
-                batch,
-                id,
-                progress: match status.as_str() {
-                    "done" => Progress::Done,
-                    "skipped" => Progress::Skipped,
-                    _ => Progress::Todo,
-                },
-            })
-            .collect();
+        store.set_source("workstation");
+        let data_version = store.data_version()?;
+        let last_event = store.last_event()?;
+        let queue = entries(&store)?;
         let guide = Guide::parse(
             crate::guidelines::shipped()
                 .first()
@@ -63,7 +88,12 @@ impl App {
                     .position(|e| e.progress == Progress::Todo)
             })
             .unwrap_or(0);
-        let mut app = App { state, store };
+        let mut app = App {
+            state,
+            store,
+            data_version,
+            last_event,
+        };
         if let Some(e) = app.state.queue.get(start) {
             let key = e.key;
             app.state.pos = start;
@@ -79,37 +109,78 @@ impl App {
         self.run(effects);
     }
 
+    fn say(&mut self, text: String, error: bool) {
+        self.state.message = Some(Message { text, error });
+    }
+
     fn fail(&mut self, e: StoreError) {
-        self.state.message = Some(Message {
-            text: e.to_string(),
-            error: true,
-        });
+        self.say(e.to_string(), true);
         // What is on screen must match what is stored: reload after a failed write.
         if let Some(key) = self.state.item.as_ref().map(|i| i.key)
             && let Ok(item) = self.store.item(key)
         {
-            let (editing, editor) = (self.state.editing, self.state.editor.clone());
-            update::loaded(&mut self.state, item);
-            self.state.editing = editing;
-            self.state.editor = editor;
+            update::reloaded(&mut self.state, item);
+        }
+    }
+
+    /// A write was refused because another process changed the item since the screen
+    /// showed it: show the item as it is now, and say what happened to the key.
+    fn conflict(&mut self, key: i64, e: StoreError) {
+        let (status, revision) = match &e {
+            StoreError::Changed {
+                status, revision, ..
+            } => (status.clone(), *revision),
+            _ => (String::new(), 0),
+        };
+        let editing = self.state.editing;
+        let name = match self.store.item(key) {
+            Ok(item) => {
+                let name = format!("{}/{}", item.batch_id, item.item_id);
+                update::reloaded(&mut self.state, item);
+                name
+            }
+            Err(_) => format!("#{key}"),
+        };
+        let what = if editing {
+            format!(
+                "your text is still in the editor, not saved: {} saves it over what is stored now",
+                self.state.keymap.key_of(Command::LeaveEditor)
+            )
+        } else {
+            "your key was not applied: look again, and repeat it if you still mean it".into()
+        };
+        self.say(
+            format!(
+                "{name} was changed by another verdict process (now {status}, revision {revision}) and is shown as it is now; {what}"
+            ),
+            true,
+        );
+    }
+
+    /// The item version the screen shows, for a write to `key`.
+    fn shown(&self, key: i64, action: i64) -> Act {
+        let act = Act::from(action);
+        match self.state.item.as_ref().filter(|i| i.key == key) {
+            Some(i) => act.seen(i.annotation.version),
+            None => act,
         }
     }
 
     /// Runs effects in order; one action's writes share an event-log action number. A
-    /// refused submit stops the rest (the rater stays on the item and reads why).
+    /// refused write stops the rest (the rater stays on the item and reads why).
     pub fn run(&mut self, effects: Vec<Effect>) {
         let mut action = None;
         let mut queue: std::collections::VecDeque<Effect> = effects.into();
         while let Some(e) = queue.pop_front() {
-            let writes = !matches!(
+            let logged = matches!(
                 e,
-                Effect::Load(_)
-                    | Effect::SavePosition(_)
-                    | Effect::Undo
-                    | Effect::Redo
-                    | Effect::Search(_)
+                Effect::SetAnswer(..)
+                    | Effect::Submit(_)
+                    | Effect::Skip(..)
+                    | Effect::Flag(..)
+                    | Effect::SetJustification(..)
             );
-            if writes && action.is_none() {
+            if logged && action.is_none() {
                 match self.store.new_action() {
                     Ok(a) => action = Some(a),
                     Err(err) => return self.fail(err),
@@ -117,29 +188,30 @@ impl App {
             }
             let act = action.unwrap_or(0);
             let result = match e {
-                Effect::Load(key) => self
+                Effect::Load(key) => self.store.item(key).map(|item| {
+                    update::loaded(&mut self.state, item);
+                }),
+                Effect::SetAnswer(key, q, a) => self
                     .store
-                    .item(key)
-                    .map(|item| update::loaded(&mut self.state, item)),
-                Effect::SetAnswer(key, q, a) => self.store.set_answer(key, &q, a.as_ref(), act),
+                    .set_answer(key, &q, a.as_ref(), self.shown(key, act))
+                    .map(|ann| update::saved(&mut self.state, key, ann)),
                 Effect::SaveDraft(key, text) => self.store.save_draft(key, &text),
-                Effect::SetJustification(key, text) => {
-                    self.store.set_justification(key, &text, act)
-                }
+                Effect::SetJustification(key, text) => self
+                    .store
+                    .set_justification(key, &text, self.shown(key, act))
+                    .map(|ann| update::saved(&mut self.state, key, ann)),
                 Effect::AddActive(key, ms) => self.store.add_active_ms(key, ms).map(|_| {
                     if let Some(item) = self.state.item.as_mut().filter(|i| i.key == key) {
                         item.annotation.active_ms += ms;
                     }
                 }),
-                Effect::Flag(key, reason, note) => {
-                    self.store.flag(key, Some((&reason, &note)), act).map(|_| {
-                        self.state.message = Some(Message {
-                            text: format!("flagged for the policy team ({reason})"),
-                            error: false,
-                        });
-                        queue.push_front(Effect::Load(key));
-                    })
-                }
+                Effect::Flag(key, reason, note) => self
+                    .store
+                    .flag(key, Some((&reason, &note)), self.shown(key, act))
+                    .map(|ann| {
+                        update::saved(&mut self.state, key, ann);
+                        self.say(format!("flagged for the policy team ({reason})"), false);
+                    }),
                 Effect::SavePosition(key) => self.store.ui_set(POSITION_KEY, &key.to_string()),
                 Effect::Search(text) => self.store.search(&text).map(|keys| {
                     for fx in update::search_results(&mut self.state, &text, &keys)
@@ -149,89 +221,157 @@ impl App {
                         queue.push_front(fx);
                     }
                 }),
-                Effect::Submit(key) => match self.store.submit(key, act) {
-                    Ok(()) => self.refresh_and_finish(key, false, &mut queue),
+                Effect::Submit(key) => match self.store.submit(key, self.shown(key, act)) {
+                    Ok(ann) => self.finish(key, ann, false, &mut queue),
                     Err(StoreError::Incomplete { problems, .. }) => {
                         let hint = if problems.iter().any(|p| p.contains("justification")) {
                             format!(
                                 " (press {} to write it)",
-                                self.state
-                                    .keymap
-                                    .key_of(super::action::Command::EditJustification)
+                                self.state.keymap.key_of(Command::EditJustification)
                             )
                         } else {
                             String::new()
                         };
-                        self.state.message = Some(Message {
-                            text: format!("Not submitted: {}{hint}", problems.join("; ")),
-                            error: true,
-                        });
+                        self.say(
+                            format!("Not submitted: {}{hint}", problems.join("; ")),
+                            true,
+                        );
                         return;
                     }
                     Err(err) => Err(err),
                 },
-                Effect::Skip(key, reason) => match self.store.skip(key, &reason, act) {
-                    Ok(()) => self.refresh_and_finish(key, true, &mut queue),
-                    Err(err) => Err(err),
-                },
-                Effect::Undo | Effect::Redo => {
-                    let redo = e == Effect::Redo;
-                    match if redo {
-                        self.store.redo()
-                    } else {
-                        self.store.undo()
-                    } {
-                        Ok(None) => {
-                            self.state.message = Some(Message {
-                                text: format!("nothing to {}", if redo { "redo" } else { "undo" }),
-                                error: false,
-                            });
-                            Ok(())
-                        }
-                        Ok(Some(r)) => {
-                            self.state.message = Some(Message {
-                                text: format!(
-                                    "{} ({} changes)",
-                                    if redo { "redone" } else { "undone" },
-                                    r.changes
-                                ),
-                                error: false,
-                            });
-                            self.store
-                                .unexported()
-                                .map(|n| self.state.unexported = n)
-                                .and_then(|_| {
-                                    self.store.item(r.key).map(|item| {
-                                        if item.annotation.status == "draft" {
-                                            self.state.session.durations.remove(&item.key);
-                                        }
-                                        update::loaded(&mut self.state, item)
-                                    })
-                                })
-                        }
+                Effect::Skip(key, reason) => {
+                    match self.store.skip(key, &reason, self.shown(key, act)) {
+                        Ok(ann) => self.finish(key, ann, true, &mut queue),
                         Err(err) => Err(err),
                     }
                 }
+                Effect::Undo | Effect::Redo => self.revert(e == Effect::Redo),
             };
-            if let Err(err) = result {
-                return self.fail(err);
+            match result {
+                Ok(()) => {}
+                Err(err @ StoreError::Changed { .. }) => {
+                    let key = self.state.item.as_ref().map(|i| i.key).unwrap_or(0);
+                    return self.conflict(key, err);
+                }
+                Err(err) => return self.fail(err),
             }
         }
     }
 
-    /// After a stored submit or skip: reload the item (revision, status) and move on.
-    fn refresh_and_finish(
+    fn revert(&mut self, redo: bool) -> Result<(), StoreError> {
+        let done = if redo {
+            self.store.redo()?
+        } else {
+            self.store.undo()?
+        };
+        let word = if redo { "redo" } else { "undo" };
+        let Some(r) = done else {
+            self.say(format!("nothing to {word}"), false);
+            return Ok(());
+        };
+        self.state.unexported = self.store.unexported()?;
+        let item = self.store.item(r.key)?;
+        if item.annotation.status == "draft" {
+            self.state.session.durations.remove(&item.key);
+        }
+        let name = format!("{}/{}", item.batch_id, item.item_id);
+        update::loaded(&mut self.state, item);
+        let changes = match r.changes {
+            1 => "1 change".to_string(),
+            n => format!("{n} changes"),
+        };
+        self.say(
+            format!(
+                "{} action #{} on {name} ({changes})",
+                if redo { "redid" } else { "undid" },
+                r.action
+            ),
+            false,
+        );
+        Ok(())
+    }
+
+    /// After a stored submit or skip: show the stored state and move on.
+    fn finish(
         &mut self,
         key: i64,
+        annotation: crate::store::Annotation,
         skipped: bool,
         queue: &mut std::collections::VecDeque<Effect>,
     ) -> Result<(), StoreError> {
-        let item = self.store.item(key)?;
-        self.state.item = Some(item);
+        update::saved(&mut self.state, key, annotation);
         for fx in update::finished(&mut self.state, skipped).into_iter().rev() {
             queue.push_front(fx);
         }
         self.state.unexported = self.store.unexported()?;
+        Ok(())
+    }
+
+    /// Takes in what other processes committed since the last look: the queue's progress
+    /// (and new items of a pull), the unexported count, and the item on screen if its
+    /// stored version moved. Cheap when nothing changed (one pragma); the loop calls it
+    /// before every frame.
+    pub fn check_outside(&mut self) {
+        if let Err(e) = self.try_check_outside() {
+            self.say(e.to_string(), true);
+        }
+    }
+
+    fn try_check_outside(&mut self) -> Result<(), StoreError> {
+        let v = self.store.data_version()?;
+        if v == self.data_version {
+            return Ok(());
+        }
+        self.data_version = v;
+        let (changed, last) = self.store.changes_since(self.last_event)?;
+        self.last_event = last;
+        if self.store.item_count()? != self.state.queue.len() {
+            let current = self.state.item.as_ref().map(|i| i.key);
+            self.state.queue = entries(&self.store)?;
+            if let Some(pos) =
+                current.and_then(|k| self.state.queue.iter().position(|e| e.key == k))
+            {
+                self.state.pos = pos;
+            }
+        } else {
+            for (key, status) in &changed {
+                if let Some(e) = self.state.queue.iter_mut().find(|e| e.key == *key) {
+                    e.progress = progress_of(status);
+                }
+            }
+        }
+        self.state.unexported = self.store.unexported()?;
+        let Some((key, shown)) = self
+            .state
+            .item
+            .as_ref()
+            .map(|i| (i.key, i.annotation.version))
+        else {
+            return Ok(());
+        };
+        let now = self.store.annotation(key)?;
+        if now.version != shown {
+            let item = self.store.item(key)?;
+            let name = format!("{}/{}", item.batch_id, item.item_id);
+            let editing = self.state.editing;
+            update::reloaded(&mut self.state, item);
+            let tail = if editing {
+                format!(
+                    "; your text is still in the editor, not saved ({} saves it)",
+                    self.state.keymap.key_of(Command::LeaveEditor)
+                )
+            } else {
+                String::new()
+            };
+            self.say(
+                format!(
+                    "{name} was changed by another verdict process (now {}, revision {}); shown as it is now{tail}",
+                    now.status, now.revision
+                ),
+                true,
+            );
+        }
         Ok(())
     }
 }

@@ -46,19 +46,39 @@ impl Editor {
             .unwrap_or(at)
     }
 
-    /// Inserts text at the cursor (control characters other than newline are dropped).
+    /// Inserts text at the cursor, exactly as given except for what a justification must
+    /// not hold: CRLF and a lone CR become LF, a tab becomes four spaces (visible, and
+    /// the same width everywhere), and every other control character or bidi override is
+    /// left out (see [`clean`](Editor::clean)).
     pub fn insert(&mut self, s: &str) {
-        let clean: String = s
-            .chars()
-            .map(|c| if c == '\r' { '\n' } else { c })
-            .filter(|c| *c == '\n' || !c.is_control())
-            .collect();
+        let clean = Editor::clean(s);
         self.text.insert_str(self.cursor, &clean);
         self.cursor += clean.len();
         // A combining mark typed after a letter joins its cluster: stay on a boundary.
         while !self.text.is_char_boundary(self.cursor) {
             self.cursor += 1;
         }
+    }
+
+    /// What [`insert`](Editor::insert) makes of `s`.
+    pub fn clean(s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        let mut chars = s.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\r' => {
+                    if chars.peek() == Some(&'\n') {
+                        chars.next();
+                    }
+                    out.push('\n');
+                }
+                '\n' => out.push('\n'),
+                '\t' => out.push_str("    "),
+                c if crate::safe::is_unsafe(c) => {}
+                c => out.push(c),
+            }
+        }
+        out
     }
 
     /// Deletes the grapheme before the cursor.
@@ -287,5 +307,15 @@ mod tests {
         let mut e = Editor::new("");
         e.insert("a\u{1b}[31mb\u{7}");
         assert_eq!(e.text(), "a[31mb");
+        // Bidi overrides and C1 controls (a snippet or a paste could carry them) neither.
+        e.insert("\u{202e}c\u{9b}d\u{2066}");
+        assert_eq!(e.text(), "a[31mbcd");
+    }
+
+    #[test]
+    fn pasted_line_ends_and_tabs_survive_as_text() {
+        let mut e = Editor::new("");
+        e.insert("one\r\ntwo\rthree\n\tfour");
+        assert_eq!(e.text(), "one\ntwo\nthree\n    four");
     }
 }

@@ -8,43 +8,7 @@
 use unicode_segmentation::UnicodeSegmentation;
 use unicode_width::UnicodeWidthStr;
 
-/// The visible stand-in for a character that must not reach the terminal, if it is one.
-pub fn placeholder(c: char) -> Option<String> {
-    let code = c as u32;
-    match c {
-        // C0 controls: the Unicode "control pictures" block (U+2400 + code), e.g. ␛ for ESC.
-        '\u{0}'..='\u{1f}' => char::from_u32(0x2400 + code).map(String::from),
-        '\u{7f}' => Some("\u{2421}".into()),
-        // C1 controls (CSI as one byte is U+009B) and bidi/format overrides that could
-        // reorder what the rater reads (the "Trojan Source" characters).
-        '\u{80}'..='\u{9f}'
-        | '\u{202a}'..='\u{202e}'
-        | '\u{2066}'..='\u{2069}'
-        | '\u{200e}'
-        | '\u{200f}'
-        | '\u{061c}' => Some(format!("<U+{code:04X}>")),
-        _ => None,
-    }
-}
-
-/// One line of untrusted text (no `\n`) with every unsafe character replaced by its
-/// placeholder; tabs become four spaces.
-pub fn sanitize_line(line: &str) -> String {
-    if !line.chars().any(|c| c == '\t' || placeholder(c).is_some()) {
-        return line.to_string();
-    }
-    let mut out = String::with_capacity(line.len() + 8);
-    for c in line.chars() {
-        if c == '\t' {
-            out.push_str("    ");
-        } else if let Some(p) = placeholder(c) {
-            out.push_str(&p);
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+pub use crate::safe::{placeholder, sanitize_line};
 
 /// Splits untrusted text into safe lines: `\n` (and `\r\n`) break lines; a lone `\r` is
 /// shown as its placeholder rather than moving the cursor.
@@ -138,14 +102,6 @@ pub fn wrap(text: &str, max: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escape_sequences_become_visible_placeholders() {
-        let evil = "a\u{1b}[2Jb\u{7}c\u{8}d\u{9b}31me\u{1b}]0;title\u{7}f\u{202e}g\r";
-        let s = sanitize_line(evil);
-        assert!(!s.chars().any(|c| c.is_control()), "{s:?}");
-        assert_eq!(s, "a␛[2Jb␇c␈d<U+009B>31me␛]0;title␇f<U+202E>g␍");
-    }
 
     #[test]
     fn crlf_ends_a_line_and_a_lone_cr_is_shown() {

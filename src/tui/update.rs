@@ -95,11 +95,29 @@ pub fn next_unfinished(state: &State) -> Option<usize> {
         .find(|i| state.queue[*i].progress == Progress::Todo)
 }
 
-/// Called by the loop when an item is loaded: resets what belongs to one item.
+/// Called by the loop when an item is loaded: resets what belongs to one item. A
+/// justification that was being typed when the workstation last stopped (killed, the
+/// machine off) comes back in the open editor.
 pub fn loaded(state: &mut State, item: crate::store::StoredItem) {
     state.editor = Editor::new(&item.annotation.justification);
     state.revealed = false;
     state.editing = false;
+    if let Some(draft) = item
+        .draft
+        .as_deref()
+        .filter(|d| *d != item.annotation.justification)
+    {
+        state.editor = Editor::new(draft);
+        state.editing = true;
+        say(
+            state,
+            format!(
+                "restored the justification you were typing when verdict last stopped; {} saves it",
+                state.keymap.key_of(Command::LeaveEditor)
+            ),
+            false,
+        );
+    }
     state.active_since_ms = state.now_ms;
     state.active_pending_ms = 0;
     for p in [Pane::Conversation, Pane::ResponseA, Pane::ResponseB] {
@@ -123,6 +141,48 @@ pub fn loaded(state: &mut State, item: crate::store::StoredItem) {
     state.wrap_cache.borrow_mut().clear();
 }
 
+/// Called by the loop when the item on screen is shown again as stored because the cache
+/// changed under it (another process wrote to it, or a write was refused): the stored
+/// work is shown, but text being typed stays in the editor, and the panes keep their
+/// place.
+pub fn reloaded(state: &mut State, item: crate::store::StoredItem) {
+    let (editing, editor) = (state.editing, state.editor.clone());
+    let (scroll, revealed) = (state.scroll.clone(), state.revealed);
+    let same = state.item.as_ref().is_some_and(|i| i.key == item.key);
+    loaded(state, item);
+    if editing {
+        state.editing = true;
+        state.editor = editor;
+    }
+    if same {
+        state.scroll = scroll;
+        state.revealed = revealed;
+    }
+}
+
+/// Called by the loop when a write to an item was stored: the screen shows the work as
+/// stored (status, revision, version). A change that reopened a finished item says so.
+pub fn saved(state: &mut State, key: i64, annotation: crate::store::Annotation) {
+    let Some(item) = state.item.as_mut().filter(|i| i.key == key) else {
+        return;
+    };
+    let reopened = item.annotation.status != "draft" && annotation.status == "draft";
+    let id = item.item_id.clone();
+    let progress = super::app::progress_of(&annotation.status);
+    item.annotation = annotation;
+    if let Some(e) = state.queue.iter_mut().find(|e| e.key == key) {
+        e.progress = progress;
+    }
+    if reopened {
+        let submit = state.keymap.key_of(Command::Submit);
+        say(
+            state,
+            format!("{id} is reopened by this change: submit again ({submit}) to count it"),
+            false,
+        );
+    }
+}
+
 fn first_open_question(state: &State) -> usize {
     let Some(item) = &state.item else { return 0 };
     state
@@ -137,6 +197,8 @@ pub fn finished(state: &mut State, skipped: bool) -> Vec<Effect> {
     let Some(item) = &state.item else {
         return vec![];
     };
+    // What was said about this item (reopened, say) does not follow the rater.
+    state.message = None;
     let key = item.key;
     let active = item.annotation.active_ms;
     state.session.durations.insert(key, active);

@@ -10,7 +10,7 @@
 //! - `verdict pull` of the file (items/s, and the ratio to the floor);
 //! - `verdict export` of N finished annotations (sign included), and `verdict verify`;
 //! - the cache's size on disk.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::disallowed_macros)]
 
 #[path = "synth.rs"]
 mod synth;

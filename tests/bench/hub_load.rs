@@ -10,7 +10,7 @@
 //! time is up or the work runs out. Prints requests per second and median/p99 latency of
 //! pulls and pushes, then proves from the hub's database that no item was leased to more
 //! raters than its overlap and that every acknowledged record is stored.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::disallowed_macros)]
 
 use std::collections::BTreeMap;
 use std::io::BufRead;

@@ -13,7 +13,7 @@
 //!   keys, question moves, item changes and scrolling, for a typical item and for the
 //!   100 KB one;
 //! - peak resident memory of this process (VmHWM).
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::disallowed_macros)]
 
 #[path = "synth.rs"]
 mod synth;

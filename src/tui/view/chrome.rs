@@ -216,7 +216,9 @@ pub fn overlay(f: &mut Frame<'_>, state: &State, area: Rect) {
                     let lines = reasons
                         .iter()
                         .enumerate()
-                        .map(|(i, r)| Line::from(format!("  [{}] {}", i + 1, r.label)))
+                        .map(|(i, r)| {
+                            Line::from(format!("  [{}] {}", i + 1, sanitize_line(&r.label)))
+                        })
                         .collect();
                     (
                         " Flag for the policy team: choose a reason (esc cancels) ".into(),

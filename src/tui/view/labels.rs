@@ -36,7 +36,10 @@ fn question_pieces(
         Style::default().add_modifier(Modifier::BOLD)
     };
     let marker = if focused { "▶ " } else { "  " };
-    let mut out = vec![(format!("{marker}{}: ", q.label), label_style)];
+    let mut out = vec![(
+        format!("{marker}{}: ", sanitize_line(&q.label)),
+        label_style,
+    )];
     if !expanded {
         let text = match answer {
             None => "—".to_string(),
@@ -44,7 +47,7 @@ fn question_pieces(
                 .options
                 .iter()
                 .filter(|o| chosen(Some(a), &o.value))
-                .map(|o| o.label.clone())
+                .map(|o| sanitize_line(&o.label))
                 .collect::<Vec<_>>()
                 .join(", "),
         };
@@ -53,7 +56,11 @@ fn question_pieces(
     }
     for o in &q.options {
         let on = chosen(answer, &o.value);
-        let key = o.key.clone().unwrap_or_else(|| "·".into());
+        let key = o
+            .key
+            .as_deref()
+            .map(sanitize_line)
+            .unwrap_or_else(|| "·".into());
         let style = if on {
             paint(
                 state,
@@ -72,7 +79,10 @@ fn question_pieces(
                 .add_modifier(Modifier::BOLD),
         );
         out.push((format!("[{key}]"), if on { style } else { key_style }));
-        out.push((format!("{}{}", if on { "✓" } else { " " }, o.label), style));
+        out.push((
+            format!("{}{}", if on { "✓" } else { " " }, sanitize_line(&o.label)),
+            style,
+        ));
         out.push(("  ".into(), Style::default()));
     }
     out
@@ -105,7 +115,7 @@ pub fn questions(f: &mut Frame<'_>, state: &State, area: Rect) {
                     q.options
                         .iter()
                         .filter(|o| chosen(Some(a), &o.value))
-                        .map(|o| o.label.clone())
+                        .map(|o| sanitize_line(&o.label))
                         .collect::<Vec<_>>()
                         .join(", ")
                 };

@@ -1,0 +1,239 @@
+//! Writing while other processes write: every write is one `BEGIN IMMEDIATE`
+//! transaction (so the reads that decide it see what it changes), and a writer that has
+//! to wait says so in plain words and keeps waiting while the holder is alive.
+//!
+//! Long writers (a pull, an export, a migration) announce what they do in a small file
+//! beside the cache (`.busy-<pid>.json`); a waiting process reads it to say "waiting for
+//! another verdict process: pull of X (pid N)" and to know that the holder is still
+//! alive. An unannounced holder (a `sqlite3` shell, say) is waited for up to
+//! [`UNANNOUNCED_WAIT`], then the write fails with a message saying so.
+
+use rusqlite::{Connection, ErrorCode};
+use serde::{Deserialize, Serialize};
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long one attempt to take the write lock waits inside SQLite before this module
+/// looks at who holds it.
+pub const ATTEMPT: Duration = Duration::from_millis(200);
+/// How long to wait for a holder that did not say who it is.
+pub const UNANNOUNCED_WAIT: Duration = Duration::from_secs(60);
+
+/// Told when a write starts waiting (`Some(what we wait for)`, again when that changes)
+/// and when the wait is over (`None`).
+pub type Waiter = Box<dyn FnMut(Option<&str>)>;
+
+/// The default waiter of command-line tools: one line on stderr when the wait starts
+/// or changes, and one when it ends.
+pub fn stderr_waiter() -> Waiter {
+    let mut waiting = false;
+    Box::new(move |what| match what {
+        Some(w) => {
+            waiting = true;
+            crate::errln!("{w}");
+        }
+        None if waiting => {
+            waiting = false;
+            crate::errln!("... the other process is done; going on.");
+        }
+        None => {}
+    })
+}
+
+/// An open `BEGIN IMMEDIATE` transaction: commit it, or it rolls back when dropped.
+pub struct Tx<'a> {
+    conn: &'a Connection,
+    open: bool,
+}
+
+impl Deref for Tx<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl Tx<'_> {
+    /// Commits.
+    pub fn commit(mut self) -> rusqlite::Result<()> {
+        self.conn.execute_batch("COMMIT")?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Drop for Tx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+/// True for SQLite's "the database is locked/busy".
+pub fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Why a write gave up waiting.
+#[derive(Debug)]
+pub enum BeginError {
+    /// Not a lock problem.
+    Sqlite(rusqlite::Error),
+    /// An unannounced holder kept the lock longer than [`UNANNOUNCED_WAIT`].
+    TooLong(Duration),
+}
+
+/// Takes the write lock (`BEGIN IMMEDIATE`), waiting as long as a live verdict process
+/// that announced itself holds it, and telling `waiter` what it waits for.
+pub fn begin<'a>(
+    conn: &'a Connection,
+    dir: &Path,
+    waiter: &mut Waiter,
+) -> Result<Tx<'a>, BeginError> {
+    let mut started: Option<Instant> = None;
+    let mut unannounced_since: Option<Instant> = None;
+    let mut told: Option<String> = None;
+    loop {
+        match conn.execute_batch("BEGIN IMMEDIATE") {
+            Ok(()) => break,
+            Err(e) if is_busy(&e) => {
+                let now = Instant::now();
+                started.get_or_insert(now);
+                let me = std::process::id();
+                let holders: Vec<Announcement> = live_announcements(dir)
+                    .into_iter()
+                    .filter(|a| a.pid != me)
+                    .collect();
+                let what = match holders.first() {
+                    Some(a) => {
+                        unannounced_since = None;
+                        format!(
+                            "waiting for another verdict process: {} (pid {})...",
+                            a.what, a.pid
+                        )
+                    }
+                    None => {
+                        let since = *unannounced_since.get_or_insert(now);
+                        if now.duration_since(since) >= UNANNOUNCED_WAIT {
+                            if told.is_some() {
+                                waiter(None);
+                            }
+                            return Err(BeginError::TooLong(now.duration_since(since)));
+                        }
+                        "waiting for another process that is writing to the cache...".to_string()
+                    }
+                };
+                if told.as_deref() != Some(what.as_str()) {
+                    waiter(Some(&what));
+                    told = Some(what);
+                }
+            }
+            Err(e) => return Err(BeginError::Sqlite(e)),
+        }
+    }
+    if told.is_some() {
+        waiter(None);
+    }
+    Ok(Tx { conn, open: true })
+}
+
+/// What a long writer announces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Announcement {
+    /// Its process id.
+    pub pid: u32,
+    /// What it does, in words ("pull of batch X").
+    pub what: String,
+    /// Since when (unix ms).
+    pub since: i64,
+}
+
+/// Removes its announcement when dropped.
+#[derive(Debug)]
+pub struct Announced {
+    path: Option<PathBuf>,
+}
+
+impl Drop for Announced {
+    fn drop(&mut self) {
+        if let Some(p) = &self.path {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+fn announcement_path(dir: &Path, pid: u32, n: u64) -> PathBuf {
+    dir.join(format!(".busy-{pid}-{n}.json"))
+}
+
+/// Announces (best effort) that this process is about to hold the write lock for a while.
+pub fn announce(dir: &Path, what: &str) -> Announced {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let pid = std::process::id();
+    let a = Announcement {
+        pid,
+        what: what.to_string(),
+        since: super::now_ms(),
+    };
+    let path = announcement_path(dir, pid, n);
+    let ok = serde_json::to_vec(&a)
+        .ok()
+        .is_some_and(|b| crate::private::write_atomically(&path, &b).is_ok());
+    Announced {
+        path: ok.then_some(path),
+    }
+}
+
+/// Announcements of processes that are alive (stale ones, of killed processes, are
+/// removed), oldest first.
+pub fn live_announcements(dir: &Path) -> Vec<Announcement> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with(".busy-") && name.ends_with(".json")) {
+            continue;
+        }
+        let Some(a) = std::fs::read(e.path())
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Announcement>(&b).ok())
+        else {
+            continue;
+        };
+        if alive(a.pid) {
+            out.push(a);
+        } else {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    out.sort_by_key(|a| a.since);
+    out
+}
+
+/// Whether a process with this id exists.
+pub fn alive(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            return false;
+        };
+        // SAFETY: signal 0 only checks that the process exists and may be signalled.
+        let r = unsafe { libc::kill(pid, 0) };
+        r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
+}
