@@ -88,11 +88,17 @@ fn load_config(dir: &Path) -> anyhow::Result<ConfigFile> {
     }
 }
 
-/// A rater name is 1-64 characters with no control characters.
+/// A rater name is 1-64 characters with no control, invisible or direction-changing
+/// characters (it is shown in reports and signed into every bundle).
 pub fn check_rater(name: &str) -> anyhow::Result<()> {
-    if name.trim().is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+    if name.trim().is_empty()
+        || name.chars().count() > 64
+        || name
+            .chars()
+            .any(|c| c.is_control() || crate::batch::invisible(c))
+    {
         anyhow::bail!(
-            "rater name '{}' is not usable: 1-64 characters, no control characters",
+            "rater name '{}' is not usable: 1-64 characters, no control, invisible or direction-changing characters",
             name.escape_debug()
         );
     }

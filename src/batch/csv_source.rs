@@ -176,6 +176,105 @@ fn resolve(
     Ok(cols)
 }
 
+/// Where rows start: (byte offset after the BOM, 1-based line) of every line that starts
+/// outside a quoted field, in file order. The csv reader's own line numbers are off by
+/// one with CRLF line ends; errors name lines from this table instead.
+struct Lines(Vec<(u64, u64)>);
+
+impl Lines {
+    /// The line of the row the csv reader says starts at byte `offset`. With CRLF line
+    /// ends the reader ends a row at the CR and reports the next one as starting at the
+    /// LF, one byte before its line: the lookup is for the last line starting at or
+    /// before `offset + 1`, which is right for both line ends.
+    fn of(&self, offset: u64) -> u64 {
+        let offset = offset + 1;
+        match self.0.binary_search_by_key(&offset, |&(o, _)| o) {
+            Ok(i) => self.0[i].1,
+            Err(0) => 1,
+            Err(i) => self.0[i - 1].1,
+        }
+    }
+}
+
+/// Reads the file once to check its quoting the way RFC 4180 has it, and to number its
+/// lines. The csv reader is lenient where a batch must not be: a quoted field that is
+/// never closed swallows every row after it, and a quote closed early by the next row's
+/// quote merges rows; both would be imported silently. Both are refused here, naming the
+/// line where the quote opened.
+fn scan(path: &Path, skip: u64) -> Result<Lines, BatchError> {
+    use std::io::{Read, Seek, SeekFrom};
+    #[derive(Clone, Copy, PartialEq)]
+    enum At {
+        FieldStart,
+        Unquoted,
+        Quoted,
+        QuoteInQuoted,
+    }
+    let err = |line: u64, msg: String| BatchError::at(path, Some(line), None, msg);
+    let mut f = std::fs::File::open(path)
+        .map_err(|e| BatchError::at(path, None, None, format!("cannot open: {e}")))?;
+    f.seek(SeekFrom::Start(skip))
+        .map_err(|e| BatchError::at(path, None, None, format!("cannot read: {e}")))?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, f);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut at = At::FieldStart;
+    let mut line = 1u64;
+    let mut opened = 0u64;
+    let mut offset = 0u64;
+    let mut lines = vec![(0u64, 1u64)];
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .map_err(|e| BatchError::at(path, None, None, format!("cannot read: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        for &b in &buf[..n] {
+            offset += 1;
+            at = match (at, b) {
+                (At::FieldStart, b'"') => {
+                    opened = line;
+                    At::Quoted
+                }
+                (At::Quoted, b'"') => At::QuoteInQuoted,
+                (At::Quoted, _) => At::Quoted,
+                (At::QuoteInQuoted, b'"') => At::Quoted,
+                (At::QuoteInQuoted, b',' | b'\r' | b'\n') | (_, b',' | b'\r' | b'\n') => {
+                    At::FieldStart
+                }
+                (At::QuoteInQuoted, other) => {
+                    let shown = crate::safe::sanitize_line(&String::from_utf8_lossy(&[other]));
+                    return Err(err(
+                        opened,
+                        format!(
+                            "the quoted field that opens on this line is closed{} by a quote followed by '{shown}': inside a quoted field a quote must be written twice (\"\"), else the rows in between are merged into one. Fix the quoting; nothing was imported",
+                            if line == opened {
+                                String::new()
+                            } else {
+                                format!(" on line {line}")
+                            }
+                        ),
+                    ));
+                }
+                (At::FieldStart | At::Unquoted, _) => At::Unquoted,
+            };
+            if b == b'\n' {
+                line += 1;
+                if at == At::FieldStart {
+                    lines.push((offset, line));
+                }
+            }
+        }
+    }
+    if at == At::Quoted {
+        return Err(err(
+            opened,
+            "the quoted field that opens on this line is never closed: the quote runs to the end of the file and would swallow every row after it. Close the quote (a quote inside a quoted field is written twice: \"\"); nothing was imported".into(),
+        ));
+    }
+    Ok(Lines(lines))
+}
+
 /// Reads every row as an item.
 pub(super) fn read_items<E>(
     ctx: &ItemContext<'_>,
@@ -201,12 +300,13 @@ pub(super) fn read_items<E>(
             .map_err(|e| BatchError::at(path, None, None, format!("cannot read: {e}")))?;
         skip
     };
+    let lines = scan(path, skip)?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .buffer_capacity(1 << 20)
         .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
     let csv_err = |e: csv::Error| {
-        let line = e.position().map(|p| p.line());
+        let line = e.position().map(|p| lines.of(p.byte()));
         let msg = match e.kind() {
             csv::ErrorKind::UnequalLengths {
                 expected_len, len, ..
@@ -247,7 +347,7 @@ pub(super) fn read_items<E>(
         }
         let pos = record
             .position()
-            .map(|p| (p.line(), p.byte()))
+            .map(|p| (lines.of(p.byte()), p.byte()))
             .unwrap_or((0, 0));
         let line = pos.0;
         if record.iter().all(|f| f.is_empty()) {

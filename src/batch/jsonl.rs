@@ -69,9 +69,76 @@ fn lines(path: &Path) -> Result<impl Iterator<Item = Result<Line, BatchError>>, 
     }))
 }
 
+/// A JSON value read with one rule more than serde_json's: an object may not name a key
+/// twice. (JSON parsers disagree on which copy wins, so `{"id": "x", "id": "y"}` would
+/// be one item here and another to the tool that wrote it.)
+struct Strict(Value);
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Strict, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(Strict(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        use serde::de::Error;
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(A::Error::custom(format!(
+                    "the key \"{}\" appears twice in one object; JSON readers disagree on which one counts, so remove one",
+                    key.escape_debug()
+                )));
+            }
+            let Strict(v) = map.next_value()?;
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
 fn parse_line(path: &Path, line: u64, bytes: &[u8]) -> Result<Map<String, Value>, BatchError> {
     let text = utf8(path, line, bytes)?;
-    match serde_json::from_str::<Value>(text) {
+    match serde_json::from_str::<Strict>(text).map(|s| s.0) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(BatchError::at(
             path,
@@ -106,6 +173,17 @@ pub(super) fn read_manifest(
         let Some(m) = obj.remove("manifest") else {
             return Ok(None);
         };
+        if !obj.is_empty() {
+            return Err(BatchError::at(
+                path,
+                Some(line),
+                None,
+                format!(
+                    "the manifest line also holds {}: the manifest line holds only \"manifest\"; put the first item on a line of its own",
+                    field_list(obj.keys())
+                ),
+            ));
+        }
         return manifest(path, line, m, warnings).map(Some);
     }
     Ok(None)
@@ -156,7 +234,7 @@ fn manifest(
         Some(Value::String(_)) => {
             return Err(err(
                 "manifest.batch_id",
-                "a batch id is 1-128 characters of letters, digits, '.', '_' and '-'".into(),
+                "a batch id is 1-128 characters of letters, digits, '.', '_' and '-', starting with a letter or digit".into(),
             ));
         }
         Some(_) => return Err(err("manifest.batch_id", "must be a string".into())),
@@ -216,11 +294,34 @@ fn manifest(
     })
 }
 
-fn valid_batch_id(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 128
+/// A batch id: 1-128 characters of ASCII letters, digits, '.', '_' and '-', starting
+/// with a letter or digit (so never `.` or `..`: ids name files of the cache's folders).
+pub fn valid_batch_id(s: &str) -> bool {
+    s.len() <= 128
+        && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// Names of fields for a message: at most ten, each cut to 40 characters, sanitised,
+/// with the count of the rest (a line with 100,000 unknown fields gives one short line).
+fn field_list<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    let names: Vec<&String> = names.collect();
+    let mut shown: Vec<String> = names
+        .iter()
+        .take(10)
+        .map(|n| {
+            let mut t: String = n.chars().take(40).collect();
+            if n.chars().count() > 40 {
+                t.push('…');
+            }
+            format!("'{}'", crate::safe::sanitize_line(&t))
+        })
+        .collect();
+    if names.len() > 10 {
+        shown.push(format!("and {} more", names.len() - 10));
+    }
+    shown.join(", ")
 }
 
 /// Reads every item line after the manifest.
@@ -281,7 +382,15 @@ pub(crate) fn item(
     let err = |field: &str, msg: &str| BatchError::at(ctx.path, Some(line), Some(field), msg);
     let id = match obj.remove("id") {
         Some(Value::String(s)) => s,
-        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Number(n)) if n.is_u64() || n.is_i64() => n.to_string(),
+        Some(Value::Number(n)) => {
+            return Err(err(
+                "id",
+                &format!(
+                    "{n} is a number that cannot be kept exactly as written (not a whole number that fits in 64 bits); write the id as a string, in quotes"
+                ),
+            ));
+        }
         Some(_) => return Err(err("id", "must be a string or a number")),
         None => {
             return Err(err(
@@ -455,12 +564,11 @@ pub(crate) fn item(
         }
     };
     if !obj.is_empty() {
-        let names: Vec<&str> = obj.keys().map(String::as_str).collect();
         warnings.push(Warning {
             line,
             message: format!(
                 "unknown field(s) {} kept in metadata.unknown_fields (known: {})",
-                names.join(", "),
+                field_list(obj.keys()),
                 ITEM_FIELDS.join(", ")
             ),
         });

@@ -247,8 +247,8 @@ fn write_dataset(
             text.push('\n');
         }
     }
-    let tmp = out.with_extension("tmp");
-    std::fs::write(&tmp, text).map_err(|e| anyhow::anyhow!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, out).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+    // Private (0600) and atomic: a merged dataset is every rater's confidential work.
+    crate::private::write_atomically(out, text.as_bytes())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
     Ok(())
 }

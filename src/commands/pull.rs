@@ -119,31 +119,52 @@ fn report(file: &Path, r: &ImportReport) {
     }
 }
 
+/// Removes a file when dropped (the batch file a hub pull writes, whatever happens).
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// Pulls leased work from a hub: each batch the hub sends is written as a batch file and
-/// imported with the same checks as any other.
+/// imported with the same checks as any other. What a hub sends is untrusted: every
+/// batch id is checked before anything is written, the file's name never comes from the
+/// hub, it is written only inside the data directory, and it is removed whatever happens.
 fn from_hub(env: &Env, url: &str, args: &PullArgs) -> anyhow::Result<()> {
     let token = args.token.as_deref().ok_or_else(|| {
         anyhow::anyhow!("pulling from a hub needs your token: --token T or VERDICT_TOKEN")
     })?;
     let resp = crate::hub::client::pull(url, token, args.max)?;
+    for b in &resp.batches {
+        match b.manifest["batch_id"].as_str() {
+            Some(id) if crate::batch::valid_batch_id(id) => {}
+            Some(id) => anyhow::bail!(
+                "the hub at {url} sent a batch with the id '{}', which is not a batch id (1-128 letters, digits, '.', '_', '-'); nothing was pulled. Tell the hub's operator",
+                crate::safe::sanitize_line(id)
+            ),
+            None => anyhow::bail!(
+                "the hub at {url} sent a batch without a batch id; nothing was pulled. Tell the hub's operator"
+            ),
+        }
+    }
     let mut store = Store::open(&env.data_dir)?;
     let dir = env.data_dir.join("incoming");
-    std::fs::create_dir_all(&dir)?;
+    crate::private::create_dir(&dir)?;
     let mut total = 0;
-    for b in &resp.batches {
-        let id = b.manifest["batch_id"].as_str().unwrap_or("batch");
-        let file = dir.join(format!("{id}.jsonl"));
+    for (n, b) in resp.batches.iter().enumerate() {
+        let file = RemoveOnDrop(dir.join(format!("hub-pull-{}-{n}.jsonl", std::process::id())));
         let mut text = serde_json::json!({"manifest": b.manifest}).to_string();
         text.push('\n');
         for item in &b.items {
             text.push_str(&item.to_string());
             text.push('\n');
         }
-        std::fs::write(&file, text)?;
+        crate::private::write_atomically(&file.0, text.as_bytes())?;
         let origin = url.to_string();
-        let mut open = batch::open(&file, Options::default())?;
+        let mut open = batch::open(&file.0, Options::default())?;
         let report = store.import(&mut open, &origin, |_| {})?;
-        let _ = std::fs::remove_file(&file);
         total += b.items.len();
         report_line(url, &report);
     }

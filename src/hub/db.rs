@@ -148,6 +148,9 @@ impl HubDb {
     }
 
     fn connect(path: &Path) -> Result<HubDb, HubError> {
+        // The hub's database holds every rater's labels: private, whatever the umask (its
+        // -wal and -shm files take the database file's mode).
+        let _ = crate::private::touch(path);
         let conn = Connection::open(path).map_err(|e| HubError::Sqlite {
             path: path.to_path_buf(),
             source: e,

@@ -234,7 +234,11 @@ pub fn report(batches: &[BatchRow], records: &[RecordRow]) -> Report {
     let raters = raters
         .into_iter()
         .map(|(name, rs)| {
-            let gold: Vec<&&RecordRow> = rs.iter().filter(|r| r.gold.is_some()).collect();
+            // Gold accuracy counts submitted gold items only; a skipped one is no answer.
+            let gold: Vec<&&RecordRow> = rs
+                .iter()
+                .filter(|r| r.gold.is_some() && r.status == "done")
+                .collect();
             let correct = gold
                 .iter()
                 .filter(|r| {
@@ -293,13 +297,18 @@ pub fn dataset(records: &[RecordRow]) -> Vec<DatasetRow> {
     items
         .into_iter()
         .map(|((batch, item), rs)| {
-            let mut questions: Vec<&String> = rs.iter().flat_map(|r| r.answers.keys()).collect();
+            // A skipped record is no judgement: its answers (an older verdict exported
+            // what was chosen before the skip) are never counted or shown.
+            let counted: Vec<&&RecordRow> = rs.iter().filter(|r| r.status == "done").collect();
+            let mut questions: Vec<&String> =
+                counted.iter().flat_map(|r| r.answers.keys()).collect();
             questions.sort();
             questions.dedup();
             let mut majority = BTreeMap::new();
             let mut agreement = BTreeMap::new();
             for q in questions {
-                let answers: Vec<&Answer> = rs.iter().filter_map(|r| r.answers.get(q)).collect();
+                let answers: Vec<&Answer> =
+                    counted.iter().filter_map(|r| r.answers.get(q)).collect();
                 let n = answers.len();
                 let mut tally: BTreeMap<String, (usize, &Answer)> = BTreeMap::new();
                 for a in &answers {
@@ -324,8 +333,13 @@ pub fn dataset(records: &[RecordRow]) -> Vec<DatasetRow> {
                 ratings: rs
                     .iter()
                     .map(|r| {
+                        let answers = if r.status == "done" {
+                            serde_json::json!(r.answers)
+                        } else {
+                            serde_json::json!({})
+                        };
                         serde_json::json!({
-                            "rater": r.rater, "status": r.status, "answers": r.answers,
+                            "rater": r.rater, "status": r.status, "answers": answers,
                             "justification": r.justification, "skip_reason": r.skip_reason,
                             "escalation": r.escalation, "active_ms": r.active_ms,
                         })

@@ -42,6 +42,7 @@ impl Store {
                 batch.path.display()
             ),
         );
+        crate::failpoint::pause("import:locked");
         tx.execute(
             "INSERT OR IGNORE INTO schemas (sha256, id, body) VALUES (?1, ?2, ?3)",
             params![schema_sha, header.schema.id, header.schema.canonical_json()],

@@ -125,13 +125,19 @@ impl App {
 
     /// A write was refused because another process changed the item since the screen
     /// showed it: show the item as it is now, and say what happened to the key.
-    fn conflict(&mut self, key: i64, e: StoreError) {
+    /// `typed` is the justification a refused edit would have saved: it goes back into
+    /// the open editor, so that nothing the rater typed is lost.
+    fn conflict(&mut self, key: i64, e: StoreError, typed: Option<String>) {
         let (status, revision) = match &e {
             StoreError::Changed {
                 status, revision, ..
             } => (status.clone(), *revision),
             _ => (String::new(), 0),
         };
+        if let Some(text) = typed {
+            self.state.editing = true;
+            self.state.editor = super::editor::Editor::new(&text);
+        }
         let editing = self.state.editing;
         let name = match self.store.item(key) {
             Ok(item) => {
@@ -187,6 +193,10 @@ impl App {
                 }
             }
             let act = action.unwrap_or(0);
+            let typed = match &e {
+                Effect::SetJustification(_, text) => Some(text.clone()),
+                _ => None,
+            };
             let result = match e {
                 Effect::Load(key) => self.store.item(key).map(|item| {
                     update::loaded(&mut self.state, item);
@@ -252,7 +262,7 @@ impl App {
                 Ok(()) => {}
                 Err(err @ StoreError::Changed { .. }) => {
                     let key = self.state.item.as_ref().map(|i| i.key).unwrap_or(0);
-                    return self.conflict(key, err);
+                    return self.conflict(key, err, typed);
                 }
                 Err(err) => return self.fail(err),
             }

@@ -5,6 +5,8 @@
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
+pub mod tmux;
+
 /// A throwaway data + config directory pair.
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
@@ -139,4 +141,106 @@ pub fn shared_data(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/data")
         .join(rel)
+}
+
+/// The audit invariant: for every item, the value each field has after the last event
+/// that touched it (do, undo or redo all record the value they leave in `new`) is the
+/// value stored now, and an item without events holds no work. Returns what differs
+/// (empty when the log and the state agree), and checks SQLite's own integrity.
+pub fn log_disagrees_with_state(data: &Path) -> Vec<String> {
+    use std::collections::BTreeMap;
+    let c = rusqlite::Connection::open(data.join("cache.sqlite3")).unwrap();
+    let integrity: String = c
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    let mut problems = Vec::new();
+    if integrity != "ok" {
+        problems.push(format!("integrity_check: {integrity}"));
+    }
+    // (item, field) -> value after the last event.
+    let mut logged: BTreeMap<(i64, String), Option<String>> = BTreeMap::new();
+    let mut stmt = c
+        .prepare("SELECT item, field, new FROM events ORDER BY id")
+        .unwrap();
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap();
+    for row in rows {
+        let (item, field, new): (i64, String, Option<String>) = row.unwrap();
+        logged.insert((item, field), new);
+    }
+    let text = |s: Option<String>| s.map(|s| serde_json::Value::String(s).to_string());
+    let mut stored: BTreeMap<(i64, String), Option<String>> = BTreeMap::new();
+    let mut stmt = c
+        .prepare("SELECT item, status, justification, skip_reason, flag_reason, flag_note FROM annotations")
+        .unwrap();
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, Option<String>>(5)?,
+            ))
+        })
+        .unwrap();
+    for row in rows {
+        let (item, status, justification, skip, flag, note) = row.unwrap();
+        stored.insert((item, "status".into()), text(Some(status)));
+        stored.insert((item, "justification".into()), text(Some(justification)));
+        stored.insert((item, "skip_reason".into()), text(skip));
+        stored.insert(
+            (item, "flag".into()),
+            flag.map(|r| {
+                serde_json::json!({"reason": r, "note": note.unwrap_or_default()}).to_string()
+            }),
+        );
+    }
+    let mut stmt = c
+        .prepare("SELECT item, question, value FROM answers")
+        .unwrap();
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap();
+    for row in rows {
+        let (item, q, v): (i64, String, String) = row.unwrap();
+        stored.insert((item, format!("answer:{q}")), Some(v));
+    }
+    // What a field holds when no event ever touched it.
+    let initial = |field: &str| -> Option<String> {
+        match field {
+            "status" => text(Some("draft".into())),
+            "justification" => text(Some(String::new())),
+            _ => None,
+        }
+    };
+    let mut keys: Vec<&(i64, String)> = logged.keys().chain(stored.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    for k in keys {
+        let want = logged.get(k).cloned().unwrap_or_else(|| initial(&k.1));
+        let have = stored.get(k).cloned().unwrap_or_else(|| initial(&k.1));
+        // JSON text of answers may differ in spacing only if written by different code.
+        let norm = |v: &Option<String>| {
+            v.as_deref()
+                .map(|s| serde_json::from_str::<serde_json::Value>(s).unwrap_or_default())
+        };
+        if norm(&want) != norm(&have) {
+            problems.push(format!(
+                "item #{} {}: the log says {want:?}, the cache holds {have:?}",
+                k.0, k.1
+            ));
+        }
+    }
+    problems
+}
+
+/// Bytes of output a terminal would act on: C0 controls other than newline and tab, DEL,
+/// C1 controls, bidi overrides.
+pub fn terminal_unsafe(text: &str) -> Vec<char> {
+    text.chars()
+        .filter(|c| *c != '\n' && *c != '\t' && verdict::safe::is_unsafe(*c))
+        .collect()
 }
