@@ -421,7 +421,11 @@ impl ItemContext<'_> {
                 "an id has at most 256 bytes and no control characters",
             ));
         }
-        if let Some((i, c)) = id.chars().enumerate().find(|(_, c)| invisible(*c)) {
+        if let Some((i, c)) = id
+            .chars()
+            .enumerate()
+            .find(|(_, c)| crate::safe::invisible(*c))
+        {
             return Err(BatchError::at(
                 self.path,
                 Some(line),
@@ -452,31 +456,6 @@ impl ItemContext<'_> {
     pub fn derived_id(content: &crate::model::Content) -> String {
         sha256_hex(content.canonical_json().as_bytes())[..16].to_string()
     }
-}
-
-/// Characters that draw nothing (or only change the direction of what follows): two ids
-/// differing only by one of these look identical to everyone.
-pub fn invisible(c: char) -> bool {
-    crate::safe::is_unsafe(c)
-        || matches!(
-            c,
-            '\u{00ad}'
-                | '\u{034f}'
-                | '\u{115f}'
-                | '\u{1160}'
-                | '\u{17b4}'
-                | '\u{17b5}'
-                | '\u{180b}'..='\u{180f}'
-                | '\u{200b}'..='\u{200f}'
-                | '\u{2060}'..='\u{206f}'
-                | '\u{3164}'
-                | '\u{fe00}'..='\u{fe0f}'
-                | '\u{feff}'
-                | '\u{ffa0}'
-                | '\u{fff0}'..='\u{fffb}'
-                | '\u{1d173}'..='\u{1d17a}'
-                | '\u{e0000}'..='\u{e0fff}'
-        )
 }
 
 /// Removes a UTF-8 byte-order mark.

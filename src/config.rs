@@ -95,7 +95,7 @@ pub fn check_rater(name: &str) -> anyhow::Result<()> {
         || name.chars().count() > 64
         || name
             .chars()
-            .any(|c| c.is_control() || crate::batch::invisible(c))
+            .any(|c| c.is_control() || crate::safe::invisible(c))
     {
         anyhow::bail!(
             "rater name '{}' is not usable: 1-64 characters, no control, invisible or direction-changing characters",

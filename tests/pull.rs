@@ -72,7 +72,7 @@ fn unknown_fields_are_kept_with_a_warning() {
     let (ok, _, err) = s.run(&["pull", fixture("mixed.jsonl").to_str().unwrap()]);
     assert!(ok);
     assert!(
-        err.contains("mixed.jsonl:6: unknown field(s) colour kept in metadata.unknown_fields"),
+        err.contains("mixed.jsonl:6: unknown field(s) 'colour' kept in metadata.unknown_fields"),
         "{err}"
     );
 }

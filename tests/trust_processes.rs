@@ -479,7 +479,11 @@ fn exports_killed_at_random_moments_never_sign_a_revision_twice() {
         // Either a kill -9 at a random moment, or a crash at one of the windows between
         // the export's steps (which a random kill rarely hits).
         let mut export = process(&s, &["export"]);
-        let points = ["export:recorded", "export:bundle-written", "export:files-written"];
+        let points = [
+            "export:recorded",
+            "export:bundle-written",
+            "export:files-written",
+        ];
         match rng.next(6) as usize {
             i if i < points.len() => {
                 export.env("VERDICT_FAILPOINT", points[i]);

@@ -361,6 +361,37 @@ impl Schema {
                 "a schema needs at least one [[question]]".into(),
             ));
         }
+        // Ids, values and keys are shown, stored and matched: they must be visible text
+        // (labels and help may hold anything; they are sanitised where they are shown).
+        let ident = |field: String, s: &str| -> Result<(), SchemaError> {
+            match s.chars().find(|c| crate::safe::invisible(*c)) {
+                Some(c) => Err(err(
+                    field,
+                    format!(
+                        "'{}' holds the invisible or control character U+{:04X}: ids, option values and keys must be visible text",
+                        crate::safe::sanitize_line(s),
+                        c as u32
+                    ),
+                )),
+                None => Ok(()),
+            }
+        };
+        ident("id".into(), &self.id)?;
+        for q in &self.questions {
+            ident("question.id".into(), &q.id)?;
+            for o in &q.options {
+                ident(format!("question[{}].options.value", q.id), &o.value)?;
+                if let Some(k) = &o.key {
+                    ident(format!("question[{}].options[{}].key", q.id, o.value), k)?;
+                }
+            }
+        }
+        for p in &self.presets {
+            ident("preset.id".into(), &p.id)?;
+        }
+        for r in &self.escalation_reasons {
+            ident("escalation_reason.value".into(), &r.value)?;
+        }
         let mut ids = BTreeSet::new();
         for q in &self.questions {
             let at = format!("question[{}]", q.id);
