@@ -91,6 +91,17 @@ impl Tmux {
         std::thread::sleep(Duration::from_millis(60));
     }
 
+    /// Sends one key and returns at once (for a kill right behind it).
+    pub fn key_now(&self, name: &str) {
+        let mut c = self.cmd();
+        c.args(["send-keys", "-t", &self.session]);
+        match tmux_key(name) {
+            Some(k) => c.arg(k),
+            None => c.args(["-l", name]),
+        };
+        assert!(c.status().unwrap().success());
+    }
+
     /// Types literal text.
     pub fn text(&self, s: &str) {
         assert!(
