@@ -168,7 +168,10 @@ pub fn export(
     let sk: SecretKey = keys::secret(config_dir)?;
     let pk = PublicKey::from_secret_key(&sk).map_err(|e| BundleError::Sign(e.to_string()))?;
     let _lock = export_lock(store.dir())?;
-    let recovered = recover_locked(store, &pk, out_dir)?;
+    // The cache's own outbox: never a folder given with --out, which may hold bundles
+    // that are not this cache's business.
+    let outbox = store.dir().join("outbox");
+    let recovered = recover_locked(store, &pk, &outbox)?;
     let begun = store.export_begin(
         |set: &ExportSet| -> Result<(Prepared, Written), BundleError> {
             let created_ms = now_ms();
@@ -268,19 +271,18 @@ pub fn export(
 ///   cache's current, not yet exported revision; otherwise it is moved to
 ///   `outbox/unrecorded/` so that it is not pushed by mistake, and the message says why.
 ///
-/// Runs before every export and push and when the workstation starts. Without a key of
-/// the rater's there can be no bundles, and nothing is done.
-pub fn recover(
-    store: &mut Store,
-    config_dir: &Path,
-    outbox: &Path,
-) -> Result<Vec<String>, BundleError> {
+/// Looks only at the outbox of the store's own data directory (a demo's throwaway cache
+/// never touches the rater's outbox). Runs before every export and push and when the
+/// workstation starts. Without a key of the rater's there can be no bundles, and nothing
+/// is done.
+pub fn recover(store: &mut Store, config_dir: &Path) -> Result<Vec<String>, BundleError> {
     if !keys::exists(config_dir) {
         return Ok(Vec::new());
     }
     let pk = keys::read_public(&keys::paths(config_dir).1)?;
     let _lock = export_lock(store.dir())?;
-    recover_locked(store, &pk, outbox)
+    let outbox = store.dir().join("outbox");
+    recover_locked(store, &pk, &outbox)
 }
 
 fn recover_locked(

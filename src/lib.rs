@@ -8,6 +8,8 @@
 //! - [`batch`]: reads batch files (JSONL + manifest, CSV + column map) into checked items.
 //! - [`guidelines`]: the shipped guideline documents, by id and version.
 //! - [`store`]: the SQLite cache; the only module that speaks SQL. Uses `model`, `batch`.
+//!   Every write is one `BEGIN IMMEDIATE` transaction that waits for (and names) another
+//!   process holding the cache (`store::lock`).
 //! - [`keys`]: the rater's minisign key pair.
 //! - [`bundle`]: writes, signs and verifies export bundles. Uses `store`, `keys`.
 //! - [`failpoint`]: crash injection for the kill tests (`VERDICT_FAILPOINT`).

@@ -144,7 +144,7 @@ pub enum StoreError {
     },
     /// Another program held the cache's write lock too long.
     #[error(
-        "the cache {path} has been locked for {secs} s by another program that is not a verdict command saying what it does (a sqlite3 shell with an open transaction?); close it and try again. Nothing was changed"
+        "the cache {path} has been locked for {secs} s by another program that is not a verdict command saying what it does (a sqlite3 shell with an open transaction?); close it and try again, or wait longer with VERDICT_LOCK_TIMEOUT=SECONDS. Nothing was changed"
     )]
     Locked {
         /// The cache file.
@@ -376,7 +376,7 @@ impl Store {
             match f(self) {
                 Err(StoreError::Sqlite { source, .. })
                     if lock::is_busy(&source)
-                        && (start.elapsed() < lock::UNANNOUNCED_WAIT
+                        && (start.elapsed() < lock::unannounced_wait()
                             || !lock::live_announcements(&self.dir).is_empty()) =>
                 {
                     if !told {

@@ -85,7 +85,7 @@ fn a_script_in_another_process_shows_up_on_the_screen_and_is_not_overwritten() {
         "--submit",
     ]);
     // Without a key pressed, the screen says so and shows the script's answer.
-    let screen = t.wait_for("changed by another verdict process");
+    let screen = t.wait_for("changed in another verdict process");
     assert!(
         screen.contains("my own words"),
         "the editor keeps the text:\n{screen}"

@@ -238,6 +238,38 @@ fn a_writer_waits_for_an_unannounced_lock_holder_and_says_so() {
 }
 
 #[test]
+fn a_writer_gives_up_on_an_unannounced_holder_after_the_timeout_and_says_why() {
+    let s = Sandbox::new();
+    s.ok(&["pull", fixture("mixed.jsonl").to_str().unwrap()]);
+    let before = s.dump();
+    let path = s.data().join("cache.sqlite3");
+    let (held, release) = std::sync::mpsc::channel::<()>();
+    let (go, done) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let c = rusqlite::Connection::open(path).unwrap();
+        c.execute_batch("BEGIN IMMEDIATE").unwrap();
+        held.send(()).unwrap();
+        done.recv().unwrap();
+        c.execute_batch("ROLLBACK").unwrap();
+    });
+    release.recv().unwrap();
+    let out = process(&s, &["label", "single", "--preset", "safe", "--submit"])
+        .env("VERDICT_LOCK_TIMEOUT", "1")
+        .output()
+        .unwrap();
+    go.send(()).unwrap();
+    holder.join().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("has been locked for 1 s by another program")
+            && err.contains("Nothing was changed"),
+        "{err}"
+    );
+    assert_eq!(s.dump(), before);
+}
+
+#[test]
 fn labels_killed_at_random_moments_leave_the_log_and_the_cache_in_agreement() {
     let s = Sandbox::new();
     s.ok(&["pull", batch(&s, "kills", 40).to_str().unwrap()]);

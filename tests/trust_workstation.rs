@@ -199,7 +199,7 @@ fn a_key_on_an_item_another_process_changed_is_refused_and_the_item_reloaded() {
     );
     let m = message(&app);
     assert!(
-        m.contains("changed by another verdict process") && m.contains("not applied"),
+        m.contains("changed in another verdict process") && m.contains("not applied"),
         "{m}"
     );
     // And the cache still holds them: nothing was replaced.
@@ -239,7 +239,7 @@ fn text_in_the_editor_survives_another_process_changing_the_justification() {
     assert!(app.state.editing);
     assert_eq!(app.state.editor.text(), "mine, typed slowly");
     assert!(
-        message(&app).contains("still in the editor"),
+        message(&app).contains("kept in the editor"),
         "{}",
         message(&app)
     );
@@ -296,7 +296,7 @@ fn the_workstation_notices_what_other_processes_write() {
         Some(&Answer::One("a".into()))
     );
     assert!(
-        message(&app).contains("pair was changed"),
+        message(&app).contains("pair was changed in another"),
         "{}",
         message(&app)
     );

@@ -229,7 +229,30 @@ fn scan(path: &Path, skip: u64) -> Result<Lines, BatchError> {
         if n == 0 {
             break;
         }
-        for &b in &buf[..n] {
+        let chunk = &buf[..n];
+        let mut i = 0;
+        while i < chunk.len() {
+            // Fast paths: inside a field, jump to the next byte that can end it (most of
+            // a batch is long quoted text).
+            let ahead = match at {
+                At::Quoted => chunk[i..].iter().position(|&b| b == b'"' || b == b'\n'),
+                At::Unquoted => chunk[i..]
+                    .iter()
+                    .position(|&b| b == b',' || b == b'\n' || b == b'\r'),
+                _ => Some(0),
+            };
+            match ahead {
+                Some(k) => {
+                    i += k;
+                    offset += k as u64;
+                }
+                None => {
+                    offset += (chunk.len() - i) as u64;
+                    break;
+                }
+            }
+            let b = chunk[i];
+            i += 1;
             offset += 1;
             at = match (at, b) {
                 (At::FieldStart, b'"') => {

@@ -22,7 +22,7 @@ pub fn workstation(env: &Env, mut store: Store) -> anyhow::Result<()> {
     }
     // An export interrupted at the wrong moment is finished or taken back first; what
     // was done is the first thing the status line says.
-    let notes = crate::bundle::recover(&mut store, &env.config_dir, &env.outbox())?;
+    let notes = crate::bundle::recover(&mut store, &env.config_dir)?;
     let summary = tui::run(store, keymap, env.settings(), notes)?;
     crate::outln!(
         "Session: {} items done, median {:.0} s per item, {:.0} items per hour. {} finished items not yet exported{}",

@@ -11,7 +11,7 @@ pub fn run(env: &Env, args: &PushArgs) -> anyhow::Result<()> {
     let mut store = Store::open(&env.data_dir)?;
     // An export interrupted at the wrong moment is finished or taken back before anything
     // is pushed.
-    for note in crate::bundle::recover(&mut store, &env.config_dir, &env.outbox())? {
+    for note in crate::bundle::recover(&mut store, &env.config_dir)? {
         crate::errln!("note: {note}");
     }
     let pending: Vec<(String, String)> = store

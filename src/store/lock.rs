@@ -6,7 +6,8 @@
 //! beside the cache (`.busy-<pid>.json`); a waiting process reads it to say "waiting for
 //! another verdict process: pull of X (pid N)" and to know that the holder is still
 //! alive. An unannounced holder (a `sqlite3` shell, say) is waited for up to
-//! [`UNANNOUNCED_WAIT`], then the write fails with a message saying so.
+//! [`unannounced_wait`] (60 s, or `VERDICT_LOCK_TIMEOUT` seconds), then the write fails
+//! with a message saying so.
 
 use rusqlite::{Connection, ErrorCode};
 use serde::{Deserialize, Serialize};
@@ -17,8 +18,17 @@ use std::time::{Duration, Instant};
 /// How long one attempt to take the write lock waits inside SQLite before this module
 /// looks at who holds it.
 pub const ATTEMPT: Duration = Duration::from_millis(200);
-/// How long to wait for a holder that did not say who it is.
-pub const UNANNOUNCED_WAIT: Duration = Duration::from_secs(60);
+/// The environment variable that sets [`unannounced_wait`], in seconds.
+pub const TIMEOUT_ENV: &str = "VERDICT_LOCK_TIMEOUT";
+
+/// How long to wait for a lock holder that did not say who it is: 60 s, or
+/// `VERDICT_LOCK_TIMEOUT` seconds.
+pub fn unannounced_wait() -> Duration {
+    std::env::var(TIMEOUT_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(Duration::from_secs(60), Duration::from_secs)
+}
 
 /// Told when a write starts waiting (`Some(what we wait for)`, again when that changes)
 /// and when the wait is over (`None`).
@@ -85,7 +95,7 @@ pub fn is_busy(e: &rusqlite::Error) -> bool {
 pub enum BeginError {
     /// Not a lock problem.
     Sqlite(rusqlite::Error),
-    /// An unannounced holder kept the lock longer than [`UNANNOUNCED_WAIT`].
+    /// An unannounced holder kept the lock longer than [`unannounced_wait`].
     TooLong(Duration),
 }
 
@@ -99,6 +109,7 @@ pub fn begin<'a>(
     let mut started: Option<Instant> = None;
     let mut unannounced_since: Option<Instant> = None;
     let mut told: Option<String> = None;
+    let limit = unannounced_wait();
     loop {
         match conn.execute_batch("BEGIN IMMEDIATE") {
             Ok(()) => break,
@@ -120,7 +131,7 @@ pub fn begin<'a>(
                     }
                     None => {
                         let since = *unannounced_since.get_or_insert(now);
-                        if now.duration_since(since) >= UNANNOUNCED_WAIT {
+                        if now.duration_since(since) >= limit {
                             if told.is_some() {
                                 waiter(None);
                             }

@@ -34,8 +34,6 @@ pub struct BatchStatus {
 pub struct PendingRecord {
     /// Item key.
     pub key: i64,
-    /// The revision exported before this one (0 for none).
-    pub previous: i64,
     /// The record.
     pub record: Record,
 }
@@ -157,7 +155,7 @@ impl Store {
                 .prepare(&format!(
                     "SELECT i.key, i.batch_id, i.item_id, i.sha256, a.status, a.justification,
                             a.skip_reason, a.flag_reason, a.flag_note, a.active_ms, a.started_at,
-                            a.submitted_at, a.revision, a.exported_revision
+                            a.submitted_at, a.revision
                      FROM items i INDEXED BY items_queue JOIN annotations a ON a.item = i.key
                      WHERE {PENDING} ORDER BY i.batch_id, i.seq"
                 ))
@@ -173,7 +171,6 @@ impl Store {
                 let flag_note: Option<String> = r.get(8).map_err(cls)?;
                 records.push(PendingRecord {
                     key,
-                    previous: r.get(13).map_err(cls)?,
                     record: Record {
                         batch_id,
                         item_id: r.get(2).map_err(cls)?,
@@ -235,25 +232,23 @@ impl Store {
             params![written.id, written.path, written.sha256, now_ms(), n as i64],
         )
         .map_err(cls)?;
-        {
-            let mut journal = tx
-                .prepare(
-                    "INSERT INTO bundle_records (bundle, item, revision, previous) VALUES (?1, ?2, ?3, ?4)",
-                )
-                .map_err(cls)?;
-            let mut mark = tx
-                .prepare(
-                    "UPDATE annotations SET exported_revision = ?2, exported_bundle = ?3 WHERE item = ?1",
-                )
-                .map_err(cls)?;
-            for p in &set.records {
-                let rev = p.record.revision as i64;
-                journal
-                    .execute(params![written.id, p.key, rev, p.previous])
-                    .map_err(cls)?;
-                mark.execute(params![p.key, rev, written.id]).map_err(cls)?;
-            }
-        }
+        // Set-based, inside the transaction that gathered the records: PENDING still
+        // names exactly them.
+        tx.execute(
+            &format!(
+                "INSERT INTO bundle_records (bundle, item, revision, previous)
+                 SELECT ?1, a.item, a.revision, a.exported_revision FROM annotations a WHERE {PENDING}"
+            ),
+            [&written.id],
+        )
+        .map_err(cls)?;
+        tx.execute(
+            &format!(
+                "UPDATE annotations AS a SET exported_revision = revision, exported_bundle = ?1 WHERE {PENDING}"
+            ),
+            [&written.id],
+        )
+        .map_err(cls)?;
         tx.commit().map_err(cls)?;
         Ok(Some((prepared, written, n)))
     }

@@ -141,7 +141,7 @@ impl App {
         let editing = self.state.editing;
         let name = match self.store.item(key) {
             Ok(item) => {
-                let name = format!("{}/{}", item.batch_id, item.item_id);
+                let name = item.item_id.clone();
                 update::reloaded(&mut self.state, item);
                 name
             }
@@ -149,15 +149,15 @@ impl App {
         };
         let what = if editing {
             format!(
-                "your text is still in the editor, not saved: {} saves it over what is stored now",
+                "your text is kept in the editor, unsaved ({} saves it)",
                 self.state.keymap.key_of(Command::LeaveEditor)
             )
         } else {
-            "your key was not applied: look again, and repeat it if you still mean it".into()
+            "your key was not applied".into()
         };
         self.say(
             format!(
-                "{name} was changed by another verdict process (now {status}, revision {revision}) and is shown as it is now; {what}"
+                "{name} was changed in another verdict process (now {status}, rev {revision}): shown as stored; {what}"
             ),
             true,
         );
@@ -285,7 +285,7 @@ impl App {
         if item.annotation.status == "draft" {
             self.state.session.durations.remove(&item.key);
         }
-        let name = format!("{}/{}", item.batch_id, item.item_id);
+        let name = item.item_id.clone();
         update::loaded(&mut self.state, item);
         let changes = match r.changes {
             1 => "1 change".to_string(),
@@ -363,12 +363,12 @@ impl App {
         let now = self.store.annotation(key)?;
         if now.version != shown {
             let item = self.store.item(key)?;
-            let name = format!("{}/{}", item.batch_id, item.item_id);
+            let name = item.item_id.clone();
             let editing = self.state.editing;
             update::reloaded(&mut self.state, item);
             let tail = if editing {
                 format!(
-                    "; your text is still in the editor, not saved ({} saves it)",
+                    "; your text is kept in the editor, unsaved ({} saves it)",
                     self.state.keymap.key_of(Command::LeaveEditor)
                 )
             } else {
@@ -376,7 +376,7 @@ impl App {
             };
             self.say(
                 format!(
-                    "{name} was changed by another verdict process (now {}, revision {}); shown as it is now{tail}",
+                    "{name} was changed in another verdict process (now {}, rev {}){tail}",
                     now.status, now.revision
                 ),
                 true,

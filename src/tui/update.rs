@@ -177,7 +177,7 @@ pub fn saved(state: &mut State, key: i64, annotation: crate::store::Annotation) 
         let submit = state.keymap.key_of(Command::Submit);
         say(
             state,
-            format!("{id} is reopened by this change: submit again ({submit}) to count it"),
+            format!("{id} reopened: {submit} submits the change"),
             false,
         );
     }

@@ -58,6 +58,8 @@ fn keys_to_frames(
             if let Some(a) = resolve(&app.state, k) {
                 app.dispatch(a);
             }
+            // As the run loop does before every frame: look for other processes' writes.
+            app.check_outside();
             term.draw(|f| view::draw(f, &app.state)).unwrap();
             out.push(t.elapsed());
         }
