@@ -357,6 +357,7 @@ impl Store {
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             tx.execute_batch(sql).map_err(cls)?;
+            migrations::after(i + 1, &tx, now_ms()).map_err(cls)?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)
                 .map_err(cls)?;
         }

@@ -345,3 +345,62 @@ fn action_ids_come_from_the_database_and_never_repeat_across_processes() {
     sorted.dedup();
     assert_eq!(sorted.len(), ids.len(), "{ids:?}");
 }
+
+#[test]
+fn an_older_cache_gets_its_unlogged_justification_edits_logged_and_reopened() {
+    // A cache at migration 4, as the workstation before the fix left it: a submitted item
+    // whose justification was edited afterwards without an event.
+    let s = Sandbox::new();
+    std::fs::create_dir_all(s.data()).unwrap();
+    {
+        let c = rusqlite::Connection::open(s.data().join("cache.sqlite3")).unwrap();
+        for sql in &verdict::store::MIGRATIONS[..4] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.execute_batch(
+            r#"PRAGMA user_version = 4;
+            INSERT INTO schemas VALUES ('s', 'x', '{}');
+            INSERT INTO batches VALUES ('b', 's', '{}', '{}', 'test', 0);
+            INSERT INTO items VALUES (1, 'b', 'one', 1, 'h', 0, '{}', '{}');
+            INSERT INTO items VALUES (2, 'b', 'two', 2, 'h', 0, '{}', '{}');
+            INSERT INTO annotations (item, status, justification, started_at, updated_at, revision, exported_revision)
+                VALUES (1, 'done', 'typed after the submit', 0, 0, 1, 1);
+            INSERT INTO annotations (item, status, justification, started_at, updated_at, revision)
+                VALUES (2, 'done', 'logged', 0, 0, 1);
+            INSERT INTO events (at, item, action, field, old, new) VALUES (0, 1, 1, 'status', '"draft"', '"done"');
+            INSERT INTO events (at, item, action, field, old, new) VALUES (0, 2, 2, 'justification', '""', '"logged"');
+            INSERT INTO events (at, item, action, field, old, new) VALUES (0, 2, 2, 'status', '"draft"', '"done"');"#,
+        )
+        .unwrap();
+    }
+    assert!(!log_disagrees_with_state(&s.data()).is_empty());
+    let store = Store::open(&s.data()).unwrap();
+    drop(store);
+    assert_eq!(log_disagrees_with_state(&s.data()), Vec::<String>::new());
+    let c = rusqlite::Connection::open(s.data().join("cache.sqlite3")).unwrap();
+    let (status, version): (String, i64) = c
+        .query_row(
+            "SELECT status, version FROM annotations WHERE item = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((status.as_str(), version), ("draft", 1));
+    let source: String = c
+        .query_row(
+            "SELECT a.source FROM events e JOIN actions a ON a.id = e.action WHERE e.item = 1 AND e.field = 'justification'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(source, "upgrade");
+    // The item whose edit was logged is left alone, and action ids go on after the old ones.
+    let two: String = c
+        .query_row("SELECT status FROM annotations WHERE item = 2", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(two, "done");
+    let mut store = Store::open(&s.data()).unwrap();
+    assert!(store.new_action().unwrap() > 3);
+}

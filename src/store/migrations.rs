@@ -1,5 +1,6 @@
 //! Numbered migrations of the cache. Only ever append; never edit one that has shipped:
-//! `PRAGMA user_version` records how many have been applied.
+//! `PRAGMA user_version` records how many have been applied. A migration that needs
+//! more than SQL has a step in [`after`], run in the same transaction.
 
 /// Migration `i + 1` is `MIGRATIONS[i]`.
 pub const MIGRATIONS: &[&str] = &[
@@ -128,3 +129,69 @@ CREATE TABLE bundle_records (
 ) WITHOUT ROWID;
 "#,
 ];
+
+/// What runs after migration `n` (1-based) in its transaction, beyond its SQL.
+pub fn after(n: usize, tx: &rusqlite::Connection, now: i64) -> rusqlite::Result<()> {
+    if n == 5 {
+        log_unlogged_justifications(tx, now)?;
+    }
+    Ok(())
+}
+
+/// Before migration 5 the workstation saved justification edits without an event, and
+/// without reopening a submitted item: such an edit was in the cache but never exported.
+/// Each justification that differs from what the event log last recorded becomes one
+/// event now (an action of its own, source `upgrade`), and a finished item it changed is
+/// reopened like any other change, so that the rater sees it and submits it again.
+fn log_unlogged_justifications(tx: &rusqlite::Connection, now: i64) -> rusqlite::Result<()> {
+    let rows: Vec<(i64, String, String, Option<String>)> = tx
+        .prepare(
+            "SELECT a.item, a.status, a.justification,
+                    (SELECT e.new FROM events e WHERE e.item = a.item AND e.field = 'justification'
+                     ORDER BY e.id DESC LIMIT 1)
+             FROM annotations a",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let text = |s: &str| serde_json::Value::String(s.to_string()).to_string();
+    for (item, status, now_text, logged) in rows {
+        let logged: String = logged
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or_default();
+        if logged == now_text {
+            continue;
+        }
+        tx.execute(
+            "INSERT INTO actions (at, source) VALUES (?1, 'upgrade')",
+            [now],
+        )?;
+        let action = tx.last_insert_rowid();
+        let event = "INSERT INTO events (at, item, action, field, old, new) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+        tx.execute(
+            event,
+            rusqlite::params![
+                now,
+                item,
+                action,
+                "justification",
+                text(&logged),
+                text(&now_text)
+            ],
+        )?;
+        if status != "draft" {
+            tx.execute(
+                "UPDATE annotations SET status = 'draft' WHERE item = ?1",
+                [item],
+            )?;
+            tx.execute(
+                event,
+                rusqlite::params![now, item, action, "status", text(&status), text("draft")],
+            )?;
+        }
+        tx.execute(
+            "UPDATE annotations SET version = version + 1 WHERE item = ?1",
+            [item],
+        )?;
+    }
+    Ok(())
+}
