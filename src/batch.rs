@@ -41,7 +41,8 @@ impl fmt::Display for BatchError {
             write!(f, ":{line}")?;
         }
         if let Some(field) = &self.field {
-            write!(f, ": field '{field}'")?;
+            // Field names come from the file (JSON keys, CSV headers): one line, always.
+            write!(f, ": field '{}'", crate::safe::sanitize_line(field))?;
         }
         write!(f, ": {}", self.message)
     }
@@ -255,19 +256,28 @@ fn derived_header(path: &Path, format: Format, options: &Options) -> Result<Head
         hasher.update(map.to_string().as_bytes());
     }
     let digest = hex::encode(hasher.finalize());
-    let stem = path
+    // The file's name, made a valid batch id (ASCII letters, digits, '-', '_'; starting
+    // with a letter or digit; short): a hub hands it to clients, which check it.
+    let stem: String = path
         .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("batch")
+        .map(|s| s.to_string_lossy())
+        .unwrap_or_default()
         .chars()
         .map(|c| {
-            if c.is_alphanumeric() || c == '-' || c == '_' {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
                 c
             } else {
                 '_'
             }
         })
-        .collect::<String>();
+        .skip_while(|c| !c.is_ascii_alphanumeric())
+        .take(100)
+        .collect();
+    let stem = if stem.is_empty() {
+        "batch".into()
+    } else {
+        stem
+    };
     let batch_id = format!("{stem}-{}", &digest[..12]);
     let schema = match &options.schema {
         Some(s) => s.clone(),
@@ -435,6 +445,21 @@ impl ItemContext<'_> {
                     crate::safe::sanitize_line(id),
                     c as u32,
                     i + 1
+                ),
+            ));
+        }
+        if id
+            .chars()
+            .next()
+            .is_some_and(|c| unicode_width::UnicodeWidthChar::width(c) == Some(0))
+        {
+            return Err(BatchError::at(
+                self.path,
+                Some(line),
+                Some("id"),
+                format!(
+                    "the id '{}' starts with a combining mark, which draws nothing by itself; an id must start with a visible character",
+                    crate::safe::sanitize_line(id)
                 ),
             ));
         }

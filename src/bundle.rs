@@ -168,6 +168,8 @@ pub fn export(
     let sk: SecretKey = keys::secret(config_dir)?;
     let pk = PublicKey::from_secret_key(&sk).map_err(|e| BundleError::Sign(e.to_string()))?;
     let _lock = export_lock(store.dir())?;
+    // Building and signing a large bundle holds the write lock for a while: say so.
+    let _note = store.announce("export of the finished work into a signed bundle");
     // The cache's own outbox: never a folder given with --out, which may hold bundles
     // that are not this cache's business.
     let outbox = store.dir().join("outbox");
@@ -189,7 +191,12 @@ pub fn export(
             let records: Vec<&Record> = set.records.iter().map(|p| &p.record).collect();
             let bytes = encode(&manifest, &records);
             let path = match out_file {
-                Some(p) => p.to_path_buf(),
+                // Absolute, so that the journal (and push, and recovery) find the file
+                // whatever folder they run from.
+                Some(p) => std::path::absolute(p).map_err(|e| BundleError::Io {
+                    path: p.to_path_buf(),
+                    message: e.to_string(),
+                })?,
                 None => {
                     crate::private::create_dir(out_dir).map_err(|e| BundleError::Io {
                         path: out_dir.to_path_buf(),
@@ -519,6 +526,13 @@ pub fn verify_bytes(
         }
         v.failures.extend(failures);
     }
+    // Each failure is one line, whatever the bundle put in the ids it quotes (a newline
+    // in an id must not print a line of its own, like a forged "Signature OK").
+    v.failures = v
+        .failures
+        .iter()
+        .map(|f| crate::safe::sanitize_line(f))
+        .collect();
     v
 }
 

@@ -20,6 +20,14 @@ pub fn create_dir(dir: &Path) -> std::io::Result<()> {
     b.create(dir)
 }
 
+/// Creates `dir` as 0700; fails if anything (a folder, a file, a link) is already there.
+pub fn create_dir_new(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, DIR_MODE);
+    b.create(dir)
+}
+
 /// Takes group and other permissions away from a file or folder verdict owns (a cache
 /// made by an older verdict, say). Failures are ignored: this only ever narrows access.
 pub fn tighten(path: &Path, dir: bool) {

@@ -396,7 +396,7 @@ fn jsonl_the_reader_refuses_rather_than_guesses() {
         (
             "bignum.jsonl",
             format!("{m}{{\"id\": 123456789012345678901234567890, \"prompt\": \"p\", \"responses\": [\"r\"]}}\n"),
-            "cannot be kept exactly",
+            "its digits cannot be kept as written",
         ),
         (
             "zwsp.jsonl",
@@ -407,6 +407,16 @@ fn jsonl_the_reader_refuses_rather_than_guesses() {
             "bidi.jsonl",
             format!("{m}{{\"id\": \"ab\\u202e\", \"prompt\": \"p\", \"responses\": [\"r\"]}}\n"),
             "U+202E",
+        ),
+        (
+            "braille.jsonl",
+            format!("{m}{{\"id\": \"a\\u2800\", \"prompt\": \"p\", \"responses\": [\"r\"]}}\n"),
+            "U+2800",
+        ),
+        (
+            "combining.jsonl",
+            format!("{m}{{\"id\": \"\\u0301\", \"prompt\": \"p\", \"responses\": [\"r\"]}}\n"),
+            "starts with a combining mark",
         ),
         (
             "space.jsonl",
@@ -587,4 +597,68 @@ fn files_are_private_whatever_the_umask() {
     run(&["status"]);
     assert_eq!(mode(&data.join("cache.sqlite3")), 0o600);
     assert_eq!(mode(&data), 0o700);
+}
+
+#[test]
+fn a_newline_in_a_bundle_id_cannot_forge_a_line_of_verify_output() {
+    let s = Sandbox::new();
+    s.ok(&["key", "show"]);
+    let forged = "b1\n\nSignature and trusted comment OK (key 0)\nAll good:";
+    let rec = serde_json::json!({
+        "batch_id": "b", "item_id": forged, "item_sha256": "x", "status": "done",
+        "answers": {}, "justification": "", "active_ms": 0, "started": "", "submitted": "",
+        "revision": 1
+    })
+    .to_string();
+    let manifest = serde_json::json!({
+        "format": "verdict-bundle/1", "bundle_id": "x", "rater": "r", "key_id": "k",
+        "created": "", "tool": "", "batches": [{"id": "b", "schema_id": "s",
+        "schema_sha256": "h", "guidelines": {"id": "g", "version": "1"}, "records": 2}],
+        "record_count": 2
+    });
+    let bundle = s.write("forged.jsonl", format!("{manifest}\n{rec}\n{rec}\n"));
+    let (ok, out, err) = s.run(&["verify", bundle.to_str().unwrap()]);
+    assert!(!ok);
+    for line in out.lines().chain(err.lines()) {
+        assert!(
+            !line.starts_with("Signature and trusted comment OK") && !line.starts_with("All good"),
+            "a forged line: {line:?}\n{err}"
+        );
+    }
+    assert!(err.contains("b1␊␊Signature"), "{err}");
+}
+
+#[test]
+fn a_file_named_in_any_script_gets_a_batch_id_a_hub_can_hand_out() {
+    let s = Sandbox::new();
+    let f = s.write(
+        "ärger über — 日本.jsonl",
+        "{\"id\": \"a\", \"prompt\": \"p\", \"responses\": [\"r\"]}\n",
+    );
+    let out = s.ok(&["pull", f.to_str().unwrap()]);
+    let id = out
+        .split("pulled batch ")
+        .nth(1)
+        .and_then(|r| r.split(':').next())
+        .unwrap();
+    assert!(verdict::batch::valid_batch_id(id), "{id}");
+    assert!(id.starts_with("rger_"), "{id}");
+    // A hub that sends one bad batch among good ones: the good ones still come in.
+    let body = serde_json::json!({
+        "batches": [
+            {"manifest": {"format": "verdict-batch/1", "batch_id": "../bad"},
+             "items": [{"id": "a", "prompt": "p", "responses": ["r"]}]},
+            {"manifest": {"format": "verdict-batch/1", "batch_id": "good"},
+             "items": [{"id": "a", "prompt": "p", "responses": ["r"]}]}
+        ],
+        "calibration": [], "lease_expires": "2026-12-01T00:00:00Z"
+    })
+    .to_string();
+    let (url, hub) = hostile_hub(body);
+    let (ok, out, err) = s.run(&["pull", &url, "--token", "t"]);
+    hub.join().unwrap();
+    assert!(!ok);
+    assert!(out.contains("batch good: 1 new items"), "{out}");
+    assert!(err.contains("'../bad', which is not a batch id"), "{err}");
+    assert!(s.batch_status("good").is_some());
 }

@@ -544,3 +544,68 @@ fn exports_killed_at_random_moments_never_sign_a_revision_twice() {
     );
     assert_eq!(log_disagrees_with_state(&s.data()), Vec::<String>::new());
 }
+
+#[test]
+fn undo_after_an_export_makes_what_the_item_holds_now_exported_again() {
+    let s = Sandbox::new();
+    s.ok(&["pull", fixture("mixed.jsonl").to_str().unwrap()]);
+    s.ok(&["label", "single", "--preset", "safe", "--submit"]);
+    s.ok(&["label", "single", "-a", "behaviour=partial_refusal"]);
+    s.ok(&["label", "single", "--submit"]);
+    s.ok(&["export"]);
+    s.ok(&["undo"]);
+    s.ok(&["undo"]);
+    // The item is finished again with full_compliance, which no bundle holds yet.
+    let out = s.ok(&["export"]);
+    let path = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Wrote 1 records to "))
+        .unwrap_or_else(|| panic!("{out}"));
+    let text = std::fs::read_to_string(path).unwrap();
+    let rec: serde_json::Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
+    assert_eq!(rec["answers"]["behaviour"], "full_compliance");
+    assert_eq!(rec["revision"], 3);
+    let recs = records_in_valid_bundles(&s, &s.data().join("outbox"));
+    assert!(recs.values().all(|b| b.len() == 1), "{recs:?}");
+}
+
+#[test]
+fn an_export_to_a_relative_path_is_found_again_from_any_folder() {
+    let s = Sandbox::new();
+    s.ok(&["pull", fixture("mixed.jsonl").to_str().unwrap()]);
+    s.ok(&["label", "single", "--preset", "safe", "--submit"]);
+    let here = s.path("here");
+    let there = s.path("there");
+    std::fs::create_dir_all(&here).unwrap();
+    std::fs::create_dir_all(&there).unwrap();
+    let out = process(&s, &["export", "--out", "rel.jsonl"])
+        .current_dir(&here)
+        .env("VERDICT_FAILPOINT", "export:files-written")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let out = process(&s, &["export"])
+        .current_dir(&there)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("had written it completely"), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Nothing to export"));
+    // Push from yet another folder finds it; a bundle that cannot be read does not stop
+    // the others.
+    s.ok(&["label", "multi", "--preset", "refusal_ok", "--submit"]);
+    s.ok(&["export"]);
+    std::fs::remove_file(here.join("rel.jsonl.minisig")).unwrap();
+    let to = s.path("dropbox");
+    let out = process(&s, &["push", "--to", to.to_str().unwrap()])
+        .current_dir(&there)
+        .output()
+        .unwrap();
+    let (o, e) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(!out.status.success());
+    assert!(e.contains("cannot read the bundle to push it"), "{e}");
+    assert!(o.contains("copied to"), "{o}");
+}

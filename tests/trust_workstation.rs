@@ -112,19 +112,20 @@ fn a_justification_edit_on_an_exported_item_is_one_event_reopens_it_and_exports_
         Progress::Todo,
         "the queue shows the reopened item as to do"
     );
-    // ctrl-z takes back that edit (not the submit before it).
+    // ctrl-z takes back that edit (not the submit before it). Back to finished is a
+    // submit again (a new revision: what the item holds now is what gets exported).
     run(&mut app, Command::Undo);
-    assert_eq!(status(&mut app, "single"), ("done".into(), 1));
+    assert_eq!(status(&mut app, "single"), ("done".into(), 2));
     assert_eq!(app.state.editor.text(), "");
-    assert!(s.ok(&["export"]).contains("Nothing to export"));
-    // Redo it and submit: the next export carries revision 2 with the new text.
+    assert!(s.ok(&["export"]).contains("Wrote 1 records"));
+    // Redo it and submit: the next export carries revision 3 with the new text.
     run(&mut app, Command::Redo);
     assert_eq!(
         app.state.item.as_ref().unwrap().annotation.justification,
         "the refusal is right"
     );
     run(&mut app, Command::Submit);
-    assert_eq!(status(&mut app, "single"), ("done".into(), 2));
+    assert_eq!(status(&mut app, "single"), ("done".into(), 3));
     let out = s.ok(&["export"]);
     assert!(out.contains("Wrote 1 records"), "{out}");
     let path = out
@@ -134,7 +135,7 @@ fn a_justification_edit_on_an_exported_item_is_one_event_reopens_it_and_exports_
     let text = std::fs::read_to_string(path).unwrap();
     let rec: serde_json::Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
     assert_eq!(rec["justification"], "the refusal is right");
-    assert_eq!(rec["revision"], 2);
+    assert_eq!(rec["revision"], 3);
     assert_eq!(log_disagrees_with_state(&s.data()), Vec::<String>::new());
 }
 
@@ -403,4 +404,78 @@ fn an_older_cache_gets_its_unlogged_justification_edits_logged_and_reopened() {
     assert_eq!(two, "done");
     let mut store = Store::open(&s.data()).unwrap();
     assert!(store.new_action().unwrap() > 3);
+}
+
+#[test]
+fn ctrl_z_in_the_workstation_never_takes_back_a_script_s_change() {
+    let s = sandbox();
+    let mut app = open_app(&s);
+    goto(&mut app, "multi");
+    run(&mut app, Command::Preset2);
+    // A script submits another item after the rater's last key.
+    s.ok(&["label", "single", "--preset", "safe", "--submit"]);
+    run(&mut app, Command::Undo);
+    assert!(
+        message(&app).contains("made by `verdict label`, not here"),
+        "{}",
+        message(&app)
+    );
+    assert_eq!(status(&mut app, "single"), ("done".into(), 1));
+    assert_eq!(status(&mut app, "multi"), ("done".into(), 1));
+    // `verdict undo` is the explicit way, and then the workstation's own undo works again.
+    s.ok(&["undo"]);
+    run(&mut app, Command::Undo);
+    assert_eq!(status(&mut app, "multi").0, "draft");
+    assert!(message(&app).contains("undid action"), "{}", message(&app));
+}
+
+#[test]
+fn a_draft_another_running_workstation_is_typing_is_neither_restored_nor_saved_here() {
+    let s = sandbox();
+    // Another workstation, alive, is typing on "multi" (its draft row names it).
+    let mut other = Command::new_sleep();
+    let pid = other.id();
+    let token = format!(
+        "{pid}:{}",
+        verdict::store::lock::process_start(pid).unwrap_or(0)
+    );
+    {
+        let c = rusqlite::Connection::open(s.data().join("cache.sqlite3")).unwrap();
+        let key: i64 = c
+            .query_row("SELECT key FROM items WHERE item_id = 'multi'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        c.execute(
+            "INSERT INTO drafts (item, text, owner, updated_at) VALUES (?1, 'theirs, half typed', ?2, 0)",
+            rusqlite::params![key, token],
+        )
+        .unwrap();
+    }
+    let mut app = open_app(&s);
+    goto(&mut app, "multi");
+    assert!(!app.state.editing);
+    run(&mut app, Command::NextItem);
+    let key = app.store.find_item("multi").unwrap();
+    assert_eq!(app.store.annotation(key).unwrap().justification, "");
+    // Once that workstation is gone (killed), its draft is a crash leftover: restored.
+    other.kill().unwrap();
+    other.wait().unwrap();
+    goto(&mut app, "multi");
+    assert!(app.state.editing);
+    assert_eq!(app.state.editor.text(), "theirs, half typed");
+}
+
+/// A stand-in for another running workstation: a process that just waits.
+trait NewSleep {
+    fn new_sleep() -> std::process::Child;
+}
+
+impl NewSleep for Command {
+    fn new_sleep() -> std::process::Child {
+        std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap()
+    }
 }

@@ -204,7 +204,8 @@ fn manifest(
             warnings.push(Warning {
                 line,
                 message: format!(
-                    "unknown manifest field '{k}' ignored (known: {})",
+                    "unknown manifest field '{}' ignored (known: {})",
+                    crate::safe::sanitize_line(k),
                     MANIFEST_FIELDS.join(", ")
                 ),
             });
@@ -387,7 +388,7 @@ pub(crate) fn item(
             return Err(err(
                 "id",
                 &format!(
-                    "{n} is a number that cannot be kept exactly as written (not a whole number that fits in 64 bits); write the id as a string, in quotes"
+                    "the id is a number written with a fraction or an exponent, or too large for 64 bits (it reads as {n}), so its digits cannot be kept as written; write the id as a string, in quotes"
                 ),
             ));
         }
@@ -447,7 +448,7 @@ pub(crate) fn item(
                         line,
                         message: format!(
                             "field '{}' ignored: a message has only role and content",
-                            at(&format!(".{k}"))
+                            crate::safe::sanitize_line(&at(&format!(".{k}")))
                         ),
                     });
                 }
@@ -490,7 +491,7 @@ pub(crate) fn item(
                                 line,
                                 message: format!(
                                     "field '{}' ignored: a response has only text and model",
-                                    at(&format!(".{k}"))
+                                    crate::safe::sanitize_line(&at(&format!(".{k}")))
                                 ),
                             });
                         }

@@ -10,8 +10,11 @@ pub const DEMO_BATCH: &str = include_str!("../../assets/demo/demo.jsonl");
 /// Pulls the demo batch into a temporary data directory and opens the workstation on it;
 /// the rater's own cache is not touched. Without a terminal, lists the demo queue.
 pub fn run(env: &Env) -> anyhow::Result<()> {
-    let dir = std::env::temp_dir().join(format!("verdict-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    // A new private folder with an unguessable name, created exclusively (never one
+    // someone else made first, or a link they planted).
+    let dir = std::env::temp_dir().join(format!("verdict-demo-{}", uuid::Uuid::new_v4()));
+    crate::private::create_dir_new(&dir)
+        .map_err(|e| anyhow::anyhow!("cannot create the demo folder {}: {e}", dir.display()))?;
     let result = demo(env, &dir);
     let _ = std::fs::remove_dir_all(&dir);
     result
@@ -19,7 +22,10 @@ pub fn run(env: &Env) -> anyhow::Result<()> {
 
 fn demo(env: &Env, dir: &std::path::Path) -> anyhow::Result<()> {
     let file = dir.join("demo.jsonl");
-    std::fs::write(&file, DEMO_BATCH)?;
+    std::io::Write::write_all(
+        &mut crate::private::create_new(&file)?,
+        DEMO_BATCH.as_bytes(),
+    )?;
     let mut store = Store::open(&dir.join("data"))?;
     let report = super::pull::pull_file(&mut store, &file, Options::default())?;
     use std::io::IsTerminal;

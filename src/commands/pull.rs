@@ -137,23 +137,29 @@ fn from_hub(env: &Env, url: &str, args: &PullArgs) -> anyhow::Result<()> {
         anyhow::anyhow!("pulling from a hub needs your token: --token T or VERDICT_TOKEN")
     })?;
     let resp = crate::hub::client::pull(url, token, args.max)?;
+    // A batch whose id is not a batch id is refused before anything is written; the
+    // hub's other batches still come in (their items are leased to this rater).
+    let mut refused = Vec::new();
+    let mut good = Vec::new();
     for b in &resp.batches {
         match b.manifest["batch_id"].as_str() {
-            Some(id) if crate::batch::valid_batch_id(id) => {}
-            Some(id) => anyhow::bail!(
-                "the hub at {url} sent a batch with the id '{}', which is not a batch id (1-128 letters, digits, '.', '_', '-'); nothing was pulled. Tell the hub's operator",
-                crate::safe::sanitize_line(id)
-            ),
-            None => anyhow::bail!(
-                "the hub at {url} sent a batch without a batch id; nothing was pulled. Tell the hub's operator"
-            ),
+            Some(id) if crate::batch::valid_batch_id(id) => good.push(b),
+            Some(id) => refused.push(format!(
+                "the hub sent a batch with the id '{}', which is not a batch id (1-128 letters, digits, '.', '_', '-', starting with a letter or digit); its {} items were not pulled",
+                crate::safe::sanitize_line(id),
+                b.items.len()
+            )),
+            None => refused.push(format!(
+                "the hub sent a batch without a batch id; its {} items were not pulled",
+                b.items.len()
+            )),
         }
     }
     let mut store = Store::open(&env.data_dir)?;
     let dir = env.data_dir.join("incoming");
     crate::private::create_dir(&dir)?;
     let mut total = 0;
-    for (n, b) in resp.batches.iter().enumerate() {
+    for (n, b) in good.into_iter().enumerate() {
         let file = RemoveOnDrop(dir.join(format!("hub-pull-{}-{n}.jsonl", std::process::id())));
         let mut text = serde_json::json!({"manifest": b.manifest}).to_string();
         text.push('\n');
@@ -182,6 +188,15 @@ fn from_hub(env: &Env, url: &str, args: &PullArgs) -> anyhow::Result<()> {
             )
         }
     );
+    if !refused.is_empty() {
+        for r in &refused {
+            crate::errln!("error: {url}: {r}");
+        }
+        anyhow::bail!(
+            "{} batches from the hub were refused (the others were pulled); tell the hub's operator",
+            refused.len()
+        );
+    }
     Ok(())
 }
 

@@ -28,10 +28,23 @@ pub fn run(env: &Env, args: &PushArgs) -> anyhow::Result<()> {
     }
     let mut refused = 0;
     for (id, path) in pending {
-        let bundle = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
+        // A bundle that cannot be read is reported; the others still go.
         let sig_file = sig_path(std::path::Path::new(&path));
-        let sig = std::fs::read_to_string(&sig_file)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", sig_file.display()))?;
+        let files = std::fs::read_to_string(&path)
+            .map_err(|e| format!("{path}: {e}"))
+            .and_then(|b| {
+                std::fs::read_to_string(&sig_file)
+                    .map(|s| (b, s))
+                    .map_err(|e| format!("{}: {e}", sig_file.display()))
+            });
+        let (bundle, sig) = match files {
+            Ok(f) => f,
+            Err(e) => {
+                refused += 1;
+                crate::errln!("{id}: cannot read the bundle to push it: {e}");
+                continue;
+            }
+        };
         if let Some(dir) = &args.to {
             std::fs::create_dir_all(dir)?;
             let name = std::path::Path::new(&path)
@@ -66,7 +79,7 @@ pub fn run(env: &Env, args: &PushArgs) -> anyhow::Result<()> {
         }
     }
     if refused > 0 {
-        anyhow::bail!("{refused} bundles were not acknowledged; they stay in the outbox");
+        anyhow::bail!("{refused} bundles were not pushed; they stay in the outbox");
     }
     Ok(())
 }

@@ -44,8 +44,8 @@ pub fn run(env: &Env, args: &VerifyArgs) -> anyhow::Result<()> {
     );
     crate::outln!(
         "Bundle {} by {}: {} records, manifest matches",
-        m.0,
-        m.1,
+        crate::safe::sanitize_line(m.0),
+        crate::safe::sanitize_line(m.1),
         v.records.len()
     );
     match store {

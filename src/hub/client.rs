@@ -39,9 +39,10 @@ fn call<T: serde::de::DeserializeOwned>(
     if !status.is_success() {
         let detail = serde_json::from_str::<ApiError>(&text)
             .map(|e| {
-                let mut s = e.error;
+                // What a hub says is untrusted: one line per problem, whatever it holds.
+                let mut s = crate::safe::sanitize_line(&e.error);
                 for p in e.problems {
-                    s.push_str(&format!("\n  - {p}"));
+                    s.push_str(&format!("\n  - {}", crate::safe::sanitize_line(&p)));
                 }
                 s
             })

@@ -660,12 +660,16 @@ impl HubDb {
             ));
         }
         if !problems.is_empty() {
+            // Each problem is one line, whatever ids from the bundle it quotes.
             return Err(HubError::Refused {
                 message: format!(
                     "bundle {} was refused; nothing of it was stored",
-                    manifest.bundle_id
+                    crate::safe::sanitize_line(&manifest.bundle_id)
                 ),
-                problems,
+                problems: problems
+                    .iter()
+                    .map(|p| crate::safe::sanitize_line(p))
+                    .collect(),
             });
         }
         tx.execute(

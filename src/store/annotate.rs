@@ -613,21 +613,31 @@ impl Store {
     pub fn save_draft(&mut self, key: i64, text: &str) -> Result<(), StoreError> {
         self.write(|w| {
             w.tx.prepare_cached(
-                "INSERT INTO drafts (item, text, updated_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (item) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at",
+                "INSERT INTO drafts (item, text, owner, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (item) DO UPDATE SET text = excluded.text, owner = excluded.owner,
+                    updated_at = excluded.updated_at",
             )
-            .and_then(|mut s| s.execute(params![key, text, w.now]))
+            .and_then(|mut s| s.execute(params![key, text, super::lock::me(), w.now]))
             .map(|_| ())
             .map_err(|e| w.cls(e))
         })
     }
 
-    /// The unsaved justification draft of an item, if any.
+    /// The unsaved justification draft of an item that this process, or one that is no
+    /// longer running (killed, the machine off), was typing. A draft another running
+    /// workstation is typing is not this one's to restore or save.
     pub fn draft(&self, key: i64) -> Result<Option<String>, StoreError> {
-        self.conn
-            .prepare_cached("SELECT text FROM drafts WHERE item = ?1")
-            .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
-            .map_err(|e| self.err(e))
+        let row: Option<(String, String)> = self
+            .conn
+            .prepare_cached("SELECT text, owner FROM drafts WHERE item = ?1")
+            .and_then(|mut s| {
+                s.query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(|e| self.err(e))?;
+        Ok(row.and_then(|(text, owner)| {
+            (owner == super::lock::me() || !super::lock::owner_alive(&owner)).then_some(text)
+        }))
     }
 
     /// Adds active (on-screen, not idle) time to an item.

@@ -20,19 +20,51 @@ impl Store {
     /// Undoes the most recent action that is not undone yet (linear undo across items,
     /// a submit included), by writing `undo` events that restore the old values.
     pub fn undo(&mut self) -> Result<Option<Reverted>, StoreError> {
-        self.revert(true)
+        self.revert(true, false)
     }
 
     /// Redoes the most recently undone action, unless a new action came since.
     pub fn redo(&mut self) -> Result<Option<Reverted>, StoreError> {
-        self.revert(false)
+        self.revert(false, false)
     }
 
-    fn revert(&mut self, undo: bool) -> Result<Option<Reverted>, StoreError> {
+    /// Undo as the workstation does it: only an action this kind of writer made (see
+    /// [`Store::set_source`]). When the most recent action came from elsewhere (a
+    /// `verdict label` script), nothing is undone and the error says so: a key in the
+    /// workstation never takes back a change the rater did not make or see.
+    pub fn undo_own(&mut self) -> Result<Option<Reverted>, StoreError> {
+        self.revert(true, true)
+    }
+
+    /// Redo as the workstation does it (see [`Store::undo_own`]).
+    pub fn redo_own(&mut self) -> Result<Option<Reverted>, StoreError> {
+        self.revert(false, true)
+    }
+
+    fn revert(&mut self, undo: bool, own: bool) -> Result<Option<Reverted>, StoreError> {
+        let me = self.source;
         self.write(|w| {
             let Some(action) = target(&w.tx, undo).map_err(|e| w.cls(e))? else {
                 return Ok(None);
             };
+            if own {
+                let source: String = w
+                    .tx
+                    .query_row(
+                        "SELECT coalesce((SELECT source FROM actions WHERE id = ?1), 'verdict')",
+                        [action],
+                        |r| r.get(0),
+                    )
+                    .map_err(|e| w.cls(e))?;
+                // 'verdict': made before sources were recorded, by whichever tool.
+                if source != me && source != "verdict" {
+                    return Err(StoreError::Refused(format!(
+                        "the last change on this cache was made by `verdict {source}`, not here, so {} does not take it back; use `verdict {}` if you mean to",
+                        if undo { "undo" } else { "redo" },
+                        if undo { "undo" } else { "redo" }
+                    )));
+                }
+            }
             // The original change, in order: undo walks it backwards restoring `old`,
             // redo walks it forwards re-applying `new`.
             let mut changes: Vec<(i64, String, Option<String>, Option<String>)> = w
@@ -131,9 +163,17 @@ fn apply(
             )?;
         }
         "status" => {
+            // Back to finished from a draft is a submit again: a new revision, so that
+            // what the item holds now is exported (it may differ from what was exported
+            // at the old revision number).
+            let status = text(value).unwrap_or_else(|| "draft".into());
             tx.execute(
-                "UPDATE annotations SET status = ?2 WHERE item = ?1",
-                params![key, text(value).unwrap_or_else(|| "draft".into())],
+                "UPDATE annotations SET
+                    revision = revision + (status = 'draft' AND ?2 <> 'draft'),
+                    submitted_at = CASE WHEN status = 'draft' AND ?2 <> 'draft' THEN ?3 ELSE submitted_at END,
+                    status = ?2
+                 WHERE item = ?1",
+                params![key, status, now],
             )?;
         }
         "skip_reason" => {

@@ -159,6 +159,10 @@ pub fn begin<'a>(
 pub struct Announcement {
     /// Its process id.
     pub pid: u32,
+    /// The process, as [`me`] names it (so that a reused process id is not mistaken
+    /// for it).
+    #[serde(default)]
+    pub owner: String,
     /// What it does, in words ("pull of batch X").
     pub what: String,
     /// Since when (unix ms).
@@ -190,6 +194,7 @@ pub fn announce(dir: &Path, what: &str) -> Announced {
     let pid = std::process::id();
     let a = Announcement {
         pid,
+        owner: me(),
         what: what.to_string(),
         since: super::now_ms(),
     };
@@ -221,7 +226,12 @@ pub fn live_announcements(dir: &Path) -> Vec<Announcement> {
         else {
             continue;
         };
-        if alive(a.pid) {
+        let live = if a.owner.is_empty() {
+            alive(a.pid)
+        } else {
+            owner_alive(&a.owner)
+        };
+        if live {
             out.push(a);
         } else {
             let _ = std::fs::remove_file(e.path());
@@ -229,6 +239,38 @@ pub fn live_announcements(dir: &Path) -> Vec<Announcement> {
     }
     out.sort_by_key(|a| a.since);
     out
+}
+
+/// When a process started (clock ticks since boot, from /proc), so that a process id
+/// reused by a later process is not taken for the one that wrote down its id.
+pub fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 22; the command name (field 2) is in parentheses and may hold spaces.
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// This process, as [`alive`] recognises it: `pid:start`.
+pub fn me() -> String {
+    let pid = std::process::id();
+    format!("{pid}:{}", process_start(pid).unwrap_or(0))
+}
+
+/// Whether the process a [`me`] token names is still running (the same process, not a
+/// later one with the same id). A bare process id is checked by id only.
+pub fn owner_alive(token: &str) -> bool {
+    let (pid, start) = match token.split_once(':') {
+        Some((p, s)) => (p.parse::<u32>().ok(), s.parse::<u64>().ok()),
+        None => (token.parse::<u32>().ok(), None),
+    };
+    let Some(pid) = pid else { return false };
+    if !alive(pid) {
+        return false;
+    }
+    match (start, process_start(pid)) {
+        (Some(want), Some(have)) if want != 0 => want == have,
+        _ => true,
+    }
 }
 
 /// Whether a process with this id exists.

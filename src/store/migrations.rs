@@ -116,6 +116,7 @@ ALTER TABLE annotations ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE drafts (
     item       INTEGER PRIMARY KEY REFERENCES items(key),
     text       TEXT NOT NULL,
+    owner      TEXT NOT NULL,                             -- the workstation typing it: pid:start
     updated_at INTEGER NOT NULL
 );
 ALTER TABLE bundles ADD COLUMN state TEXT NOT NULL DEFAULT 'written'

@@ -113,14 +113,21 @@ impl App {
         self.state.message = Some(Message { text, error });
     }
 
-    fn fail(&mut self, e: StoreError) {
-        self.say(e.to_string(), true);
+    /// A write failed (a full disk, a lock held too long): say why and show what is
+    /// stored. `typed` is the justification the failed write held: it stays in the open
+    /// editor, unsaved, so that nothing the rater typed is lost.
+    fn fail(&mut self, e: StoreError, typed: Option<String>) {
+        if let Some(text) = typed {
+            self.state.editing = true;
+            self.state.editor = super::editor::Editor::new(&text);
+        }
         // What is on screen must match what is stored: reload after a failed write.
         if let Some(key) = self.state.item.as_ref().map(|i| i.key)
             && let Ok(item) = self.store.item(key)
         {
             update::reloaded(&mut self.state, item);
         }
+        self.say(e.to_string(), true);
     }
 
     /// A write was refused because another process changed the item since the screen
@@ -189,7 +196,7 @@ impl App {
             if logged && action.is_none() {
                 match self.store.new_action() {
                     Ok(a) => action = Some(a),
-                    Err(err) => return self.fail(err),
+                    Err(err) => return self.fail(err, None),
                 }
             }
             let act = action.unwrap_or(0);
@@ -264,16 +271,16 @@ impl App {
                     let key = self.state.item.as_ref().map(|i| i.key).unwrap_or(0);
                     return self.conflict(key, err, typed);
                 }
-                Err(err) => return self.fail(err),
+                Err(err) => return self.fail(err, typed),
             }
         }
     }
 
     fn revert(&mut self, redo: bool) -> Result<(), StoreError> {
         let done = if redo {
-            self.store.redo()?
+            self.store.redo_own()?
         } else {
-            self.store.undo()?
+            self.store.undo_own()?
         };
         let word = if redo { "redo" } else { "undo" };
         let Some(r) = done else {

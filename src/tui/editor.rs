@@ -12,11 +12,17 @@ pub struct Editor {
 }
 
 impl Editor {
-    /// An editor holding `text`, the cursor at its end.
+    /// An editor holding `text`, the cursor at its end. Control characters and bidi
+    /// overrides (which a justification saved by an older verdict may hold) are left
+    /// out, as [`insert`](Editor::insert) leaves them out; newlines and tabs stay.
     pub fn new(text: &str) -> Editor {
+        let text: String = text
+            .chars()
+            .filter(|c| *c == '\n' || *c == '\t' || !crate::safe::is_unsafe(*c))
+            .collect();
         Editor {
-            text: text.to_string(),
             cursor: text.len(),
+            text,
         }
     }
 
