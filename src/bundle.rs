@@ -153,8 +153,8 @@ pub struct ExportOutcome {
 /// file path, or a folder to write into (default: the outbox). Writes nothing when there
 /// is nothing new.
 ///
-/// Crash-consistent: the bundle is recorded in the cache's export journal (with the
-/// revision of each record) before its files are written, and marked written after. An
+/// Crash-consistent: the bundle is recorded in the cache's export journal (its records
+/// marked exported by it) before its files are written, and marked written after. An
 /// export killed in between is finished or taken back by the next [`recover`] (which
 /// every export runs first), so two valid bundles never carry the same revision of a
 /// record.

@@ -156,6 +156,14 @@ impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for SafeFormatter
         writer: &mut W,
         fragment: &str,
     ) -> std::io::Result<()> {
+        // Every character `is_unsafe` names (serde_json has already escaped C0) starts
+        // with one of these bytes in UTF-8: most text is written as it is, unexamined.
+        if !fragment
+            .bytes()
+            .any(|b| matches!(b, 0x7f | 0xc2 | 0xd8 | 0xe2))
+        {
+            return writer.write_all(fragment.as_bytes());
+        }
         let mut start = 0;
         for (i, c) in fragment.char_indices() {
             if is_unsafe(c) {

@@ -104,7 +104,8 @@ CREATE TABLE calibration (
     // showed an item to a person can refuse to write over a change it did not show; the
     // justification being typed kept apart from the justification (no half-typed text is
     // ever exported; the finished edit is one event); and the export journal: a bundle is
-    // recorded, with the revision of each record, before its files are written.
+    // recorded, and its records marked exported (remembering the exported revision
+    // before), before its files are written.
     r#"
 CREATE TABLE actions (
     id     INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -121,13 +122,9 @@ CREATE TABLE drafts (
 );
 ALTER TABLE bundles ADD COLUMN state TEXT NOT NULL DEFAULT 'written'
     CHECK (state IN ('writing', 'written'));
-CREATE TABLE bundle_records (
-    bundle   TEXT NOT NULL REFERENCES bundles(id),
-    item     INTEGER NOT NULL REFERENCES items(key),
-    revision INTEGER NOT NULL,                            -- the revision the bundle holds
-    previous INTEGER NOT NULL,                            -- exported_revision before it
-    PRIMARY KEY (bundle, item)
-) WITHOUT ROWID;
+-- The exported revision before the bundle in exported_bundle: what a bundle whose files
+-- were never completed gives back.
+ALTER TABLE annotations ADD COLUMN exported_previous INTEGER NOT NULL DEFAULT 0;
 "#,
 ];
 

@@ -108,8 +108,8 @@ impl Store {
 
     /// The first phase of an export, under the write lock: gathers every finished, not
     /// yet exported annotation, lets `prepare` build (and sign) the bundle in memory, and
-    /// records it in the export journal as `writing`, with the revision of each record,
-    /// the records marked exported. The caller then writes the files and calls
+    /// records it in the export journal as `writing`, its records marked exported by it
+    /// (each remembering the revision exported before). The caller then writes the files and calls
     /// [`Store::export_finish`] (or [`Store::export_abandon`] when writing failed). A
     /// crash between the two phases leaves a `writing` bundle that
     /// [`Store::unfinished_bundles`] names, so that the next start finishes or abandons
@@ -236,15 +236,8 @@ impl Store {
         // names exactly them.
         tx.execute(
             &format!(
-                "INSERT INTO bundle_records (bundle, item, revision, previous)
-                 SELECT ?1, a.item, a.revision, a.exported_revision FROM annotations a WHERE {PENDING}"
-            ),
-            [&written.id],
-        )
-        .map_err(cls)?;
-        tx.execute(
-            &format!(
-                "UPDATE annotations AS a SET exported_revision = revision, exported_bundle = ?1 WHERE {PENDING}"
+                "UPDATE annotations AS a SET exported_previous = exported_revision,
+                    exported_revision = revision, exported_bundle = ?1 WHERE {PENDING}"
             ),
             [&written.id],
         )
@@ -266,18 +259,17 @@ impl Store {
     }
 
     /// Takes back a bundle whose files could not be (or were not all) written: its
-    /// records count as not exported again (unless a later bundle exported them since).
+    /// records count as not exported again. (No later export can have taken them since:
+    /// every export first finishes or takes back the unfinished ones, under the export
+    /// lock.)
     pub fn export_abandon(&mut self, bundle: &str) -> Result<(), StoreError> {
         self.write(|w| {
             w.tx.execute(
-                "UPDATE annotations SET exported_revision = r.previous, exported_bundle = NULL
-                 FROM bundle_records r
-                 WHERE r.bundle = ?1 AND r.item = annotations.item AND annotations.exported_bundle = ?1",
+                "UPDATE annotations SET exported_revision = exported_previous, exported_bundle = NULL
+                 WHERE exported_bundle = ?1",
                 [bundle],
             )
             .map_err(|e| w.cls(e))?;
-            w.tx.execute("DELETE FROM bundle_records WHERE bundle = ?1", [bundle])
-                .map_err(|e| w.cls(e))?;
             w.tx.execute("DELETE FROM bundles WHERE id = ?1", [bundle])
                 .map_err(|e| w.cls(e))?;
             Ok(())
@@ -356,13 +348,9 @@ impl Store {
             .map_err(|e| w.cls(e))?;
             for (key, rev, previous) in found {
                 w.tx.execute(
-                    "INSERT INTO bundle_records (bundle, item, revision, previous) VALUES (?1, ?2, ?3, ?4)",
-                    params![written.id, key, rev, previous],
-                )
-                .map_err(|e| w.cls(e))?;
-                w.tx.execute(
-                    "UPDATE annotations SET exported_revision = ?2, exported_bundle = ?3 WHERE item = ?1",
-                    params![key, rev, written.id],
+                    "UPDATE annotations SET exported_previous = ?4, exported_revision = ?2,
+                        exported_bundle = ?3 WHERE item = ?1",
+                    params![key, rev, written.id, previous],
                 )
                 .map_err(|e| w.cls(e))?;
             }
