@@ -479,3 +479,25 @@ impl NewSleep for Command {
             .unwrap()
     }
 }
+
+#[test]
+fn quitting_while_the_justification_cannot_be_saved_stays_open_and_says_why() {
+    let s = sandbox();
+    let mut app = open_app(&s);
+    goto(&mut app, "multi");
+    run(&mut app, Command::EditJustification);
+    app.dispatch(Action::Type("mine".into()));
+    s.ok(&["label", "multi", "-j", "theirs"]);
+    run(&mut app, Command::Quit);
+    assert!(
+        !app.state.quit,
+        "the rater must see the conflict before leaving"
+    );
+    assert!(app.state.editing);
+    assert_eq!(app.state.editor.text(), "mine");
+    assert!(
+        message(&app).contains("kept in the editor"),
+        "{}",
+        message(&app)
+    );
+}

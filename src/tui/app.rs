@@ -117,6 +117,8 @@ impl App {
     /// stored. `typed` is the justification the failed write held: it stays in the open
     /// editor, unsaved, so that nothing the rater typed is lost.
     fn fail(&mut self, e: StoreError, typed: Option<String>) {
+        // A quit whose last save failed is not a quit: the rater reads why first.
+        self.state.quit = false;
         if let Some(text) = typed {
             self.state.editing = true;
             self.state.editor = super::editor::Editor::new(&text);
@@ -141,6 +143,7 @@ impl App {
             } => (status.clone(), *revision),
             _ => (String::new(), 0),
         };
+        self.state.quit = false;
         if let Some(text) = typed {
             self.state.editing = true;
             self.state.editor = super::editor::Editor::new(&text);
