@@ -215,26 +215,46 @@ fn the_workstation_waits_for_a_pull_and_keeps_the_key() {
 
 #[test]
 fn a_writer_waits_for_an_unannounced_lock_holder_and_says_so() {
+    use std::io::BufRead;
     let s = Sandbox::new();
     s.ok(&["pull", fixture("mixed.jsonl").to_str().unwrap()]);
     let path = s.data().join("cache.sqlite3");
+    let (held, is_held) = std::sync::mpsc::channel::<()>();
+    let (release, released) = std::sync::mpsc::channel::<()>();
     let holder = std::thread::spawn(move || {
         let c = rusqlite::Connection::open(path).unwrap();
         c.execute_batch("BEGIN IMMEDIATE").unwrap();
-        std::thread::sleep(Duration::from_millis(1500));
+        held.send(()).unwrap();
+        released.recv().unwrap();
         c.execute_batch("COMMIT").unwrap();
     });
-    std::thread::sleep(Duration::from_millis(200));
-    let out = process(&s, &["label", "single", "--preset", "safe", "--submit"])
-        .output()
+    is_held.recv().unwrap();
+    let mut label = process(&s, &["label", "single", "--preset", "safe", "--submit"])
+        .spawn()
         .unwrap();
+    // The lock is let go only once the writer has said that it waits.
+    let mut stderr = std::io::BufReader::new(label.stderr.take().unwrap());
+    let mut said = String::new();
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 {
+        said.push_str(&line);
+        if line.contains("waiting for another process that is writing to the cache") {
+            break;
+        }
+        line.clear();
+    }
+    release.send(()).unwrap();
     holder.join().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    said.push_str(&rest);
+    assert!(label.wait().unwrap().success(), "{said}");
     assert!(
-        err.contains("waiting for another process that is writing to the cache"),
-        "{err}"
+        said.contains("waiting for another process that is writing to the cache"),
+        "{said}"
     );
+    assert!(said.contains("the other process is done"), "{said}");
+    assert_eq!(s.batch_status("fixture-mixed").unwrap()["done"], 1);
 }
 
 #[test]
