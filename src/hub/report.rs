@@ -381,6 +381,58 @@ mod tests {
     }
 
     #[test]
+    fn a_skipped_record_is_never_counted_whatever_answers_it_carries() {
+        let schema = Schema::builtin("ai-safety-v1").unwrap();
+        let batches = vec![BatchRow {
+            id: "b".into(),
+            overlap: 3,
+            schema,
+            items: 2,
+            gold_items: 1,
+        }];
+        let one = |v: &str| Answer::One(v.into());
+        let ok = [("behaviour", one("full_compliance"))];
+        let skipped = |mut r: RecordRow| {
+            r.status = "skipped".into();
+            r
+        };
+        let records = vec![
+            rec("r1", "i1", &[("behaviour", one("full_refusal"))], None),
+            // Two skips that carry (partial) answers, as an older verdict exported them.
+            skipped(rec(
+                "r2",
+                "i1",
+                &[("behaviour", one("full_compliance"))],
+                None,
+            )),
+            skipped(rec(
+                "r3",
+                "i1",
+                &[("behaviour", one("full_compliance"))],
+                None,
+            )),
+            // A skipped gold item whose leftover answer happens to be right.
+            skipped(rec("r2", "g", &ok, Some(&ok))),
+        ];
+        let d = dataset(&records);
+        let i1 = d.iter().find(|r| r.item_id == "i1").unwrap();
+        assert_eq!(i1.majority.get("behaviour"), Some(&one("full_refusal")));
+        assert!(i1.agreement.is_empty(), "one judgement: no pair to agree");
+        assert_eq!(i1.ratings[1]["answers"], serde_json::json!({}));
+        let r = report(&batches, &records);
+        let r2 = r.raters.iter().find(|x| x.rater == "r2").unwrap();
+        assert_eq!((r2.gold_items, r2.gold_accuracy), (0, None));
+        assert!(
+            r.agreement
+                .iter()
+                .filter(|a| a.question == "behaviour" && a.option.is_none())
+                .all(|a| a.items == 0),
+            "{:?}",
+            r.agreement
+        );
+    }
+
+    #[test]
     fn a_small_report_worked_by_hand() {
         let schema = Schema::builtin("ai-safety-v1").unwrap();
         let batches = vec![BatchRow {
