@@ -16,29 +16,24 @@ use serde::Serialize;
 use std::borrow::Cow;
 use std::io::Write;
 
-/// The visible stand-in for a character that must not reach the terminal, if it is one.
+/// The visible stand-in for a character that must not reach the terminal, if it is one
+/// (see [`is_unsafe`]).
 pub fn placeholder(c: char) -> Option<String> {
-    let code = c as u32;
-    match c {
-        // C0 controls: the Unicode "control pictures" block (U+2400 + code), e.g. ␛ for ESC.
-        '\u{0}'..='\u{1f}' => char::from_u32(0x2400 + code).map(String::from),
-        '\u{7f}' => Some("\u{2421}".into()),
-        // C1 controls (CSI as one byte is U+009B) and bidi/format overrides that could
-        // reorder what the rater reads (the "Trojan Source" characters), and the line and
-        // paragraph separators some terminals treat as line breaks.
-        '\u{80}'..='\u{9f}'
-        | '\u{202a}'..='\u{202e}'
-        | '\u{2066}'..='\u{2069}'
-        | '\u{200e}'
-        | '\u{200f}'
-        | '\u{061c}'
-        | '\u{2028}'
-        | '\u{2029}' => Some(format!("<U+{code:04X}>")),
-        _ => None,
+    if !is_unsafe(c) {
+        return None;
     }
+    let code = c as u32;
+    Some(match c {
+        // C0 controls: the Unicode "control pictures" block (U+2400 + code), e.g. ␛ for ESC.
+        '\u{0}'..='\u{1f}' => char::from_u32(0x2400 + code).map(String::from)?,
+        '\u{7f}' => "\u{2421}".into(),
+        _ => format!("<U+{code:04X}>"),
+    })
 }
 
-/// True when `c` is one of the characters [`placeholder`] replaces.
+/// True when `c` must not reach a terminal as it is: C0 and C1 controls, DEL, the bidi
+/// and format overrides that could reorder what the rater reads (the "Trojan Source"
+/// characters), and the line and paragraph separators some terminals treat as breaks.
 pub fn is_unsafe(c: char) -> bool {
     matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{2028}' | '\u{2029}')
 }

@@ -170,6 +170,8 @@ pub struct Store {
     schemas: HashMap<String, Arc<Schema>>,
     waiter: Waiter,
     source: &'static str,
+    /// The action id the last write took for an [`Act`] without one.
+    taken: Option<i64>,
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -235,6 +237,7 @@ impl Store {
             schemas: HashMap::new(),
             waiter: lock::stderr_waiter(),
             source: "verdict",
+            taken: None,
         }
     }
 

@@ -212,13 +212,7 @@ fn the_workstation_shows_hostile_schema_text_as_placeholders_and_snippets_stay_c
     use verdict::tui::action::{Action, Command};
     let s = Sandbox::new();
     s.ok(&["pull", hostile_batch(&s).to_str().unwrap()]);
-    let mut app = verdict::tui::app::App::new(
-        verdict::store::Store::open(&s.data()).unwrap(),
-        verdict::tui::keymap::Keymap::load(None).unwrap(),
-        verdict::tui::state::Settings::default(),
-        (160, 45),
-    )
-    .unwrap();
+    let mut app = s.workstation();
     let mut term = Terminal::new(TestBackend::new(160, 45)).unwrap();
     term.draw(|f| verdict::tui::view::draw(f, &app.state))
         .unwrap();
@@ -509,12 +503,7 @@ fn a_skip_exports_no_answers_and_no_justification() {
         "half-written thought before the skip",
     ]);
     s.ok(&["label", "single", "--skip", "not my language"]);
-    let out = s.ok(&["export"]);
-    let path = out
-        .lines()
-        .find_map(|l| l.strip_prefix("Wrote 1 records to "))
-        .unwrap();
-    let text = std::fs::read_to_string(path).unwrap();
+    let text = s.export_records(1);
     let rec: serde_json::Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
     assert_eq!(rec["status"], "skipped");
     assert_eq!(rec["skip_reason"], "not my language");

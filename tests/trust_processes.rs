@@ -177,13 +177,7 @@ fn the_workstation_waits_for_a_pull_and_keeps_the_key() {
     use verdict::tui::action::{Action, Command as Cmd};
     let s = Sandbox::new();
     s.ok(&["pull", fixture("mixed.jsonl").to_str().unwrap()]);
-    let mut app = verdict::tui::app::App::new(
-        verdict::store::Store::open(&s.data()).unwrap(),
-        verdict::tui::keymap::Keymap::load(None).unwrap(),
-        verdict::tui::state::Settings::default(),
-        (160, 45),
-    )
-    .unwrap();
+    let mut app = s.workstation();
     let heard = std::rc::Rc::new(std::cell::RefCell::new(Vec::<Option<String>>::new()));
     let h = heard.clone();
     app.store.set_waiter(Box::new(move |w| {
@@ -576,12 +570,7 @@ fn undo_after_an_export_makes_what_the_item_holds_now_exported_again() {
     s.ok(&["undo"]);
     s.ok(&["undo"]);
     // The item is finished again with full_compliance, which no bundle holds yet.
-    let out = s.ok(&["export"]);
-    let path = out
-        .lines()
-        .find_map(|l| l.strip_prefix("Wrote 1 records to "))
-        .unwrap_or_else(|| panic!("{out}"));
-    let text = std::fs::read_to_string(path).unwrap();
+    let text = s.export_records(1);
     let rec: serde_json::Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
     assert_eq!(rec["answers"]["behaviour"], "full_compliance");
     assert_eq!(rec["revision"], 3);

@@ -12,18 +12,11 @@ use verdict::model::Answer;
 use verdict::store::Store;
 use verdict::tui::action::{Action, Command};
 use verdict::tui::app::App;
-use verdict::tui::keymap::Keymap;
-use verdict::tui::state::{Progress, Settings};
+use verdict::tui::state::Progress;
 use verdict::tui::update;
 
 fn open_app(s: &Sandbox) -> App {
-    App::new(
-        Store::open(&s.data()).unwrap(),
-        Keymap::load(None).unwrap(),
-        Settings::default(),
-        (160, 45),
-    )
-    .unwrap()
+    s.workstation()
 }
 
 fn sandbox() -> Sandbox {
@@ -126,13 +119,7 @@ fn a_justification_edit_on_an_exported_item_is_one_event_reopens_it_and_exports_
     );
     run(&mut app, Command::Submit);
     assert_eq!(status(&mut app, "single"), ("done".into(), 3));
-    let out = s.ok(&["export"]);
-    assert!(out.contains("Wrote 1 records"), "{out}");
-    let path = out
-        .lines()
-        .find_map(|l| l.strip_prefix("Wrote 1 records to "))
-        .unwrap();
-    let text = std::fs::read_to_string(path).unwrap();
+    let text = s.export_records(1);
     let rec: serde_json::Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
     assert_eq!(rec["justification"], "the refusal is right");
     assert_eq!(rec["revision"], 3);
@@ -433,7 +420,10 @@ fn ctrl_z_in_the_workstation_never_takes_back_a_script_s_change() {
 fn a_draft_another_running_workstation_is_typing_is_neither_restored_nor_saved_here() {
     let s = sandbox();
     // Another workstation, alive, is typing on "multi" (its draft row names it).
-    let mut other = Command::new_sleep();
+    let mut other = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
     let pid = other.id();
     let token = format!(
         "{pid}:{}",
@@ -464,40 +454,4 @@ fn a_draft_another_running_workstation_is_typing_is_neither_restored_nor_saved_h
     goto(&mut app, "multi");
     assert!(app.state.editing);
     assert_eq!(app.state.editor.text(), "theirs, half typed");
-}
-
-/// A stand-in for another running workstation: a process that just waits.
-trait NewSleep {
-    fn new_sleep() -> std::process::Child;
-}
-
-impl NewSleep for Command {
-    fn new_sleep() -> std::process::Child {
-        std::process::Command::new("sleep")
-            .arg("30")
-            .spawn()
-            .unwrap()
-    }
-}
-
-#[test]
-fn quitting_while_the_justification_cannot_be_saved_stays_open_and_says_why() {
-    let s = sandbox();
-    let mut app = open_app(&s);
-    goto(&mut app, "multi");
-    run(&mut app, Command::EditJustification);
-    app.dispatch(Action::Type("mine".into()));
-    s.ok(&["label", "multi", "-j", "theirs"]);
-    run(&mut app, Command::Quit);
-    assert!(
-        !app.state.quit,
-        "the rater must see the conflict before leaving"
-    );
-    assert!(app.state.editing);
-    assert_eq!(app.state.editor.text(), "mine");
-    assert!(
-        message(&app).contains("kept in the editor"),
-        "{}",
-        message(&app)
-    );
 }

@@ -68,7 +68,9 @@ pub struct StoredItem {
 /// [`StoreError::Changed`]: a keystroke never overwrites what the rater has not seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Act {
-    /// The action id (from [`Store::new_action`]).
+    /// The action id (from [`Store::new_action`]), or 0: the first write that logs a
+    /// change takes a new id in its own transaction ([`Store::take_action`] tells which),
+    /// so that a key costs one commit, not two.
     pub action: i64,
     /// The item version the writer showed, if it showed one.
     pub seen: Option<i64>,
@@ -213,6 +215,9 @@ pub(super) struct W<'a> {
     pub now: i64,
     path: &'a Path,
     schemas: &'a mut HashMap<String, Arc<Schema>>,
+    source: &'static str,
+    /// The action id this write took (for an [`Act`] without one).
+    taken: Option<i64>,
 }
 
 impl W<'_> {
@@ -242,6 +247,24 @@ impl W<'_> {
             schema,
             annotation,
         })
+    }
+
+    /// The action id the changes of `act` are logged under: its own, else one taken
+    /// now from the database (once per write).
+    fn action(&mut self, act: Act) -> Result<i64, StoreError> {
+        if act.action != 0 {
+            return Ok(act.action);
+        }
+        if let Some(a) = self.taken {
+            return Ok(a);
+        }
+        self.tx
+            .prepare_cached("INSERT INTO actions (at, source) VALUES (?1, ?2)")
+            .and_then(|mut s| s.execute(params![self.now, self.source]))
+            .map_err(|e| self.cls(e))?;
+        let a = self.tx.last_insert_rowid();
+        self.taken = Some(a);
+        Ok(a)
     }
 
     /// Refuses the write when the writer showed another version of the item.
@@ -279,11 +302,24 @@ impl W<'_> {
         old: Option<&str>,
         new: Option<&str>,
     ) -> Result<(), StoreError> {
+        self.log_as("do", key, action, field, old, new)
+    }
+
+    /// Writes one event of the log: `kind` is `do`, `undo` or `redo`.
+    pub fn log_as(
+        &self,
+        kind: &str,
+        key: i64,
+        action: i64,
+        field: &str,
+        old: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<(), StoreError> {
         self.tx
             .prepare_cached(
-                "INSERT INTO events (at, item, action, field, old, new) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO events (at, item, action, kind, field, old, new) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )
-            .and_then(|mut s| s.execute(params![self.now, key, action, field, old, new]))
+            .and_then(|mut s| s.execute(params![self.now, key, action, kind, field, old, new]))
             .map(|_| ())
             .map_err(|e| self.cls(e))
     }
@@ -476,15 +512,15 @@ impl Store {
     /// A fresh action number from the database (never reused, whichever process asks):
     /// the events of one user action share it, so undo takes them together.
     pub fn new_action(&mut self) -> Result<i64, StoreError> {
-        let source = self.source;
-        self.write(|w| {
-            w.tx.execute(
-                "INSERT INTO actions (at, source) VALUES (?1, ?2)",
-                params![w.now, source],
-            )
-            .map_err(|e| w.cls(e))?;
-            Ok(w.tx.last_insert_rowid())
-        })
+        let id = self.write(|w| w.action(Act::from(0)))?;
+        self.taken = None;
+        Ok(id)
+    }
+
+    /// The action id the last write took for an [`Act`] without one (see
+    /// [`Act::action`]); `None` when it took none.
+    pub fn take_action(&mut self) -> Option<i64> {
+        self.taken.take()
     }
 
     /// Runs `f` in one write transaction (waiting for the lock as [`Store::begin`] does)
@@ -499,7 +535,8 @@ impl Store {
             dir,
             schemas,
             waiter,
-            ..
+            source,
+            taken,
         } = self;
         let tx = super::lock::begin(conn, dir, waiter).map_err(|e| super::begin_error(path, e))?;
         let mut w = W {
@@ -507,10 +544,18 @@ impl Store {
             now: now_ms(),
             path,
             schemas,
+            source,
+            taken: None,
         };
         let out = f(&mut w)?;
-        let W { tx, path, .. } = w;
+        let W {
+            tx,
+            path,
+            taken: took,
+            ..
+        } = w;
         tx.commit().map_err(|e| super::classify(path, e))?;
+        *taken = took;
         Ok(out)
     }
 
@@ -538,6 +583,7 @@ impl Store {
             if old == new {
                 return Ok(item.annotation);
             }
+            let action = w.action(act)?;
             w.bump(key)?;
             let new_json = new
                 .as_ref()
@@ -559,12 +605,12 @@ impl Store {
                 .map(|a| serde_json::to_string(a).unwrap_or_default());
             w.log(
                 key,
-                act.action,
+                action,
                 &format!("answer:{question}"),
                 old_json.as_deref(),
                 new_json.as_deref(),
             )?;
-            w.reopen(key, act.action)?;
+            w.reopen(key, action)?;
             w.annotation(key)
         })
     }
@@ -589,6 +635,7 @@ impl Store {
             if old == text {
                 return Ok(item.annotation);
             }
+            let action = w.action(act)?;
             w.bump(key)?;
             w.tx.execute(
                 "UPDATE annotations SET justification = ?2 WHERE item = ?1",
@@ -597,12 +644,12 @@ impl Store {
             .map_err(|e| w.cls(e))?;
             w.log(
                 key,
-                act.action,
+                action,
                 "justification",
                 Some(&json_str(&old)),
                 Some(&json_str(text)),
             )?;
-            w.reopen(key, act.action)?;
+            w.reopen(key, action)?;
             w.annotation(key)
         })
     }
@@ -675,6 +722,7 @@ impl Store {
                 .asked(item.pairwise, &a.answers)
                 .map(|q| q.id.clone())
                 .collect();
+            let action = w.action(act)?;
             w.bump(key)?;
             for (q, v) in a.answers.iter().filter(|(q, _)| !asked.contains(q)) {
                 w.tx.execute(
@@ -683,9 +731,9 @@ impl Store {
                 )
                 .map_err(|e| w.cls(e))?;
                 let v = serde_json::to_string(v).unwrap_or_default();
-                w.log(key, act.action, &format!("answer:{q}"), Some(&v), None)?;
+                w.log(key, action, &format!("answer:{q}"), Some(&v), None)?;
             }
-            w.set_status(key, act.action, &a.status, "done")?;
+            w.set_status(key, action, &a.status, "done")?;
             w.annotation(key)
         })
     }
@@ -707,6 +755,7 @@ impl Store {
             let item = w.head(key)?;
             w.expect(&item, act)?;
             let a = &item.annotation;
+            let action = w.action(act)?;
             w.bump(key)?;
             w.tx.execute(
                 "UPDATE annotations SET skip_reason = ?2 WHERE item = ?1",
@@ -715,12 +764,12 @@ impl Store {
             .map_err(|e| w.cls(e))?;
             w.log(
                 key,
-                act.action,
+                action,
                 "skip_reason",
                 a.skip_reason.as_deref().map(json_str).as_deref(),
                 Some(&json_str(reason)),
             )?;
-            w.set_status(key, act.action, &a.status, "skipped")?;
+            w.set_status(key, action, &a.status, "skipped")?;
             w.annotation(key)
         })
     }
@@ -770,14 +819,15 @@ impl Store {
             if old == new {
                 return Ok(item.annotation);
             }
+            let action = w.action(act)?;
             w.bump(key)?;
             w.tx.execute(
                 "UPDATE annotations SET flag_reason = ?2, flag_note = ?3 WHERE item = ?1",
                 params![key, flag.map(|f| f.0), flag.map(|f| f.1)],
             )
             .map_err(|e| w.cls(e))?;
-            w.log(key, act.action, "flag", old.as_deref(), new.as_deref())?;
-            w.reopen(key, act.action)?;
+            w.log(key, action, "flag", old.as_deref(), new.as_deref())?;
+            w.reopen(key, action)?;
             w.annotation(key)
         })
     }

@@ -84,11 +84,7 @@ impl Store {
             for (item, field, old, new) in &changes {
                 let (from, to) = if undo { (new, old) } else { (old, new) };
                 apply(&w.tx, *item, field, to.as_deref(), w.now).map_err(|e| w.cls(e))?;
-                w.tx.prepare_cached(
-                    "INSERT INTO events (at, item, action, kind, field, old, new) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )
-                .and_then(|mut s| s.execute(params![w.now, item, action, kind, field, from, to]))
-                .map_err(|e| w.cls(e))?;
+                w.log_as(kind, *item, action, field, from.as_deref(), to.as_deref())?;
                 key = *item;
                 items.insert(*item);
             }

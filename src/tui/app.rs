@@ -40,18 +40,9 @@ fn entries(store: &Store) -> Result<Vec<Entry>, StoreError> {
             key,
             batch,
             id,
-            progress: progress_of(&status),
+            progress: Progress::of(&status),
         })
         .collect())
-}
-
-/// The queue's progress for a stored status.
-pub fn progress_of(status: &str) -> Progress {
-    match status {
-        "done" => Progress::Done,
-        "skipped" => Progress::Skipped,
-        _ => Progress::Todo,
-    }
 }
 
 impl App {
@@ -113,16 +104,21 @@ impl App {
         self.state.message = Some(Message { text, error });
     }
 
-    /// A write failed (a full disk, a lock held too long): say why and show what is
-    /// stored. `typed` is the justification the failed write held: it stays in the open
-    /// editor, unsaved, so that nothing the rater typed is lost.
-    fn fail(&mut self, e: StoreError, typed: Option<String>) {
-        // A quit whose last save failed is not a quit: the rater reads why first.
+    /// After a refused or failed write: a quit is not a quit (the rater reads why
+    /// first), and the justification the write held goes back into the open editor.
+    fn keep_typed(&mut self, typed: Option<String>) {
         self.state.quit = false;
         if let Some(text) = typed {
             self.state.editing = true;
             self.state.editor = super::editor::Editor::new(&text);
         }
+    }
+
+    /// A write failed (a full disk, a lock held too long): say why and show what is
+    /// stored. `typed` is the justification the failed write held: it stays in the open
+    /// editor, unsaved, so that nothing the rater typed is lost.
+    fn fail(&mut self, e: StoreError, typed: Option<String>) {
+        self.keep_typed(typed);
         // What is on screen must match what is stored: reload after a failed write.
         if let Some(key) = self.state.item.as_ref().map(|i| i.key)
             && let Ok(item) = self.store.item(key)
@@ -143,11 +139,7 @@ impl App {
             } => (status.clone(), *revision),
             _ => (String::new(), 0),
         };
-        self.state.quit = false;
-        if let Some(text) = typed {
-            self.state.editing = true;
-            self.state.editor = super::editor::Editor::new(&text);
-        }
+        self.keep_typed(typed);
         let editing = self.state.editing;
         let name = match self.store.item(key) {
             Ok(item) => {
@@ -185,24 +177,12 @@ impl App {
     /// Runs effects in order; one action's writes share an event-log action number. A
     /// refused write stops the rest (the rater stays on the item and reads why).
     pub fn run(&mut self, effects: Vec<Effect>) {
-        let mut action = None;
+        // One action id for all the writes of this action, taken by the first write that
+        // logs a change (in its own transaction: no extra commit per key).
+        let mut action = 0;
         let mut queue: std::collections::VecDeque<Effect> = effects.into();
         while let Some(e) = queue.pop_front() {
-            let logged = matches!(
-                e,
-                Effect::SetAnswer(..)
-                    | Effect::Submit(_)
-                    | Effect::Skip(..)
-                    | Effect::Flag(..)
-                    | Effect::SetJustification(..)
-            );
-            if logged && action.is_none() {
-                match self.store.new_action() {
-                    Ok(a) => action = Some(a),
-                    Err(err) => return self.fail(err, None),
-                }
-            }
-            let act = action.unwrap_or(0);
+            let act = action;
             let typed = match &e {
                 Effect::SetJustification(_, text) => Some(text.clone()),
                 _ => None,
@@ -268,6 +248,11 @@ impl App {
                 }
                 Effect::Undo | Effect::Redo => self.revert(e == Effect::Redo),
             };
+            if action == 0
+                && let Some(a) = self.store.take_action()
+            {
+                action = a;
+            }
             match result {
                 Ok(()) => {}
                 Err(err @ StoreError::Changed { .. }) => {
@@ -357,7 +342,7 @@ impl App {
         } else {
             for (key, status) in &changed {
                 if let Some(e) = self.state.queue.iter_mut().find(|e| e.key == *key) {
-                    e.progress = progress_of(status);
+                    e.progress = Progress::of(status);
                 }
             }
         }

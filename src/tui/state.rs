@@ -21,6 +21,17 @@ pub enum Progress {
     Skipped,
 }
 
+impl Progress {
+    /// The queue's progress for a stored status.
+    pub fn of(status: &str) -> Progress {
+        match status {
+            "done" => Progress::Done,
+            "skipped" => Progress::Skipped,
+            _ => Progress::Todo,
+        }
+    }
+}
+
 /// One entry of the queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {

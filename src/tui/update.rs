@@ -130,11 +130,7 @@ pub fn loaded(state: &mut State, item: crate::store::StoredItem) {
     }
     if let Some(pos) = state.queue.iter().position(|e| e.key == item.key) {
         state.pos = pos;
-        state.queue[pos].progress = match item.annotation.status.as_str() {
-            "done" => Progress::Done,
-            "skipped" => Progress::Skipped,
-            _ => Progress::Todo,
-        };
+        state.queue[pos].progress = Progress::of(&item.annotation.status);
     }
     state.item = Some(item);
     state.question = first_open_question(state);
@@ -168,7 +164,7 @@ pub fn saved(state: &mut State, key: i64, annotation: crate::store::Annotation) 
     };
     let reopened = item.annotation.status != "draft" && annotation.status == "draft";
     let id = item.item_id.clone();
-    let progress = super::app::progress_of(&annotation.status);
+    let progress = Progress::of(&annotation.status);
     item.annotation = annotation;
     if let Some(e) = state.queue.iter_mut().find(|e| e.key == key) {
         e.progress = progress;

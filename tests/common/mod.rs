@@ -72,6 +72,28 @@ impl Sandbox {
         err
     }
 
+    /// The workstation on this sandbox's cache, in this process (160x45, default keys).
+    pub fn workstation(&self) -> verdict::tui::app::App {
+        verdict::tui::app::App::new(
+            verdict::store::Store::open(&self.data()).unwrap(),
+            verdict::tui::keymap::Keymap::load(None).unwrap(),
+            verdict::tui::state::Settings::default(),
+            (160, 45),
+        )
+        .unwrap()
+    }
+
+    /// Runs `verdict export`, insists it wrote `n` records, and returns the bundle's text.
+    pub fn export_records(&self, n: usize) -> String {
+        let out = self.ok(&["export"]);
+        let prefix = format!("Wrote {n} records to ");
+        let path = out
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .unwrap_or_else(|| panic!("{out}"));
+        std::fs::read_to_string(path).unwrap()
+    }
+
     /// `verdict status --json` as JSON.
     pub fn status(&self) -> serde_json::Value {
         serde_json::from_str(&self.ok(&["status", "--json"])).unwrap()

@@ -78,16 +78,9 @@ impl Tmux {
         }
     }
 
-    /// Sends one key, named as in the keymap.
+    /// Sends one key, named as in the keymap, and gives the program a moment.
     pub fn key(&self, name: &str) {
-        let tmux_name = tmux_key(name);
-        let mut c = self.cmd();
-        c.args(["send-keys", "-t", &self.session]);
-        match tmux_name {
-            Some(k) => c.arg(k),
-            None => c.args(["-l", name]),
-        };
-        assert!(c.status().unwrap().success());
+        self.key_now(name);
         std::thread::sleep(Duration::from_millis(60));
     }
 
