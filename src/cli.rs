@@ -191,11 +191,16 @@ pub struct PushArgs {
 pub enum HubCommand {
     /// Create a hub database and print the admin token.
     Init {
-        /// The hub database file.
-        #[arg(long)]
-        db: PathBuf,
-        /// How long a lease lasts before its item goes back to the pool.
-        #[arg(long, default_value_t = 72)]
+        /// The hub database: a SQLite file, or a postgres:// URL.
+        #[arg(
+            long,
+            env = "VERDICT_HUB_DB",
+            value_name = "FILE|URL",
+            hide_env_values = true
+        )]
+        db: String,
+        /// How long a lease lasts before its item goes back to the pool (1 to 87840, ten years).
+        #[arg(long, default_value_t = 72, value_parser = clap::value_parser!(i64).range(1..=crate::hub::db::MAX_LEASE_HOURS))]
         lease_hours: i64,
         /// Share of each pull given to gold items (0 to 1).
         #[arg(long, default_value_t = 0.1)]
@@ -203,20 +208,33 @@ pub enum HubCommand {
     },
     /// Serve the HTTP API until SIGINT/SIGTERM.
     Serve {
-        /// The hub database file.
-        #[arg(long)]
-        db: PathBuf,
+        /// The hub database: a SQLite file, or a postgres:// URL.
+        #[arg(
+            long,
+            env = "VERDICT_HUB_DB",
+            value_name = "FILE|URL",
+            hide_env_values = true
+        )]
+        db: String,
         /// Address to listen on (port 0 picks a free one).
         #[arg(long, default_value = "127.0.0.1:8470")]
         listen: String,
+        /// Database connections this process keeps open (requests beyond wait for one).
+        #[arg(long, default_value_t = crate::hub::server::DEFAULT_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        connections: u32,
     },
     /// Load a batch (JSONL or mapped CSV): each item needs OVERLAP distinct raters.
     Load {
         /// The batch file.
         batch: PathBuf,
-        /// The hub database file.
-        #[arg(long)]
-        db: PathBuf,
+        /// The hub database: a SQLite file, or a postgres:// URL.
+        #[arg(
+            long,
+            env = "VERDICT_HUB_DB",
+            value_name = "FILE|URL",
+            hide_env_values = true
+        )]
+        db: String,
         /// Distinct raters per item.
         #[arg(long, default_value_t = 1)]
         overlap: u32,
@@ -236,24 +254,39 @@ pub enum HubCommand {
     Ingest {
         /// The folder.
         dir: PathBuf,
-        /// The hub database file.
-        #[arg(long)]
-        db: PathBuf,
+        /// The hub database: a SQLite file, or a postgres:// URL.
+        #[arg(
+            long,
+            env = "VERDICT_HUB_DB",
+            value_name = "FILE|URL",
+            hide_env_values = true
+        )]
+        db: String,
     },
     /// Progress, per-rater figures and inter-rater agreement.
     Report {
-        /// The hub database file.
-        #[arg(long)]
-        db: PathBuf,
+        /// The hub database: a SQLite file, or a postgres:// URL.
+        #[arg(
+            long,
+            env = "VERDICT_HUB_DB",
+            value_name = "FILE|URL",
+            hide_env_values = true
+        )]
+        db: String,
         /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
     },
     /// The merged dataset: one row per item, every rater's answers, majority, agreement.
     Export {
-        /// The hub database file.
-        #[arg(long)]
-        db: PathBuf,
+        /// The hub database: a SQLite file, or a postgres:// URL.
+        #[arg(
+            long,
+            env = "VERDICT_HUB_DB",
+            value_name = "FILE|URL",
+            hide_env_values = true
+        )]
+        db: String,
         /// Where to write it.
         #[arg(long)]
         out: PathBuf,
@@ -263,9 +296,14 @@ pub enum HubCommand {
     },
     /// Progress per batch.
     Status {
-        /// The hub database file.
-        #[arg(long)]
-        db: PathBuf,
+        /// The hub database: a SQLite file, or a postgres:// URL.
+        #[arg(
+            long,
+            env = "VERDICT_HUB_DB",
+            value_name = "FILE|URL",
+            hide_env_values = true
+        )]
+        db: String,
     },
 }
 
@@ -279,8 +317,13 @@ pub enum RaterCommand {
         /// The rater's minisign public key: a .pub file or its base64 line.
         #[arg(long)]
         pubkey: String,
-        /// The hub database file.
-        #[arg(long)]
-        db: PathBuf,
+        /// The hub database: a SQLite file, or a postgres:// URL.
+        #[arg(
+            long,
+            env = "VERDICT_HUB_DB",
+            value_name = "FILE|URL",
+            hide_env_values = true
+        )]
+        db: String,
     },
 }

@@ -2,7 +2,7 @@
 //! agreement and exports the merged dataset. Same binary, same batch and bundle formats.
 //!
 //! - [`api`]: request and response types (the workstation's client uses them too);
-//! - [`db`]: storage, the only SQL of the hub (SQLite; the seam for PostgreSQL);
+//! - [`db`]: storage, the only SQL of the hub, on SQLite or PostgreSQL through [`sql`];
 //! - [`server`]: the HTTP server (axum);
 //! - [`client`]: the workstation's side (`verdict pull URL`, `verdict push URL`).
 
@@ -12,3 +12,4 @@ pub mod client;
 pub mod db;
 pub mod report;
 pub mod server;
+pub mod sql;

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::disallowed_macros)]
 
 mod common;
+use common::hubdb::{Backend, HubTarget};
 use common::{Sandbox, fixture};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -19,16 +20,9 @@ struct Hub {
 }
 
 impl Hub {
-    fn start(db: &Path) -> Hub {
+    fn start(db: &HubTarget) -> Hub {
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("verdict"))
-            .args([
-                "hub",
-                "serve",
-                "--db",
-                db.to_str().unwrap(),
-                "--listen",
-                "127.0.0.1:0",
-            ])
+            .args(["hub", "serve", "--db", db.arg(), "--listen", "127.0.0.1:0"])
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
@@ -73,11 +67,11 @@ impl Drop for Hub {
     }
 }
 
-fn hub_cmd(db: &Path, args: &[&str]) -> String {
+fn hub_cmd(db: &HubTarget, args: &[&str]) -> String {
     let out = Command::new(assert_cmd::cargo::cargo_bin("verdict"))
         .arg("hub")
         .args(args)
-        .args(["--db", db.to_str().unwrap()])
+        .args(["--db", db.arg()])
         .output()
         .unwrap();
     assert!(
@@ -104,7 +98,7 @@ struct Rater {
     token: String,
 }
 
-fn rater(db: &Path, name: &str) -> Rater {
+fn rater(db: &HubTarget, name: &str) -> Rater {
     let s = Sandbox::new();
     s.ok(&["key", "show"]);
     let pk = s.config().join("verdict.pub");
@@ -198,10 +192,10 @@ fn gold_batch(dir: &Path) -> PathBuf {
     p
 }
 
-#[test]
-fn three_raters_pull_label_and_push_and_bad_bundles_are_refused() {
+both_backends!(three_raters_pull_label_and_push_and_bad_bundles_are_refused);
+fn three_raters_pull_label_and_push_and_bad_bundles_are_refused(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("hub.db");
+    let db = HubTarget::new(backend, dir.path());
     let init = hub_cmd(&db, &["init", "--gold-rate", "0.25"]);
     let admin = last_word(&init, "Admin token");
     let load = hub_cmd(
@@ -232,7 +226,7 @@ fn three_raters_pull_label_and_push_and_bad_bundles_are_refused() {
         }
     });
     {
-        let check = HubDb::open(&db).unwrap();
+        let mut check = HubDb::open(&db).unwrap();
         for (batch, item, overlap, leases) in check.lease_counts().unwrap() {
             assert!(
                 leases <= overlap,
@@ -477,12 +471,12 @@ fn three_raters_pull_label_and_push_and_bad_bundles_are_refused() {
     assert_eq!(HubDb::open(&db).unwrap().records().unwrap().len(), 12);
 }
 
-#[test]
-fn hub_commands_explain_bad_input() {
+both_backends!(hub_commands_explain_bad_input);
+fn hub_commands_explain_bad_input(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("hub.db");
+    let db = HubTarget::new(backend, dir.path());
     let out = Command::new(assert_cmd::cargo::cargo_bin("verdict"))
-        .args(["hub", "status", "--db", db.to_str().unwrap()])
+        .args(["hub", "status", "--db", db.arg()])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -495,7 +489,7 @@ fn hub_commands_explain_bad_input() {
             fixture("bare.jsonl").to_str().unwrap(),
             "--gold",
             "--db",
-            db.to_str().unwrap(),
+            db.arg(),
         ])
         .output()
         .unwrap();
@@ -509,10 +503,10 @@ fn hub_commands_explain_bad_input() {
     assert!(!st.contains("bare-"), "a refused load leaves nothing: {st}");
 }
 
-#[test]
-fn expired_leases_go_back_to_the_pool_and_big_bodies_are_refused() {
+both_backends!(expired_leases_go_back_to_the_pool_and_big_bodies_are_refused);
+fn expired_leases_go_back_to_the_pool_and_big_bodies_are_refused(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("hub.db");
+    let db = HubTarget::new(backend, dir.path());
     hub_cmd(&db, &["init", "--gold-rate", "0", "--lease-hours", "1"]);
     hub_cmd(
         &db,
@@ -533,24 +527,37 @@ fn expired_leases_go_back_to_the_pool_and_big_bodies_are_refused() {
         "overlap 1: nothing left for a second rater"
     );
     // Ann's leases run out without a record: the items go back to the pool.
-    let c = rusqlite::Connection::open(&db).unwrap();
-    c.execute("UPDATE leases SET expires_at = 0", []).unwrap();
+    db.exec("UPDATE leases SET expires_at = 0");
     let again = verdict::hub::client::pull(&hub.url, &b.token, 10).unwrap();
     assert_eq!(again.batches[0].items.len(), 2);
-    // A body over the limit is refused before it is read.
+    // A body over the limit: the client says so without sending it; the hub refuses it
+    // from its declared length, before reading it, with a JSON answer.
     let big = "x".repeat(verdict::hub::server::BODY_LIMIT + 1);
     let err = verdict::hub::client::push(&hub.url, &b.token, big, String::new())
         .unwrap_err()
         .to_string();
-    assert!(err.contains("413"), "{err}");
+    assert!(err.contains("more than a hub takes"), "{err}");
+    let (status, body) = common::http::request(
+        &hub.url,
+        "POST",
+        "/v1/push",
+        &[
+            ("Authorization", &format!("Bearer {}", b.token)),
+            ("Content-Type", "application/json"),
+            ("Content-Length", "70000000"),
+        ],
+        b"",
+    );
+    assert_eq!(status, 413, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("larger"), "{body}");
     let (ok, _) = hub.stop();
     assert!(ok);
 }
 
-#[test]
-fn sigint_stops_cleanly_and_a_crash_keeps_what_was_acknowledged() {
+both_backends!(sigint_stops_cleanly_and_a_crash_keeps_what_was_acknowledged);
+fn sigint_stops_cleanly_and_a_crash_keeps_what_was_acknowledged(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("hub.db");
+    let db = HubTarget::new(backend, dir.path());
     hub_cmd(&db, &["init", "--gold-rate", "0"]);
     hub_cmd(&db, &["load", fixture("bare.jsonl").to_str().unwrap()]);
     let r = rater(&db, "ann");
@@ -571,11 +578,11 @@ fn sigint_stops_cleanly_and_a_crash_keeps_what_was_acknowledged() {
     assert!(printed.contains("verdict hub stopped"), "{printed}");
 }
 
-#[test]
-fn gold_items_take_pseudo_random_places_not_the_end() {
+both_backends!(gold_items_take_pseudo_random_places_not_the_end);
+fn gold_items_take_pseudo_random_places_not_the_end(backend: Backend) {
     // One rater, no concurrency: the order a pull gives is deterministic.
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("hub.db");
+    let db = HubTarget::new(backend, dir.path());
     let (mut hub, _) = HubDb::init(&db, 72, 0.1).unwrap();
     let batch = dir.path().join("work.jsonl");
     let mut text = String::from("{\"manifest\": {\"batch_id\": \"work\"}}\n");

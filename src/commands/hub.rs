@@ -3,6 +3,7 @@
 use crate::batch::{self, Options};
 use crate::cli::{HubCommand, RaterCommand};
 use crate::hub::db::{HubDb, HubError};
+use crate::hub::sql::Target;
 use crate::keys;
 
 /// Runs a hub subcommand.
@@ -13,19 +14,16 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
             lease_hours,
             gold_rate,
         } => {
-            if !(0.0..=1.0).contains(gold_rate) {
-                anyhow::bail!("--gold-rate must be between 0 and 1");
-            }
-            if *lease_hours < 1 {
-                anyhow::bail!("--lease-hours must be at least 1");
-            }
-            let (_, token) = HubDb::init(db, *lease_hours, *gold_rate)?;
-            crate::outln!("Created hub database {}", db.display());
+            let (hub, token) = HubDb::init(db, *lease_hours, *gold_rate)?;
+            crate::outln!("Created hub database {}", hub.target().display());
             crate::outln!("Admin token (shown once; keep it safe): {token}");
         }
-        HubCommand::Serve { db, listen } => {
-            let hub = HubDb::open(db)?;
-            crate::hub::server::serve(hub, listen)?;
+        HubCommand::Serve {
+            db,
+            listen,
+            connections,
+        } => {
+            crate::hub::server::serve(&Target::parse(db), listen, *connections)?;
         }
         HubCommand::Load {
             batch: file,
@@ -63,7 +61,7 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
         }
         HubCommand::Ingest { dir, db } => ingest(dir, db)?,
         HubCommand::Report { db, json } => {
-            let hub = HubDb::open(db)?;
+            let mut hub = HubDb::open(db)?;
             let r = crate::hub::report::report(&hub.batches()?, &hub.all_records()?);
             if *json {
                 crate::outln!("{}", crate::safe::json_pretty(&r)?);
@@ -72,13 +70,13 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
             }
         }
         HubCommand::Export { db, out, format } => {
-            let hub = HubDb::open(db)?;
+            let mut hub = HubDb::open(db)?;
             let rows = crate::hub::report::dataset(&hub.all_records()?);
             write_dataset(&rows, out, format)?;
             crate::outln!("Wrote {} items to {}", rows.len(), out.display());
         }
         HubCommand::Status { db } => {
-            let hub = HubDb::open(db)?;
+            let mut hub = HubDb::open(db)?;
             crate::outln!(
                 "{:<40} {:>7} {:>6} {:>7} {:>8}",
                 "batch",
@@ -97,7 +95,7 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
 
 /// Takes in the bundles of a folder: each is matched to its rater by the signing key and
 /// checked exactly as a push is. A refused bundle is reported and left where it is.
-fn ingest(dir: &std::path::Path, db: &std::path::Path) -> anyhow::Result<()> {
+fn ingest(dir: &std::path::Path, db: &str) -> anyhow::Result<()> {
     let mut hub = HubDb::open(db)?;
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?
@@ -121,7 +119,8 @@ fn ingest(dir: &std::path::Path, db: &std::path::Path) -> anyhow::Result<()> {
             match hub.push(&rater, &bundle, &sig) {
                 Ok(ack) if ack.duplicate => Ok(format!("{}: already ingested", rater.name)),
                 Ok(ack) => Ok(format!("{}: {} records stored", rater.name, ack.accepted)),
-                Err(HubError::Refused { message, problems }) => {
+                Err(HubError::Refused { message, problems })
+                | Err(HubError::Invalid { message, problems }) => {
                     anyhow::bail!("{message}\n  - {}", problems.join("\n  - "))
                 }
                 Err(e) => Err(e.into()),

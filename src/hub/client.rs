@@ -18,12 +18,23 @@ fn call<T: serde::de::DeserializeOwned>(
     body: impl serde::Serialize,
 ) -> anyhow::Result<T> {
     let url = endpoint(base, path);
+    let body = serde_json::to_vec(&body)?;
+    // The hub answers a body over its limit before reading it and closes the connection;
+    // say so here, plainly, rather than as a broken pipe.
+    if body.len() > super::server::BODY_LIMIT {
+        anyhow::bail!(
+            "this request is {} bytes, more than a hub takes ({} bytes); nothing was sent; export more often, so that each bundle holds fewer records",
+            body.len(),
+            super::server::BODY_LIMIT
+        );
+    }
     let mut resp = ureq::post(&url)
         .config()
         .http_status_as_error(false)
         .build()
         .header("Authorization", &format!("Bearer {token}"))
-        .send_json(body)
+        .header("Content-Type", "application/json")
+        .send(&body[..])
         .map_err(|e| {
             anyhow::anyhow!(
                 "cannot reach the hub at {base}: {e}; nothing was changed (try again when online)"

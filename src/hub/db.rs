@@ -1,16 +1,29 @@
-//! The hub's storage: the only place that speaks SQL for the hub (SQLite today; a
-//! PostgreSQL implementation would replace this module behind the same methods).
+//! The hub's storage: the only place that speaks SQL for the hub, on SQLite (a file) or
+//! PostgreSQL (a URL) through [`super::sql::Conn`]. One SQL text serves both; one
+//! migration runner upgrades both.
+//!
+//! Work is handed out from an index of available work: each item counts its open slots
+//! (overlap minus leases), and a partial index holds the items with a slot left, in batch
+//! order. A pull reads as many index entries as it leases, whatever the hub holds. On
+//! PostgreSQL several hub processes share the database: a pull locks the rater's row (one
+//! pull or push per rater at a time) and the items it takes (`FOR UPDATE SKIP LOCKED`, so
+//! that concurrent pulls take different items instead of waiting), and a slot is only
+//! taken by an update that checks it is still open.
 
 use super::api::{Calibration, PullResponse, PushResponse, WireBatch};
+use super::sql::{Conn, Dialect, Row, SqlError, Target};
 use crate::batch::{ItemsError, OpenBatch};
 use crate::model::{Answer, Extras, Schema};
 use crate::store::{now_ms, rfc3339};
+use crate::vals;
 use minisign::PublicKey;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-const MIGRATIONS: &[&str] = &[r#"
+/// The schema, one step per version, in the SQL both databases read (see
+/// [`super::sql::translate`]). Never edit a step that has shipped: add one.
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE raters (
     id           INTEGER PRIMARY KEY,
@@ -68,17 +81,50 @@ CREATE TABLE records (
     submitted     TEXT NOT NULL,
     PRIMARY KEY (item, rater)
 );
-"#];
+"#,
+    // 2: the index of available work. Batches get a rank (load order), items copy it and
+    // count their open slots; a lease is `done` once the rater's record is stored (it is
+    // then never reclaimed).
+    r#"
+ALTER TABLE batches ADD COLUMN batch_rank INTEGER NOT NULL DEFAULT 0;
+UPDATE batches SET batch_rank = (SELECT count(*) FROM batches b2
+    WHERE b2.loaded_at < batches.loaded_at OR (b2.loaded_at = batches.loaded_at AND b2.id <= batches.id));
+ALTER TABLE items ADD COLUMN batch_rank INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE items ADD COLUMN open_slots INTEGER NOT NULL DEFAULT 0;
+UPDATE items SET batch_rank = (SELECT b.batch_rank FROM batches b WHERE b.id = items.batch_id);
+UPDATE items SET open_slots = (SELECT CASE WHEN b.overlap > count(l.rater) THEN b.overlap - count(l.rater) ELSE 0 END
+    FROM batches b LEFT JOIN leases l ON l.item = items.key WHERE b.id = items.batch_id GROUP BY b.overlap)
+    WHERE gold IS NULL;
+ALTER TABLE leases ADD COLUMN done INTEGER NOT NULL DEFAULT 0;
+UPDATE leases SET done = 1 WHERE EXISTS (SELECT 1 FROM records r WHERE r.item = leases.item AND r.rater = leases.rater);
+CREATE INDEX items_open ON items(batch_rank, seq) WHERE open_slots > 0 AND gold IS NULL;
+CREATE INDEX items_gold ON items(batch_rank, seq) WHERE gold IS NOT NULL;
+CREATE INDEX items_batch_seq ON items(batch_id, seq);
+CREATE INDEX leases_open ON leases(rater) WHERE done = 0;
+CREATE INDEX leases_expiry ON leases(expires_at) WHERE done = 0;
+CREATE INDEX records_rater ON records(rater);
+"#,
+];
+
+/// Advisory lock ids (PostgreSQL) for what one hub process does at a time.
+const LOCK_MIGRATE: i64 = 0x7665_7264_6963_7401;
+const LOCK_LOAD: i64 = 0x7665_7264_6963_7402;
+
+/// Reclaimed per pull at most, so that one pull after a long pause stays short.
+const RECLAIM_PER_PULL: i64 = 2000;
+
+/// Longest lease: ten years.
+pub const MAX_LEASE_HOURS: i64 = 24 * 366 * 10;
 
 /// A hub problem, with what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
-    /// No database at the path.
+    /// No hub at the target.
     #[error("no hub database at {0}; create one with: verdict hub init --db {0}")]
-    Missing(PathBuf),
-    /// A database already exists.
+    Missing(String),
+    /// A hub already exists.
     #[error("a hub database already exists at {0}")]
-    Exists(PathBuf),
+    Exists(String),
     /// A refusal a client should read (bad bundle, unknown rater name, ...).
     #[error("{message}")]
     Refused {
@@ -87,17 +133,31 @@ pub enum HubError {
         /// Each problem.
         problems: Vec<String>,
     },
+    /// A request whose records break the batch's schema (HTTP 422).
+    #[error("{message}")]
+    Invalid {
+        /// Summary.
+        message: String,
+        /// Each problem.
+        problems: Vec<String>,
+    },
     /// A batch file that cannot be loaded.
     #[error("{0}\nNothing of this batch was loaded.")]
     Batch(crate::batch::BatchError),
-    /// SQLite.
-    #[error("hub database {path}: {source}")]
-    Sqlite {
-        /// The file.
-        path: PathBuf,
+    /// The database.
+    #[error("hub database {at}: {source}")]
+    Database {
+        /// The file or the URL (without its password).
+        at: String,
         /// The error.
-        source: rusqlite::Error,
+        source: SqlError,
     },
+}
+
+impl HubError {
+    fn retryable(&self) -> bool {
+        matches!(self, HubError::Database { source, .. } if source.retry)
+    }
 }
 
 /// A batch's progress: (id, overlap, items, leases, records).
@@ -114,10 +174,41 @@ pub struct Rater {
     pub pubkey: PublicKey,
 }
 
-/// The hub database.
+/// A connection to a hub's database.
 pub struct HubDb {
-    conn: Connection,
-    path: PathBuf,
+    conn: Conn,
+    target: Target,
+}
+
+impl From<&Path> for Target {
+    fn from(p: &Path) -> Target {
+        Target::Sqlite(p.to_path_buf())
+    }
+}
+impl From<&PathBuf> for Target {
+    fn from(p: &PathBuf) -> Target {
+        Target::Sqlite(p.clone())
+    }
+}
+impl From<PathBuf> for Target {
+    fn from(p: PathBuf) -> Target {
+        Target::Sqlite(p)
+    }
+}
+impl From<&str> for Target {
+    fn from(s: &str) -> Target {
+        Target::parse(s)
+    }
+}
+impl From<&String> for Target {
+    fn from(s: &String) -> Target {
+        Target::parse(s)
+    }
+}
+impl From<&Target> for Target {
+    fn from(t: &Target) -> Target {
+        t.clone()
+    }
 }
 
 /// Hex sha256 of a token.
@@ -139,106 +230,255 @@ fn refused(message: impl Into<String>) -> HubError {
     }
 }
 
+fn schema_version(conn: &mut Conn) -> Result<i64, SqlError> {
+    match conn.dialect() {
+        Dialect::Sqlite => Ok(conn
+            .row("PRAGMA user_version", &[])?
+            .map(|r| r.int(0))
+            .transpose()?
+            .unwrap_or(0)),
+        Dialect::Postgres => {
+            let exists = conn
+                .row(
+                    "SELECT count(*) FROM information_schema.tables
+                     WHERE table_schema = current_schema() AND table_name = 'verdict_schema'",
+                    &[],
+                )?
+                .map(|r| r.int(0))
+                .transpose()?
+                .unwrap_or(0);
+            if exists == 0 {
+                return Ok(0);
+            }
+            Ok(conn
+                .row("SELECT version FROM verdict_schema", &[])?
+                .map(|r| r.int(0))
+                .transpose()?
+                .unwrap_or(0))
+        }
+    }
+}
+
+fn set_schema_version(conn: &mut Conn, v: i64) -> Result<(), SqlError> {
+    match conn.dialect() {
+        Dialect::Sqlite => conn.batch(&format!("PRAGMA user_version = {v}")),
+        Dialect::Postgres => {
+            conn.batch("CREATE TABLE IF NOT EXISTS verdict_schema (version BIGINT NOT NULL)")?;
+            conn.exec("DELETE FROM verdict_schema", &[])?;
+            conn.exec(
+                "INSERT INTO verdict_schema (version) VALUES (?1)",
+                &vals![v],
+            )?;
+            Ok(())
+        }
+    }
+}
+
 impl HubDb {
-    fn err(&self, e: rusqlite::Error) -> HubError {
-        HubError::Sqlite {
-            path: self.path.clone(),
+    fn err(&self, e: SqlError) -> HubError {
+        HubError::Database {
+            at: self.target.display(),
             source: e,
         }
     }
 
-    fn connect(path: &Path) -> Result<HubDb, HubError> {
-        // The hub's database holds every rater's labels: private, whatever the umask (its
-        // -wal and -shm files take the database file's mode).
-        let _ = crate::private::touch(path);
-        let conn = Connection::open(path).map_err(|e| HubError::Sqlite {
-            path: path.to_path_buf(),
+    fn at(&self) -> String {
+        self.target.display()
+    }
+
+    fn connect(target: &Target) -> Result<HubDb, HubError> {
+        let conn = match target {
+            Target::Sqlite(path) => {
+                // The hub's database holds every rater's labels: private, whatever the
+                // umask (its -wal and -shm files take the database file's mode).
+                let _ = crate::private::touch(path);
+                Conn::sqlite(path)
+            }
+            Target::Postgres(url) => Conn::postgres(url),
+        }
+        .map_err(|e| HubError::Database {
+            at: target.display(),
             source: e,
         })?;
-        let db = HubDb {
+        Ok(HubDb {
             conn,
-            path: path.to_path_buf(),
+            target: target.clone(),
+        })
+    }
+
+    /// Where this hub's data lives.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Whether the connection is gone (for a pool).
+    pub fn is_broken(&self) -> bool {
+        self.conn.is_broken()
+    }
+
+    /// Checks the connection works (for a pool).
+    pub fn ping(&mut self) -> Result<(), HubError> {
+        self.conn.rows("SELECT 1", &[]).map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Brings the schema up to this version's, under a lock that makes a second process
+    /// wait and then find the work done. Returns the version found before.
+    fn migrate(&mut self) -> Result<i64, HubError> {
+        let at = self.at();
+        let e = |source| HubError::Database {
+            at: at.clone(),
+            source,
         };
-        db.conn
-            .execute_batch(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-            )
-            .map_err(|e| db.err(e))?;
-        db.conn
-            .busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(|e| db.err(e))?;
-        Ok(db)
+        let mut tx = self.conn.begin(true).map_err(e)?;
+        tx.exclusive(LOCK_MIGRATE).map_err(e)?;
+        let found = schema_version(&mut tx).map_err(e)?;
+        if found > MIGRATIONS.len() as i64 {
+            return Err(refused(format!(
+                "the hub database {at} has schema version {found}, newer than this verdict's {}; run the newer verdict (this one would not understand it)",
+                MIGRATIONS.len()
+            )));
+        }
+        for step in &MIGRATIONS[found as usize..] {
+            tx.batch(step).map_err(e)?;
+        }
+        if found < MIGRATIONS.len() as i64 {
+            set_schema_version(&mut tx, MIGRATIONS.len() as i64).map_err(e)?;
+        }
+        tx.commit().map_err(e)?;
+        Ok(found)
     }
 
     /// Creates a hub database; returns it and the admin token (shown once).
     pub fn init(
-        path: &Path,
+        target: impl Into<Target>,
         lease_hours: i64,
         gold_rate: f64,
     ) -> Result<(HubDb, String), HubError> {
-        if path.exists() {
-            return Err(HubError::Exists(path.to_path_buf()));
+        let target = target.into();
+        if !(1..=MAX_LEASE_HOURS).contains(&lease_hours) {
+            return Err(refused(format!(
+                "--lease-hours must be between 1 and {MAX_LEASE_HOURS} (ten years)"
+            )));
         }
-        let mut db = HubDb::connect(path)?;
-        let tx = db.conn.transaction().map_err(|e| HubError::Sqlite {
-            path: path.to_path_buf(),
+        if !(0.0..=1.0).contains(&gold_rate) {
+            return Err(refused("--gold-rate must be between 0 and 1"));
+        }
+        if let Target::Sqlite(path) = &target
+            && path.exists()
+        {
+            return Err(HubError::Exists(target.display()));
+        }
+        let mut db = HubDb::connect(&target)?;
+        let v = schema_version(&mut db.conn).map_err(|e| db.err(e))?;
+        if v > 0 {
+            return Err(HubError::Exists(target.display()));
+        }
+        let found = db.migrate()?;
+        if found > 0 {
+            // Another `hub init` got there first.
+            return Err(HubError::Exists(target.display()));
+        }
+        let token = new_token();
+        let mut tx = db.conn.begin(true).map_err(|e| HubError::Database {
+            at: target.display(),
             source: e,
         })?;
-        let token = new_token();
-        let run = || -> rusqlite::Result<()> {
-            tx.execute_batch(MIGRATIONS[0])?;
-            tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
+        let mut run = || -> Result<(), SqlError> {
             for (k, v) in [
                 ("admin_token_sha256", token_hash(&token)),
                 ("lease_hours", lease_hours.to_string()),
                 ("gold_rate", gold_rate.to_string()),
             ] {
-                tx.execute(
+                tx.exec(
                     "INSERT INTO meta (key, value) VALUES (?1, ?2)",
-                    params![k, v],
+                    &vals![k, v],
                 )?;
             }
             Ok(())
         };
-        run().map_err(|e| HubError::Sqlite {
-            path: path.to_path_buf(),
+        run().map_err(|e| HubError::Database {
+            at: target.display(),
             source: e,
         })?;
-        tx.commit().map_err(|e| HubError::Sqlite {
-            path: path.to_path_buf(),
+        tx.commit().map_err(|e| HubError::Database {
+            at: target.display(),
             source: e,
         })?;
         Ok((db, token))
     }
 
-    /// Opens an existing hub database.
-    pub fn open(path: &Path) -> Result<HubDb, HubError> {
-        if !path.exists() {
-            return Err(HubError::Missing(path.to_path_buf()));
+    /// Opens an existing hub database, upgrading its schema if it is older.
+    pub fn open(target: impl Into<Target>) -> Result<HubDb, HubError> {
+        let target = target.into();
+        if let Target::Sqlite(path) = &target
+            && !path.exists()
+        {
+            return Err(HubError::Missing(target.display()));
         }
-        let db = HubDb::connect(path)?;
-        let v: i64 = db
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| db.err(e))?;
-        if v as usize != MIGRATIONS.len() {
-            return Err(refused(format!(
-                "{} is not a hub database of this verdict (version {v}); create one with verdict hub init",
-                path.display()
-            )));
+        let mut db = HubDb::connect(&target)?;
+        let v = schema_version(&mut db.conn).map_err(|e| db.err(e))?;
+        if v == 0 {
+            let has_tables = match db.conn.dialect() {
+                Dialect::Sqlite => db
+                    .conn
+                    .row("SELECT count(*) FROM sqlite_master", &[])
+                    .map_err(|e| db.err(e))?
+                    .map(|r| r.int(0))
+                    .transpose()
+                    .map_err(|e| db.err(e))?
+                    .unwrap_or(0),
+                Dialect::Postgres => 0,
+            };
+            if has_tables > 0 {
+                return Err(refused(format!(
+                    "{} is not a hub database (it has tables, but no hub schema version); give --db a hub database, or a new path to create one with verdict hub init",
+                    target.display()
+                )));
+            }
+            return Err(HubError::Missing(target.display()));
+        }
+        if v != MIGRATIONS.len() as i64 {
+            let found = db.migrate()?;
+            if found < MIGRATIONS.len() as i64 {
+                crate::errln!(
+                    "upgraded hub database {} from schema version {found} to {}",
+                    target.display(),
+                    MIGRATIONS.len()
+                );
+            }
         }
         Ok(db)
     }
 
-    fn meta(&self, key: &str) -> Result<Option<String>, HubError> {
-        self.conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()
-            .map_err(|e| self.err(e))
+    /// Runs `f` again (up to 5 times) when PostgreSQL ended its transaction to break a
+    /// deadlock; every other error is returned at once.
+    fn retrying<T>(
+        &mut self,
+        mut f: impl FnMut(&mut HubDb) -> Result<T, HubError>,
+    ) -> Result<T, HubError> {
+        let mut attempt = 0;
+        loop {
+            match f(self) {
+                Err(e) if e.retryable() && attempt < 5 => {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(5 << attempt));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn meta(&mut self, key: &str) -> Result<Option<String>, HubError> {
+        let row = self
+            .conn
+            .row("SELECT value FROM meta WHERE key = ?1", &vals![key])
+            .map_err(|e| self.err(e))?;
+        row.map(|r| r.text(0)).transpose().map_err(|e| self.err(e))
     }
 
     /// Whether a token is the admin token.
-    pub fn is_admin(&self, token: &str) -> Result<bool, HubError> {
+    pub fn is_admin(&mut self, token: &str) -> Result<bool, HubError> {
         Ok(self.meta("admin_token_sha256")?.as_deref() == Some(token_hash(token).as_str()))
     }
 
@@ -249,9 +489,10 @@ impl HubDb {
         let line = pubkey.to_base64();
         let n = self
             .conn
-            .execute(
-                "INSERT OR IGNORE INTO raters (name, pubkey, key_id, token_sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![name, line, crate::keys::key_id(pubkey.keynum()), token_hash(&token), now_ms()],
+            .exec(
+                "INSERT INTO raters (name, pubkey, key_id, token_sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT DO NOTHING",
+                &vals![name, line, crate::keys::key_id(pubkey.keynum()), token_hash(&token), now_ms()],
             )
             .map_err(|e| self.err(e))?;
         if n == 0 {
@@ -263,34 +504,29 @@ impl HubDb {
     }
 
     /// The rater a token belongs to.
-    pub fn rater_by_token(&self, token: &str) -> Result<Option<Rater>, HubError> {
-        self.rater_where("token_sha256", &token_hash(token))
+    pub fn rater_by_token(&mut self, token: &str) -> Result<Option<Rater>, HubError> {
+        self.rater_where(
+            "SELECT id, name, pubkey FROM raters WHERE token_sha256 = ?1",
+            &token_hash(token),
+        )
     }
 
     /// The rater whose key has this id (for bundles dropped in a folder).
-    pub fn rater_by_key_id(&self, key_id: &str) -> Result<Option<Rater>, HubError> {
-        self.rater_where("key_id", key_id)
+    pub fn rater_by_key_id(&mut self, key_id: &str) -> Result<Option<Rater>, HubError> {
+        self.rater_where(
+            "SELECT id, name, pubkey FROM raters WHERE key_id = ?1",
+            key_id,
+        )
     }
 
-    fn rater_where(&self, column: &str, value: &str) -> Result<Option<Rater>, HubError> {
-        let sql = match column {
-            "key_id" => "SELECT id, name, pubkey FROM raters WHERE key_id = ?1",
-            _ => "SELECT id, name, pubkey FROM raters WHERE token_sha256 = ?1",
-        };
-        let row: Option<(i64, String, String)> = self
-            .conn
-            .query_row(sql, [value], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()
+    fn rater_where(&mut self, sql: &str, value: &str) -> Result<Option<Rater>, HubError> {
+        let row = self.conn.row(sql, &vals![value]).map_err(|e| self.err(e))?;
+        let Some(row) = row else { return Ok(None) };
+        let (id, name, pk) = (|| Ok::<_, SqlError>((row.int(0)?, row.text(1)?, row.text(2)?)))()
             .map_err(|e| self.err(e))?;
-        match row {
-            None => Ok(None),
-            Some((id, name, pk)) => {
-                let pubkey = PublicKey::from_base64(&pk).map_err(|e| {
-                    refused(format!("stored key of rater {name} is unreadable: {e}"))
-                })?;
-                Ok(Some(Rater { id, name, pubkey }))
-            }
-        }
+        let pubkey = PublicKey::from_base64(&pk)
+            .map_err(|e| refused(format!("stored key of rater {name} is unreadable: {e}")))?;
+        Ok(Some(Rater { id, name, pubkey }))
     }
 
     /// Loads a batch whose items each need `overlap` distinct raters. With `gold`, every
@@ -305,59 +541,79 @@ impl HubDb {
         if overlap == 0 {
             return Err(refused("--overlap must be at least 1"));
         }
-        let path = self.path.clone();
-        let sq = |e: rusqlite::Error| HubError::Sqlite {
-            path: path.clone(),
+        let at = self.at();
+        let sq = |e: SqlError| HubError::Database {
+            at: at.clone(),
             source: e,
         };
         let header = batch.header.clone();
         let schema_sha = header.schema.hash();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sq)?;
-        tx.execute(
-            "INSERT OR IGNORE INTO schemas (sha256, id, body) VALUES (?1, ?2, ?3)",
-            params![schema_sha, header.schema.id, header.schema.canonical_json()],
+        let mut tx = self.conn.begin(true).map_err(sq)?;
+        // Loads take turns across hub processes: a batch's order and its items' sequence
+        // numbers come from what is loaded already.
+        tx.exclusive(LOCK_LOAD).map_err(sq)?;
+        tx.exec(
+            "INSERT INTO schemas (sha256, id, body) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+            &vals![
+                &schema_sha,
+                &header.schema.id,
+                header.schema.canonical_json()
+            ],
         )
         .map_err(sq)?;
-        let existing: Option<String> = tx
-            .query_row(
-                "SELECT schema_sha256 FROM batches WHERE id = ?1",
-                [&header.batch_id],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(sq)?;
-        if existing.as_deref().is_some_and(|s| s != schema_sha) {
-            return Err(refused(format!(
-                "batch '{}' is loaded already with another schema",
-                header.batch_id
-            )));
-        }
-        if existing.is_none() {
-            tx.execute(
-                "INSERT INTO batches (id, schema_sha256, guidelines, overlap, loaded_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    header.batch_id,
-                    schema_sha,
-                    serde_json::to_string(&header.guidelines).unwrap_or_default(),
-                    overlap,
-                    now_ms()
-                ],
+        let existing = tx
+            .row(
+                "SELECT schema_sha256, overlap, batch_rank FROM batches WHERE id = ?1",
+                &vals![&header.batch_id],
             )
             .map_err(sq)?;
-        }
+        let (batch_overlap, rank) = match existing {
+            Some(row) => {
+                if row.text(0).map_err(sq)? != schema_sha {
+                    return Err(refused(format!(
+                        "batch '{}' is loaded already with another schema",
+                        header.batch_id
+                    )));
+                }
+                (row.int(1).map_err(sq)?, row.int(2).map_err(sq)?)
+            }
+            None => {
+                let rank = tx
+                    .row("SELECT coalesce(max(batch_rank), 0) + 1 FROM batches", &[])
+                    .map_err(sq)?
+                    .map(|r| r.int(0))
+                    .transpose()
+                    .map_err(sq)?
+                    .unwrap_or(1);
+                tx.exec(
+                    "INSERT INTO batches (id, schema_sha256, guidelines, overlap, loaded_at, batch_rank) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    &vals![
+                        &header.batch_id,
+                        &schema_sha,
+                        serde_json::to_string(&header.guidelines).unwrap_or_default(),
+                        overlap as i64,
+                        now_ms(),
+                        rank
+                    ],
+                )
+                .map_err(sq)?;
+                (overlap as i64, rank)
+            }
+        };
         let mut seq: i64 = tx
-            .query_row(
+            .row(
                 "SELECT coalesce(max(seq), 0) FROM items WHERE batch_id = ?1",
-                [&header.batch_id],
-                |r| r.get(0),
+                &vals![&header.batch_id],
             )
-            .map_err(sq)?;
+            .map_err(sq)?
+            .map(|r| r.int(0))
+            .transpose()
+            .map_err(sq)?
+            .unwrap_or(0);
         let (mut added, mut same) = (0u64, 0u64);
         let schema = header.schema.clone();
         let file = batch.path.clone();
+        let mut pending: Vec<NewItem> = Vec::with_capacity(LOAD_CHUNK);
         let result = batch.for_each_item(|p| -> Result<(), HubError> {
             let mut extras = p.item.extras.clone();
             // An item with metadata.gold is a gold item, whatever batch it is in: loaded
@@ -376,34 +632,28 @@ impl HubDb {
                 }
                 None => None,
             };
-            let extras = serde_json::to_string(&extras).unwrap_or_default();
-            let n = tx
-                .execute(
-                    "INSERT INTO items (batch_id, item_id, seq, sha256, content, extras, gold) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                     ON CONFLICT (batch_id, item_id) DO NOTHING",
-                    params![header.batch_id, p.item.id, seq + 1, p.hash, p.canonical, extras, gold_json],
-                )
-                .map_err(sq)?;
-            if n == 1 {
-                seq += 1;
-                added += 1;
+            // Gold items go to every rater; only regular items have slots.
+            let slots = if gold_json.is_some() {
+                0
             } else {
-                let old: String = tx
-                    .query_row(
-                        "SELECT sha256 FROM items WHERE batch_id = ?1 AND item_id = ?2",
-                        params![header.batch_id, p.item.id],
-                        |r| r.get(0),
-                    )
-                    .map_err(sq)?;
-                if old != p.hash {
-                    return Err(refused(format!(
-                        "{}:{}: item '{}' changed since it was loaded; give it a new id",
-                        file.display(),
-                        p.line,
-                        p.item.id
-                    )));
-                }
-                same += 1;
+                batch_overlap
+            };
+            seq += 1;
+            pending.push(NewItem {
+                line: p.line,
+                id: p.item.id.clone(),
+                seq,
+                hash: p.hash.clone(),
+                canonical: p.canonical.clone(),
+                extras: serde_json::to_string(&extras).unwrap_or_default(),
+                gold: gold_json,
+                slots,
+            });
+            if pending.len() == LOAD_CHUNK {
+                let (a, s) = insert_items(&mut tx, &header.batch_id, rank, &file, &pending)?;
+                added += a;
+                same += s;
+                pending.clear();
             }
             Ok(())
         });
@@ -412,117 +662,211 @@ impl HubDb {
             Err(ItemsError::Batch(e)) => return Err(HubError::Batch(e)),
             Err(ItemsError::Sink(e)) => return Err(e),
         }
+        let (a, s) = insert_items(&mut tx, &header.batch_id, rank, &file, &pending)?;
+        added += a;
+        same += s;
         tx.commit().map_err(sq)?;
+        if self.conn.dialect() == Dialect::Postgres {
+            // Fresh statistics, so that the planner walks the index of available work
+            // rather than sorting a table it believes small.
+            self.conn
+                .batch("ANALYZE items; ANALYZE leases")
+                .map_err(|e| self.err(e))?;
+        }
         Ok((header.batch_id, added, same))
     }
 
-    /// Leases work to a rater, in one immediate transaction so that concurrent pulls never
-    /// over-assign an item: the rater's open leases, plus new ones up to `max`, each item
-    /// never twice to one rater and to at most its batch's overlap of raters; gold items
-    /// mixed in at the hub's rate.
+    /// Leases work to a rater: the rater's open leases, plus new ones up to `max`, each
+    /// item never twice to one rater and to at most its batch's overlap of raters; gold
+    /// items mixed in at the hub's rate. The cost is that of the leases, not of the hub's
+    /// size (see the module's notes).
     pub fn pull(&mut self, rater: &Rater, max: usize) -> Result<PullResponse, HubError> {
-        let path = self.path.clone();
-        let sq = |e: rusqlite::Error| HubError::Sqlite {
-            path: path.clone(),
-            source: e,
-        };
-        let lease_ms = self
+        let lease_hours = self
             .meta("lease_hours")?
             .and_then(|v| v.parse::<i64>().ok())
             .unwrap_or(72)
-            * 3_600_000;
+            .clamp(1, MAX_LEASE_HOURS);
         let gold_rate = self
             .meta("gold_rate")?
             .and_then(|v| v.parse::<f64>().ok())
             .unwrap_or(0.0);
+        let lease_ms = lease_hours * 3_600_000;
+        // First without waiting: items other pulls hold are passed over. If that left the
+        // rater short (under contention, near the end of the work), a second transaction
+        // waits for those items and takes what is still open. It holds no other item
+        // locks while it waits, and every waiting pull locks in index order: no deadlock.
+        let (resp, short) =
+            self.retrying(|db| db.pull_once(rater, max, lease_ms, gold_rate, false))?;
+        if short && self.conn.dialect() == Dialect::Postgres {
+            return Ok(self
+                .retrying(|db| db.pull_once(rater, max, lease_ms, gold_rate, true))?
+                .0);
+        }
+        Ok(resp)
+    }
+
+    /// One pull transaction; also says whether fewer regular items were found than asked.
+    fn pull_once(
+        &mut self,
+        rater: &Rater,
+        max: usize,
+        lease_ms: i64,
+        gold_rate: f64,
+        wait: bool,
+    ) -> Result<(PullResponse, bool), HubError> {
+        let at = self.at();
+        let sq = |e: SqlError| HubError::Database {
+            at: at.clone(),
+            source: e,
+        };
         let now = now_ms();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sq)?;
-        // Expired leases without a record go back to the pool.
-        tx.execute(
-            "DELETE FROM leases WHERE expires_at < ?1
-             AND NOT EXISTS (SELECT 1 FROM records r WHERE r.item = leases.item AND r.rater = leases.rater)",
-            [now],
+        let mut tx = self.conn.begin(true).map_err(sq)?;
+        // One pull or push per rater at a time, across hub processes.
+        tx.rows(
+            "SELECT id FROM raters WHERE id = ?1 /*PG: FOR UPDATE*/",
+            &vals![rater.id],
         )
         .map_err(sq)?;
-        let open: i64 = tx
-            .query_row(
-                "SELECT count(*) FROM leases l WHERE l.rater = ?1
-                 AND NOT EXISTS (SELECT 1 FROM records r WHERE r.item = l.item AND r.rater = l.rater)",
-                [rater.id],
-                |r| r.get(0),
+        // Expired leases without a record go back to the pool (rows another process is
+        // reclaiming are left to it).
+        let reclaimed = tx
+            .rows(
+                "DELETE FROM leases WHERE (item, rater) IN (
+                    SELECT item, rater FROM leases WHERE expires_at < ?1 AND done = 0
+                    ORDER BY item, rater LIMIT ?2 /*PG: FOR UPDATE SKIP LOCKED*/)
+                 RETURNING item",
+                &vals![now, RECLAIM_PER_PULL],
             )
             .map_err(sq)?;
-        let need = max.saturating_sub(open as usize);
-        let gold_n = ((need as f64) * gold_rate).round() as usize;
-        let pick = |sql: &str, limit: usize| -> rusqlite::Result<Vec<i64>> {
-            let mut stmt = tx.prepare(sql)?;
-            let rows = stmt.query_map(params![rater.id, limit as i64], |r| r.get(0))?;
-            rows.collect()
-        };
-        let gold = pick(
-            "SELECT i.key FROM items i WHERE i.gold IS NOT NULL
-             AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.item = i.key AND l.rater = ?1)
-             ORDER BY i.batch_id, i.seq LIMIT ?2",
-            gold_n,
-        )
-        .map_err(sq)?;
-        let regular = pick(
-            "SELECT i.key FROM items i JOIN batches b ON b.id = i.batch_id WHERE i.gold IS NULL
-             AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.item = i.key AND l.rater = ?1)
-             AND (SELECT count(*) FROM leases l WHERE l.item = i.key) < b.overlap
-             ORDER BY b.loaded_at, b.id, i.seq LIMIT ?2",
-            need - gold.len(),
-        )
-        .map_err(sq)?;
-        let expires = now + lease_ms;
-        for key in gold.iter().chain(regular.iter()) {
-            tx.execute(
-                "INSERT INTO leases (item, rater, leased_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                params![key, rater.id, now, expires],
+        let mut freed: Vec<i64> = reclaimed
+            .iter()
+            .map(|r| r.int(0))
+            .collect::<Result<_, _>>()
+            .map_err(sq)?;
+        freed.sort_unstable();
+        for key in freed {
+            tx.exec(
+                "UPDATE items SET open_slots = open_slots + 1 WHERE key = ?1 AND gold IS NULL",
+                &vals![key],
             )
             .map_err(sq)?;
         }
-        // Everything open for this rater, by batch, in batch order.
-        let mut stmt = tx
-            .prepare(
-                "SELECT b.id, s.body, b.guidelines, i.item_id, i.content, i.extras
-                 FROM leases l JOIN items i ON i.key = l.item JOIN batches b ON b.id = i.batch_id
-                 JOIN schemas s ON s.sha256 = b.schema_sha256
-                 WHERE l.rater = ?1 AND NOT EXISTS (SELECT 1 FROM records r WHERE r.item = l.item AND r.rater = l.rater)
-                 ORDER BY b.loaded_at, b.id,
-                   -- Gold items take a pseudo-random place among the others, so that their
-                   -- position (loaded last) does not give them away.
-                   CASE WHEN i.gold IS NULL THEN i.seq
-                        ELSE ((i.key * 2654435761 + ?1 * 40503) % (SELECT max(seq) FROM items x WHERE x.batch_id = b.id)) + 0.5
-                   END",
+        let open = tx
+            .row(
+                "SELECT count(*) FROM leases WHERE rater = ?1 AND done = 0",
+                &vals![rater.id],
+            )
+            .map_err(sq)?
+            .map(|r| r.int(0))
+            .transpose()
+            .map_err(sq)?
+            .unwrap_or(0);
+        let need = max.saturating_sub(open as usize);
+        let gold_n = ((need as f64) * gold_rate).round() as usize;
+        let keys = |tx: &mut Conn, sql: &str, limit: usize| -> Result<Vec<i64>, SqlError> {
+            if limit == 0 {
+                return Ok(Vec::new());
+            }
+            tx.rows(sql, &vals![rater.id, limit])?
+                .iter()
+                .map(|r| r.int(0))
+                .collect()
+        };
+        let gold = keys(
+            &mut tx,
+            "SELECT i.key FROM items i WHERE i.gold IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.item = i.key AND l.rater = ?1)
+             ORDER BY i.batch_rank, i.seq LIMIT ?2",
+            gold_n,
+        )
+        .map_err(sq)?;
+        let wanted = need - gold.len();
+        let regular = keys(
+            &mut tx,
+            if wait {
+                "SELECT i.key FROM items i WHERE i.open_slots > 0 AND i.gold IS NULL
+                 AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.item = i.key AND l.rater = ?1)
+                 ORDER BY i.batch_rank, i.seq LIMIT ?2 /*PG: FOR UPDATE OF i*/"
+            } else {
+                "SELECT i.key FROM items i WHERE i.open_slots > 0 AND i.gold IS NULL
+                 AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.item = i.key AND l.rater = ?1)
+                 ORDER BY i.batch_rank, i.seq LIMIT ?2 /*PG: FOR UPDATE OF i SKIP LOCKED*/"
+            },
+            wanted,
+        )
+        .map_err(sq)?;
+        let short = regular.len() < wanted;
+        let expires = now.saturating_add(lease_ms);
+        for key in &gold {
+            tx.exec(
+                "INSERT INTO leases (item, rater, leased_at, expires_at, done) VALUES (?1, ?2, ?3, ?4, 0)
+                 ON CONFLICT DO NOTHING",
+                &vals![*key, rater.id, now, expires],
             )
             .map_err(sq)?;
-        let rows: Vec<(String, String, String, String, String, String)> = stmt
-            .query_map([rater.id], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
-            })
-            .and_then(|rows| rows.collect())
+        }
+        for key in &regular {
+            // Taken only while a slot is still open: the check and the take are one update.
+            let took = tx
+                .exec(
+                    "UPDATE items SET open_slots = open_slots - 1 WHERE key = ?1 AND open_slots > 0",
+                    &vals![*key],
+                )
+                .map_err(sq)?;
+            if took == 1 {
+                tx.exec(
+                    "INSERT INTO leases (item, rater, leased_at, expires_at, done) VALUES (?1, ?2, ?3, ?4, 0)",
+                    &vals![*key, rater.id, now, expires],
+                )
+                .map_err(sq)?;
+            }
+        }
+        // Everything open for this rater.
+        let rows = tx
+            .rows(
+                "SELECT b.id, s.body, b.guidelines, i.item_id, i.content, i.extras, i.key, i.seq,
+                        CASE WHEN i.gold IS NULL THEN 0 ELSE 1 END, b.batch_rank,
+                        (SELECT max(x.seq) FROM items x WHERE x.batch_id = b.id)
+                 FROM leases l JOIN items i ON i.key = l.item JOIN batches b ON b.id = i.batch_id
+                 JOIN schemas s ON s.sha256 = b.schema_sha256
+                 WHERE l.rater = ?1 AND l.done = 0",
+                &vals![rater.id],
+            )
             .map_err(sq)?;
-        drop(stmt);
+        let calibration = calibration(&mut tx, rater.id).map_err(sq)?;
+        tx.commit().map_err(sq)?;
+        let mut open: Vec<(i64, String, f64, Row)> = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (key, seq, is_gold, rank, max_seq) = (
+                row.int(6).map_err(sq)?,
+                row.int(7).map_err(sq)?,
+                row.int(8).map_err(sq)?,
+                row.int(9).map_err(sq)?,
+                row.int(10).map_err(sq)?.max(1),
+            );
+            // Gold items take a pseudo-random place among the others, so that their
+            // position (loaded last) does not give them away.
+            let place = if is_gold == 0 {
+                seq as f64
+            } else {
+                (key.wrapping_mul(2_654_435_761)
+                    .wrapping_add(rater.id * 40503))
+                .rem_euclid(max_seq) as f64
+                    + 0.5
+            };
+            open.push((rank, row.text(0).map_err(sq)?, place, row));
+        }
+        open.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)).then(a.2.total_cmp(&b.2)));
         let mut batches: Vec<WireBatch> = Vec::new();
-        for (batch, schema, guidelines, item_id, content, extras) in rows {
+        for (_, batch, _, row) in open {
             if batches
                 .last()
                 .is_none_or(|b| b.manifest["batch_id"] != batch.as_str())
             {
-                let schema: serde_json::Value = serde_json::from_str(&schema).unwrap_or_default();
+                let schema: serde_json::Value =
+                    serde_json::from_str(&row.text(1).map_err(sq)?).unwrap_or_default();
                 let guidelines: serde_json::Value =
-                    serde_json::from_str(&guidelines).unwrap_or_default();
+                    serde_json::from_str(&row.text(2).map_err(sq)?).unwrap_or_default();
                 batches.push(WireBatch {
                     manifest: serde_json::json!({
                         "format": crate::batch::BATCH_FORMAT,
@@ -533,10 +877,12 @@ impl HubDb {
                     items: Vec::new(),
                 });
             }
-            let content: serde_json::Value = serde_json::from_str(&content).unwrap_or_default();
-            let extras: Extras = serde_json::from_str(&extras).unwrap_or_default();
+            let content: serde_json::Value =
+                serde_json::from_str(&row.text(4).map_err(sq)?).unwrap_or_default();
+            let extras: Extras =
+                serde_json::from_str(&row.text(5).map_err(sq)?).unwrap_or_default();
             let mut item = serde_json::json!({
-                "id": item_id,
+                "id": row.text(3).map_err(sq)?,
                 "messages": content["conversation"],
                 "responses": content["responses"],
             });
@@ -553,48 +899,63 @@ impl HubDb {
                 b.items.push(item);
             }
         }
-        let calibration = calibration(&tx, rater.id).map_err(sq)?;
-        tx.commit().map_err(sq)?;
-        Ok(PullResponse {
-            batches,
-            calibration,
-            lease_expires: rfc3339(expires),
-        })
+        Ok((
+            PullResponse {
+                batches,
+                calibration,
+                lease_expires: rfc3339(expires),
+            },
+            short,
+        ))
     }
 
     /// Checks a bundle from a rater and stores its records, all or nothing: the signature
-    /// against the rater's registered key, the manifest against the records, each item's
-    /// hash, and that each item was leased to this rater. The same bundle again is
-    /// acknowledged without storing anything twice.
+    /// against the rater's registered key (with its trusted comment), the manifest against
+    /// the records, each item's hash, each record against its batch's schema, and that
+    /// each item is leased to this rater. The checks that need no lock (the signature,
+    /// hashes, schema) run before the write transaction, so that a large bundle does not
+    /// hold up other raters. The same bundle again is acknowledged without storing
+    /// anything twice, whichever hub process received the first copy.
+    ///
+    /// A lease that has expired but not yet been given back to the pool (no pull has
+    /// reclaimed it) still counts: no one else holds that slot, so the work is taken.
     pub fn push(
         &mut self,
         rater: &Rater,
         bundle: &[u8],
         signature: &str,
     ) -> Result<PushResponse, HubError> {
-        let path = self.path.clone();
-        let sq = |e: rusqlite::Error| HubError::Sqlite {
-            path: path.clone(),
+        let at = self.at();
+        let sq = |e: SqlError| HubError::Database {
+            at: at.clone(),
             source: e,
         };
         let mut lookup_err = None;
+        let mut contents: HashMap<(String, String), String> = HashMap::new();
         let v = {
-            let conn = &self.conn;
+            let conn = &mut self.conn;
             crate::bundle::verify_bytes(
                 bundle,
                 Ok(signature.to_string()),
                 &rater.pubkey,
                 |batch, item| {
-                    conn.query_row(
-                        "SELECT sha256 FROM items WHERE batch_id = ?1 AND item_id = ?2",
-                        params![batch, item],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .unwrap_or_else(|e| {
-                        lookup_err = Some(e);
-                        None
-                    })
+                    let row = conn
+                        .row(
+                            "SELECT sha256, content FROM items WHERE batch_id = ?1 AND item_id = ?2",
+                            &vals![batch, item],
+                        )
+                        .and_then(|r| r.map(|r| Ok((r.text(0)?, r.text(1)?))).transpose());
+                    match row {
+                        Ok(Some((sha, content))) => {
+                            contents.insert((batch.to_string(), item.to_string()), content);
+                            Some(sha)
+                        }
+                        Ok(None) => None,
+                        Err(e) => {
+                            lookup_err = Some(e);
+                            None
+                        }
+                    }
                 },
             )
         };
@@ -602,55 +963,38 @@ impl HubDb {
             return Err(sq(e));
         }
         let mut problems = v.failures.clone();
+        if v.trusted_comment.trim().is_empty() && signature_parses(signature) {
+            problems.push(
+                "signature: the trusted comment is empty; verdict signs each bundle with one that names it (export the bundle again with verdict export)".into(),
+            );
+        }
         let Some(manifest) = v.manifest.clone() else {
             return Err(HubError::Refused {
                 message: "the bundle was refused".into(),
                 problems,
             });
         };
-        let sha = crate::model::sha256_hex(bundle);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sq)?;
-        let seen: Option<(i64, String)> = tx
-            .query_row(
-                "SELECT rater, sha256 FROM bundles WHERE id = ?1",
-                [&manifest.bundle_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(sq)?;
-        if let Some((by, old_sha)) = seen {
-            if by == rater.id && old_sha == sha && problems.is_empty() {
-                return Ok(PushResponse {
-                    bundle_id: manifest.bundle_id,
-                    accepted: 0,
-                    duplicate: true,
-                });
-            }
-            problems.push(format!(
-                "bundle {} was received before with other contents",
-                manifest.bundle_id
-            ));
+        if !problems.is_empty() {
+            return Err(refusal(&manifest.bundle_id, problems));
         }
-        let mut keys = Vec::with_capacity(v.records.len());
+        // Each record against its batch's schema.
+        let mut schemas: HashMap<String, Option<Schema>> = HashMap::new();
+        let mut invalid = Vec::new();
         for r in &v.records {
-            let leased: Option<i64> = tx
-                .query_row(
-                    "SELECT i.key FROM items i JOIN leases l ON l.item = i.key AND l.rater = ?3
-                     WHERE i.batch_id = ?1 AND i.item_id = ?2",
-                    params![r.batch_id, r.item_id, rater.id],
-                    |row| row.get(0),
-                )
-                .optional()
-                .map_err(sq)?;
-            match leased {
-                Some(k) => keys.push(k),
-                None => problems.push(format!(
-                    "record {}/{}: this item is not leased to you",
-                    r.batch_id, r.item_id
-                )),
+            if !schemas.contains_key(&r.batch_id) {
+                let s = self.batch_schema(&r.batch_id)?;
+                schemas.insert(r.batch_id.clone(), s);
+            }
+            let Some(Some(schema)) = schemas.get(&r.batch_id) else {
+                continue;
+            };
+            let pairwise = contents
+                .get(&(r.batch_id.clone(), r.item_id.clone()))
+                .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
+                .and_then(|c| c["responses"].as_array().map(|a| a.len() == 2))
+                .unwrap_or(false);
+            for p in record_problems(schema, pairwise, r) {
+                invalid.push(format!("record {}/{}: {p}", r.batch_id, r.item_id));
             }
         }
         if v.not_in_cache > 0 {
@@ -660,25 +1004,115 @@ impl HubDb {
             ));
         }
         if !problems.is_empty() {
-            // Each problem is one line, whatever ids from the bundle it quotes.
-            return Err(HubError::Refused {
+            return Err(refusal(&manifest.bundle_id, problems));
+        }
+        if !invalid.is_empty() {
+            return Err(HubError::Invalid {
                 message: format!(
-                    "bundle {} was refused; nothing of it was stored",
+                    "bundle {} breaks its batches' schemas; nothing of it was stored",
                     crate::safe::sanitize_line(&manifest.bundle_id)
                 ),
-                problems: problems
+                problems: invalid
                     .iter()
                     .map(|p| crate::safe::sanitize_line(p))
                     .collect(),
             });
         }
-        tx.execute(
-            "INSERT INTO bundles (id, rater, sha256, received_at, records) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![manifest.bundle_id, rater.id, sha, now_ms(), v.records.len() as i64],
+        let sha = crate::model::sha256_hex(bundle);
+        self.retrying(|db| db.store_bundle(rater, &v.records, &manifest.bundle_id, &sha))
+    }
+
+    fn batch_schema(&mut self, batch: &str) -> Result<Option<Schema>, HubError> {
+        let row = self
+            .conn
+            .row(
+                "SELECT s.body FROM batches b JOIN schemas s ON s.sha256 = b.schema_sha256 WHERE b.id = ?1",
+                &vals![batch],
+            )
+            .map_err(|e| self.err(e))?;
+        let Some(row) = row else { return Ok(None) };
+        let body = row.text(0).map_err(|e| self.err(e))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&body).map_err(|e| refused(e.to_string()))?;
+        Schema::from_json(v, &format!("schema of batch {batch}"))
+            .map(Some)
+            .map_err(|e| refused(e.to_string()))
+    }
+
+    fn store_bundle(
+        &mut self,
+        rater: &Rater,
+        records: &[crate::model::Record],
+        bundle_id: &str,
+        sha: &str,
+    ) -> Result<PushResponse, HubError> {
+        let at = self.at();
+        let sq = |e: SqlError| HubError::Database {
+            at: at.clone(),
+            source: e,
+        };
+        let mut tx = self.conn.begin(true).map_err(sq)?;
+        tx.rows(
+            "SELECT id FROM raters WHERE id = ?1 /*PG: FOR UPDATE*/",
+            &vals![rater.id],
         )
         .map_err(sq)?;
-        for (r, key) in v.records.iter().zip(keys) {
-            tx.execute(
+        let seen = tx
+            .row(
+                "SELECT rater, sha256 FROM bundles WHERE id = ?1",
+                &vals![bundle_id],
+            )
+            .map_err(sq)?;
+        let mut problems = Vec::new();
+        if let Some(row) = seen {
+            if row.int(0).map_err(sq)? == rater.id && row.text(1).map_err(sq)? == sha {
+                return Ok(PushResponse {
+                    bundle_id: bundle_id.to_string(),
+                    accepted: 0,
+                    duplicate: true,
+                });
+            }
+            problems.push(format!(
+                "bundle {bundle_id} was received before with other contents"
+            ));
+        }
+        let mut keys = Vec::with_capacity(records.len());
+        for r in records {
+            let leased = tx
+                .row(
+                    "SELECT i.key FROM items i JOIN leases l ON l.item = i.key AND l.rater = ?3
+                     WHERE i.batch_id = ?1 AND i.item_id = ?2 /*PG: FOR UPDATE OF l*/",
+                    &vals![&r.batch_id, &r.item_id, rater.id],
+                )
+                .map_err(sq)?;
+            match leased {
+                Some(k) => keys.push(k.int(0).map_err(sq)?),
+                None => problems.push(format!(
+                    "record {}/{}: this item is not leased to you (never leased, or your lease expired and a pull gave the item back to the pool); pull again for work",
+                    r.batch_id, r.item_id
+                )),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(refusal(bundle_id, problems));
+        }
+        let n = tx
+            .exec(
+                "INSERT INTO bundles (id, rater, sha256, received_at, records) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT DO NOTHING",
+                &vals![bundle_id, rater.id, sha, now_ms(), records.len()],
+            )
+            .map_err(sq)?;
+        if n == 0 {
+            return Err(refusal(
+                bundle_id,
+                vec![format!(
+                    "bundle {bundle_id} was received before with other contents"
+                )],
+            ));
+        }
+        for (r, key) in records.iter().zip(keys) {
+            tx.exec(
                 "INSERT INTO records (item, rater, bundle, revision, status, answers, justification, skip_reason, escalation, active_ms, submitted)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                  ON CONFLICT (item, rater) DO UPDATE SET bundle = excluded.bundle, revision = excluded.revision,
@@ -686,75 +1120,265 @@ impl HubDb {
                    skip_reason = excluded.skip_reason, escalation = excluded.escalation, active_ms = excluded.active_ms,
                    submitted = excluded.submitted
                  WHERE excluded.revision > records.revision",
-                params![
+                &vals![
                     key,
                     rater.id,
-                    manifest.bundle_id,
+                    bundle_id,
                     r.revision as i64,
-                    r.status,
+                    &r.status,
                     serde_json::to_string(&r.answers).unwrap_or_default(),
-                    r.justification,
-                    r.skip_reason,
+                    &r.justification,
+                    r.skip_reason.clone(),
                     r.escalation.as_ref().map(|e| serde_json::to_string(e).unwrap_or_default()),
                     r.active_ms as i64,
-                    r.submitted
+                    &r.submitted
                 ],
+            )
+            .map_err(sq)?;
+            tx.exec(
+                "UPDATE leases SET done = 1 WHERE item = ?1 AND rater = ?2 AND done = 0",
+                &vals![key, rater.id],
             )
             .map_err(sq)?;
         }
         tx.commit().map_err(sq)?;
         Ok(PushResponse {
-            bundle_id: manifest.bundle_id,
-            accepted: v.records.len() as u64,
+            bundle_id: bundle_id.to_string(),
+            accepted: records.len() as u64,
             duplicate: false,
         })
     }
 
     /// Per batch: (id, overlap, items, leases, records), for `verdict hub status`.
-    pub fn progress(&self) -> Result<Vec<Progress>, HubError> {
-        let mut stmt = self
+    pub fn progress(&mut self) -> Result<Vec<Progress>, HubError> {
+        let rows = self
             .conn
-            .prepare(
-                "SELECT b.id, b.overlap, count(i.key),
+            .rows(
+                "SELECT b.id, b.overlap,
+                        (SELECT count(*) FROM items i WHERE i.batch_id = b.id),
                         (SELECT count(*) FROM leases l JOIN items x ON x.key = l.item WHERE x.batch_id = b.id),
                         (SELECT count(*) FROM records r JOIN items x ON x.key = r.item WHERE x.batch_id = b.id)
-                 FROM batches b LEFT JOIN items i ON i.batch_id = b.id GROUP BY b.id ORDER BY b.loaded_at, b.id",
+                 FROM batches b ORDER BY b.batch_rank, b.id",
+                &[],
             )
             .map_err(|e| self.err(e))?;
-        stmt.query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })
-        .and_then(|rows| rows.collect())
-        .map_err(|e| self.err(e))
+        rows.iter()
+            .map(|r| Ok((r.text(0)?, r.int(1)?, r.int(2)?, r.int(3)?, r.int(4)?)))
+            .collect::<Result<_, SqlError>>()
+            .map_err(|e| self.err(e))
     }
 
-    /// How many distinct raters hold a lease on each item (for checks and the load test).
-    pub fn lease_counts(&self) -> Result<Vec<(String, String, i64, i64)>, HubError> {
-        let mut stmt = self
+    /// How many distinct raters hold a lease on each regular item, with its batch's
+    /// overlap and its open slots: (batch, item, overlap, leases, open slots).
+    pub fn lease_counts(&mut self) -> Result<Vec<(String, String, i64, i64)>, HubError> {
+        let rows = self
             .conn
-            .prepare(
-                "SELECT i.batch_id, i.item_id, b.overlap, count(l.rater) FROM items i JOIN batches b ON b.id = i.batch_id
-                 LEFT JOIN leases l ON l.item = i.key WHERE i.gold IS NULL GROUP BY i.key",
+            .rows(
+                "SELECT i.batch_id, i.item_id, b.overlap,
+                        (SELECT count(*) FROM leases l WHERE l.item = i.key)
+                 FROM items i JOIN batches b ON b.id = i.batch_id
+                 WHERE i.gold IS NULL ORDER BY i.batch_id, i.item_id",
+                &[],
             )
             .map_err(|e| self.err(e))?;
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .and_then(|rows| rows.collect())
+        rows.iter()
+            .map(|r| Ok((r.text(0)?, r.text(1)?, r.int(2)?, r.int(3)?)))
+            .collect::<Result<_, SqlError>>()
             .map_err(|e| self.err(e))
+    }
+
+    /// Items whose open-slot count disagrees with overlap minus leases (should be none;
+    /// for checks and the load test).
+    pub fn slot_mismatches(&mut self) -> Result<i64, HubError> {
+        let row = self
+            .conn
+            .row(
+                "SELECT count(*) FROM items i JOIN batches b ON b.id = i.batch_id
+                 WHERE i.gold IS NULL
+                 AND i.open_slots <> b.overlap - (SELECT count(*) FROM leases l WHERE l.item = i.key)",
+                &[],
+            )
+            .map_err(|e| self.err(e))?;
+        row.map(|r| r.int(0))
+            .transpose()
+            .map_err(|e| self.err(e))
+            .map(|n| n.unwrap_or(0))
     }
 
     /// Records stored: (rater name, batch, item, revision).
-    pub fn records(&self) -> Result<Vec<(String, String, String, i64)>, HubError> {
-        let mut stmt = self
+    pub fn records(&mut self) -> Result<Vec<(String, String, String, i64)>, HubError> {
+        let rows = self
             .conn
-            .prepare(
+            .rows(
                 "SELECT ra.name, i.batch_id, i.item_id, r.revision FROM records r
                  JOIN raters ra ON ra.id = r.rater JOIN items i ON i.key = r.item ORDER BY 1, 2, 3",
+                &[],
             )
             .map_err(|e| self.err(e))?;
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .and_then(|rows| rows.collect())
+        rows.iter()
+            .map(|r| Ok((r.text(0)?, r.text(1)?, r.text(2)?, r.int(3)?)))
+            .collect::<Result<_, SqlError>>()
             .map_err(|e| self.err(e))
     }
+}
+
+/// Items inserted per statement when loading.
+const LOAD_CHUNK: usize = 200;
+
+struct NewItem {
+    line: u64,
+    id: String,
+    seq: i64,
+    hash: String,
+    canonical: String,
+    extras: String,
+    gold: Option<String>,
+    slots: i64,
+}
+
+/// Inserts items, many per statement; an item loaded before must be unchanged. Returns
+/// (added, already there).
+fn insert_items(
+    tx: &mut Conn,
+    batch: &str,
+    rank: i64,
+    file: &Path,
+    items: &[NewItem],
+) -> Result<(u64, u64), HubError> {
+    if items.is_empty() {
+        return Ok((0, 0));
+    }
+    let sq = |e: SqlError| HubError::Database {
+        at: file.display().to_string(),
+        source: e,
+    };
+    let mut sql = String::from(
+        "INSERT INTO items (batch_id, item_id, seq, sha256, content, extras, gold, batch_rank, open_slots) VALUES ",
+    );
+    let mut params = Vec::with_capacity(items.len() * 9);
+    for (i, it) in items.iter().enumerate() {
+        let b = i * 9;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "(?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{})",
+            b + 1,
+            b + 2,
+            b + 3,
+            b + 4,
+            b + 5,
+            b + 6,
+            b + 7,
+            b + 8,
+            b + 9
+        ));
+        params.extend(vals![
+            batch,
+            &it.id,
+            it.seq,
+            &it.hash,
+            &it.canonical,
+            &it.extras,
+            it.gold.clone(),
+            rank,
+            it.slots
+        ]);
+    }
+    sql.push_str(" ON CONFLICT (batch_id, item_id) DO NOTHING RETURNING item_id");
+    let inserted: std::collections::HashSet<String> = tx
+        .rows(&sql, &params)
+        .map_err(sq)?
+        .iter()
+        .map(|r| r.text(0))
+        .collect::<Result<_, _>>()
+        .map_err(sq)?;
+    let mut same = 0;
+    for it in items.iter().filter(|it| !inserted.contains(&it.id)) {
+        let old = tx
+            .row(
+                "SELECT sha256 FROM items WHERE batch_id = ?1 AND item_id = ?2",
+                &vals![batch, &it.id],
+            )
+            .map_err(sq)?
+            .map(|r| r.text(0))
+            .transpose()
+            .map_err(sq)?;
+        if old.as_deref() != Some(it.hash.as_str()) {
+            return Err(refused(format!(
+                "{}:{}: item '{}' changed since it was loaded; give it a new id",
+                file.display(),
+                it.line,
+                it.id
+            )));
+        }
+        same += 1;
+    }
+    Ok((inserted.len() as u64, same))
+}
+
+fn signature_parses(signature: &str) -> bool {
+    minisign::SignatureBox::from_string(signature).is_ok()
+}
+
+fn refusal(bundle_id: &str, problems: Vec<String>) -> HubError {
+    // Each problem is one line, whatever ids from the bundle it quotes.
+    HubError::Refused {
+        message: format!(
+            "bundle {} was refused; nothing of it was stored",
+            crate::safe::sanitize_line(bundle_id)
+        ),
+        problems: problems
+            .iter()
+            .map(|p| crate::safe::sanitize_line(p))
+            .collect(),
+    }
+}
+
+/// What is wrong with a record under its batch's schema: its status, each answer (a
+/// known question, a known option, the right shape), what a submit needs (required
+/// answers, the justification when required), the skip reason and the escalation reason.
+fn record_problems(schema: &Schema, pairwise: bool, r: &crate::model::Record) -> Vec<String> {
+    let mut out = Vec::new();
+    for (q, a) in &r.answers {
+        if let Err(e) = schema.check_answer(q, a) {
+            out.push(e.to_string());
+        }
+    }
+    match r.status.as_str() {
+        "done" => {
+            if out.is_empty() {
+                out.extend(schema.problems(pairwise, &r.answers, &r.justification));
+            }
+        }
+        "skipped" => {
+            if r.skip_reason.as_deref().is_none_or(|s| s.trim().is_empty()) {
+                out.push("a skipped record needs a skip_reason".into());
+            }
+        }
+        other => out.push(format!("status '{other}' is not one of: done, skipped")),
+    }
+    if let Some(e) = &r.escalation
+        && !schema
+            .escalation_reasons
+            .iter()
+            .any(|x| x.value == e.reason)
+    {
+        out.push(format!(
+            "escalation reason '{}' is not one of: {}",
+            e.reason,
+            schema
+                .escalation_reasons
+                .iter()
+                .map(|x| x.value.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if r.revision == 0 {
+        out.push("revision must be at least 1".into());
+    }
+    out
 }
 
 fn check_gold(schema: &Schema, g: &serde_json::Value) -> Result<String, String> {
@@ -783,26 +1407,32 @@ fn check_gold(schema: &Schema, g: &serde_json::Value) -> Result<String, String> 
     Ok(serde_json::json!({"answers": checked, "explanation": explanation}).to_string())
 }
 
-fn calibration(tx: &rusqlite::Transaction<'_>, rater: i64) -> rusqlite::Result<Vec<Calibration>> {
-    let mut stmt = tx.prepare(
+fn calibration(tx: &mut Conn, rater: i64) -> Result<Vec<Calibration>, SqlError> {
+    let rows = tx.rows(
         "SELECT i.batch_id, i.item_id, i.gold FROM records r JOIN items i ON i.key = r.item
          WHERE r.rater = ?1 AND i.gold IS NOT NULL ORDER BY i.batch_id, i.seq",
+        &vals![rater],
     )?;
-    let rows: Vec<(String, String, String)> = stmt
-        .query_map([rater], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(batch_id, item_id, gold)| {
-            let g: serde_json::Value = serde_json::from_str(&gold).ok()?;
-            Some(Calibration {
-                batch_id,
-                item_id,
-                answers: serde_json::from_value(g["answers"].clone()).ok()?,
-                explanation: g["explanation"].as_str()?.to_string(),
-            })
-        })
-        .collect())
+    let mut out = Vec::new();
+    for r in rows {
+        let (batch_id, item_id, gold) = (r.text(0)?, r.text(1)?, r.text(2)?);
+        let Ok(g) = serde_json::from_str::<serde_json::Value>(&gold) else {
+            continue;
+        };
+        let (Ok(answers), Some(explanation)) = (
+            serde_json::from_value(g["answers"].clone()),
+            g["explanation"].as_str(),
+        ) else {
+            continue;
+        };
+        out.push(Calibration {
+            batch_id,
+            item_id,
+            answers,
+            explanation: explanation.to_string(),
+        });
+    }
+    Ok(out)
 }
 
 /// One stored record, as the report and the export read it.
@@ -849,60 +1479,61 @@ pub struct BatchRow {
 
 impl HubDb {
     /// Every stored record, by batch, item and rater.
-    pub fn all_records(&self) -> Result<Vec<RecordRow>, HubError> {
-        let mut stmt = self
+    pub fn all_records(&mut self) -> Result<Vec<RecordRow>, HubError> {
+        let rows = self
             .conn
-            .prepare(
+            .rows(
                 "SELECT ra.name, i.batch_id, i.item_id, i.sha256, i.gold, r.status, r.answers, r.justification,
                         r.skip_reason, r.escalation, r.active_ms
                  FROM records r JOIN raters ra ON ra.id = r.rater JOIN items i ON i.key = r.item
                  ORDER BY i.batch_id, i.seq, ra.name",
+                &[],
             )
             .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                let gold: Option<String> = r.get(4)?;
-                let answers: String = r.get(6)?;
-                let escalation: Option<String> = r.get(9)?;
-                Ok(RecordRow {
-                    rater: r.get(0)?,
-                    batch: r.get(1)?,
-                    item: r.get(2)?,
-                    sha256: r.get(3)?,
-                    gold: gold.and_then(|g| {
-                        serde_json::from_str::<serde_json::Value>(&g)
-                            .ok()
-                            .and_then(|v| serde_json::from_value(v["answers"].clone()).ok())
-                    }),
-                    status: r.get(5)?,
-                    answers: serde_json::from_str(&answers).unwrap_or_default(),
-                    justification: r.get(7)?,
-                    skip_reason: r.get(8)?,
-                    escalation: escalation.and_then(|e| serde_json::from_str(&e).ok()),
-                    active_ms: r.get(10)?,
-                })
+        let decode = |r: &Row| -> Result<RecordRow, SqlError> {
+            let gold = r.opt_text(4)?;
+            let answers = r.text(6)?;
+            let escalation = r.opt_text(9)?;
+            Ok(RecordRow {
+                rater: r.text(0)?,
+                batch: r.text(1)?,
+                item: r.text(2)?,
+                sha256: r.text(3)?,
+                gold: gold.and_then(|g| {
+                    serde_json::from_str::<serde_json::Value>(&g)
+                        .ok()
+                        .and_then(|v| serde_json::from_value(v["answers"].clone()).ok())
+                }),
+                status: r.text(5)?,
+                answers: serde_json::from_str(&answers).unwrap_or_default(),
+                justification: r.text(7)?,
+                skip_reason: r.opt_text(8)?,
+                escalation: escalation.and_then(|e| serde_json::from_str(&e).ok()),
+                active_ms: r.int(10)?,
             })
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-            .map_err(|e| self.err(e))?;
-        Ok(rows)
+        };
+        rows.iter()
+            .map(decode)
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.err(e))
     }
 
     /// Every batch with its schema and item counts.
-    pub fn batches(&self) -> Result<Vec<BatchRow>, HubError> {
-        let mut stmt = self
+    pub fn batches(&mut self) -> Result<Vec<BatchRow>, HubError> {
+        let rows = self
             .conn
-            .prepare(
+            .rows(
                 "SELECT b.id, b.overlap, s.body,
                         (SELECT count(*) FROM items i WHERE i.batch_id = b.id),
                         (SELECT count(*) FROM items i WHERE i.batch_id = b.id AND i.gold IS NOT NULL)
-                 FROM batches b JOIN schemas s ON s.sha256 = b.schema_sha256 ORDER BY b.loaded_at, b.id",
+                 FROM batches b JOIN schemas s ON s.sha256 = b.schema_sha256 ORDER BY b.batch_rank, b.id",
+                &[],
             )
             .map_err(|e| self.err(e))?;
-        let raw: Vec<(String, i64, String, i64, i64)> = stmt
-            .query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })
-            .and_then(|rows| rows.collect())
+        let raw: Vec<(String, i64, String, i64, i64)> = rows
+            .iter()
+            .map(|r| Ok((r.text(0)?, r.int(1)?, r.text(2)?, r.int(3)?, r.int(4)?)))
+            .collect::<Result<_, SqlError>>()
             .map_err(|e| self.err(e))?;
         raw.into_iter()
             .map(|(id, overlap, body, items, gold_items)| {

@@ -1,19 +1,26 @@
 //! Hub load test (not a timed test: it prints figures, and checks only what must hold
-//! whatever the speed).
+//! whatever the speed). On SQLite, and on PostgreSQL when a cluster is given
+//! (`VERDICT_TEST_PG=postgres://...` or `--pg URL`: a database is created and dropped).
 //!
-//!   cargo bench --bench hub_load                          # 8 raters, 10 s
-//!   cargo bench --bench hub_load -- --raters 16 --seconds 20 --items 20000
+//!   cargo bench --bench hub_load                                  # the README figures
+//!   cargo bench --bench hub_load -- --raters 8 --seconds 5 --items 2000 --scale 20000
 //!
-//! Starts the real `verdict hub serve` on 127.0.0.1 (a free port) over a hub with N items
-//! (overlap 2), then M simulated raters, each in its own thread, pull 10 items, sign a
-//! bundle of records for them (minisign, as the workstation does) and push it, until the
-//! time is up or the work runs out. Prints requests per second and median/p99 latency of
-//! pulls and pushes, then proves from the hub's database that no item was leased to more
-//! raters than its overlap and that every acknowledged record is stored.
+//! 1. Pull cost against hub size: a hub of `--small` items (10,000) and one of `--scale`
+//!    items (1,000,000), overlap 2, each loaded from a JSONL file as `hub load` does; then
+//!    five raters' first pulls of 50 on each. Prints the median of those pulls (in process,
+//!    no HTTP) and the ratio between the two sizes.
+//! 2. Concurrency: `--processes` (2) real `verdict hub serve` processes on one database,
+//!    `--raters` (50) simulated raters spread over them, each in its own thread: pull 10,
+//!    sign a bundle of records for them (minisign, as the workstation does), push, until
+//!    `--seconds` (10) are up or the work runs out. Prints requests per second and
+//!    median/p99 latency of pulls and pushes, then proves from the database that no item
+//!    was leased to more raters than its overlap, that every item's open-slot count is
+//!    right, and that every acknowledged record is stored.
 #![allow(clippy::unwrap_used, clippy::disallowed_macros)]
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use verdict::hub::api::PullResponse;
@@ -22,12 +29,17 @@ use verdict::model::{
     Answer, BUNDLE_FORMAT, BundleBatch, BundleManifest, Content, GuidelineRef, Record, Schema,
 };
 
-fn arg(name: &str, default: u64) -> u64 {
+fn arg_str(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
-        .and_then(|s| s.parse().ok())
+        .cloned()
+}
+
+fn arg(name: &str, default: u64) -> u64 {
+    arg_str(name)
+        .and_then(|s| s.replace('_', "").parse().ok())
         .unwrap_or(default)
 }
 
@@ -122,39 +134,121 @@ fn bundle_for(
     ))
 }
 
-fn main() {
-    let raters = arg("--raters", 8) as usize;
-    let seconds = arg("--seconds", 10);
-    let items = arg("--items", 5000) as usize;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("hub.db");
-    let (mut hub, _) = HubDb::init(&db, 72, 0.0).unwrap();
-    let batch = dir.path().join("load.jsonl");
-    let mut text = String::from("{\"manifest\": {\"batch_id\": \"load\"}}\n");
-    for i in 0..items {
-        text.push_str(&format!(
-            "{{\"id\": \"i{i}\", \"prompt\": \"Prompt {i}: how do I store chemicals safely?\", \"responses\": [\"Keep them labelled, apart, and ventilated ({i}).\"]}}\n"
-        ));
+/// A hub database for one run: a SQLite file, or a fresh PostgreSQL database dropped after.
+struct Db {
+    arg: String,
+    pg: Option<(String, String)>,
+}
+
+impl Db {
+    fn new(backend: &str, dir: &Path, name: &str) -> Db {
+        if backend == "sqlite" {
+            return Db {
+                arg: dir.join(format!("{name}.db")).to_str().unwrap().to_string(),
+                pg: None,
+            };
+        }
+        let admin = pg_url().unwrap();
+        let db = format!("verdict_bench_{name}_{}", std::process::id());
+        let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+        c.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+            .unwrap();
+        c.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
+        let base = admin.rsplit_once('/').unwrap().0;
+        Db {
+            arg: format!("{base}/{db}"),
+            pg: Some((admin, db)),
+        }
     }
-    std::fs::write(&batch, text).unwrap();
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Some((admin, db)) = &self.pg
+            && let Ok(mut c) = postgres::Client::connect(admin, postgres::NoTls)
+        {
+            let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
+        }
+    }
+}
+
+fn pg_url() -> Option<String> {
+    arg_str("--pg").or_else(|| std::env::var("VERDICT_TEST_PG").ok())
+}
+
+/// A hub of `items` items (overlap 2) and `raters` raters, loaded from a JSONL file.
+fn make_hub(
+    backend: &str,
+    dir: &Path,
+    name: &str,
+    items: usize,
+    raters: usize,
+) -> (Db, Vec<(String, minisign::KeyPair, String)>, f64) {
+    let db = Db::new(backend, dir, name);
+    let (mut hub, _) = HubDb::init(db.arg.as_str(), 72, 0.0).unwrap();
+    let batch = dir.join(format!("{name}.jsonl"));
+    {
+        use std::io::Write;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&batch).unwrap());
+        writeln!(f, "{{\"manifest\": {{\"batch_id\": \"{name}\"}}}}").unwrap();
+        for i in 0..items {
+            writeln!(f,
+                "{{\"id\": \"i{i}\", \"prompt\": \"Prompt {i}: how do I store chemicals safely?\", \"responses\": [\"Keep them labelled, apart, and ventilated ({i}).\"]}}"
+            ).unwrap();
+        }
+    }
+    let t = Instant::now();
     let mut open = verdict::batch::open(&batch, Default::default()).unwrap();
     hub.load(&mut open, 2, false).unwrap();
+    let load_s = t.elapsed().as_secs_f64();
+    let _ = std::fs::remove_file(&batch);
     let mut keys = Vec::new();
     for r in 0..raters {
         let kp = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
         let token = hub.add_rater(&format!("rater{r}"), &kp.pk).unwrap();
         keys.push((format!("rater{r}"), kp, token));
     }
-    drop(hub);
+    (db, keys, load_s)
+}
+
+/// Median time of five raters' first pull of 50, in process.
+fn first_pulls(db: &Db, keys: &[(String, minisign::KeyPair, String)]) -> f64 {
+    let mut hub = HubDb::open(db.arg.as_str()).unwrap();
+    let mut times = Vec::new();
+    for (_, _, token) in keys.iter().take(5) {
+        let rater = hub.rater_by_token(token).unwrap().unwrap();
+        let t = Instant::now();
+        let resp = hub.pull(&rater, 50).unwrap();
+        times.push(t.elapsed());
+        assert_eq!(resp.batches[0].items.len(), 50);
+    }
+    times.sort();
+    pct(&times, 0.5)
+}
+
+fn scale(backend: &str, dir: &Path) {
+    let small = arg("--small", 10_000) as usize;
+    let big = arg("--scale", 1_000_000) as usize;
+    let (db_s, keys_s, load_small) = make_hub(backend, dir, "small", small, 5);
+    let t_small = first_pulls(&db_s, &keys_s);
+    drop(db_s);
+    let (db_b, keys_b, load_big) = make_hub(backend, dir, "big", big, 5);
+    let t_big = first_pulls(&db_b, &keys_b);
+    drop(db_b);
+    println!(
+        "[{backend}] load: {small} items in {load_small:.1} s ({:.0} items/s); {big} items in {load_big:.1} s ({:.0} items/s)",
+        small as f64 / load_small,
+        big as f64 / load_big
+    );
+    println!(
+        "[{backend}] first pull of 50: {t_small:.2} ms at {small} items, {t_big:.2} ms at {big} items (x{:.2})",
+        t_big / t_small
+    );
+}
+
+fn serve(db: &Db) -> (std::process::Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_verdict"))
-        .args([
-            "hub",
-            "serve",
-            "--db",
-            db.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
+        .args(["hub", "serve", "--db", &db.arg, "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -163,17 +257,28 @@ fn main() {
         .read_line(&mut line)
         .unwrap();
     let url = line.trim().rsplit(' ').next().unwrap().to_string();
-    println!(
-        "hub load test: {raters} raters, {items} items (overlap 2), up to {seconds} s, on {url}"
-    );
+    (child, url)
+}
 
+fn concurrency(backend: &str, dir: &Path) {
+    let raters = arg("--raters", 50) as usize;
+    let seconds = arg("--seconds", 10);
+    let items = arg("--items", 20_000) as usize;
+    let processes = arg("--processes", 2).max(1) as usize;
+    let (db, keys, _) = make_hub(backend, dir, "load", items, raters);
+    let servers: Vec<_> = (0..processes).map(|_| serve(&db)).collect();
+    let urls: Vec<String> = servers.iter().map(|(_, u)| u.clone()).collect();
+    println!(
+        "[{backend}] {raters} raters on {processes} hub processes, {items} items (overlap 2), up to {seconds} s"
+    );
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let start = Instant::now();
     let results: Vec<(Vec<Duration>, Vec<Duration>, u64)> = std::thread::scope(|scope| {
         let handles: Vec<_> = keys
             .iter()
-            .map(|(name, kp, token)| {
-                let url = url.clone();
+            .enumerate()
+            .map(|(i, (name, kp, token))| {
+                let url = urls[i % urls.len()].clone();
                 scope.spawn(move || {
                     let (mut pulls, mut pushes, mut acked) = (Vec::new(), Vec::new(), 0u64);
                     while Instant::now() < deadline {
@@ -195,11 +300,13 @@ fn main() {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let elapsed = start.elapsed().as_secs_f64();
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    child.wait().unwrap();
+    for (mut child, _) in servers {
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        child.wait().unwrap();
+    }
 
     let mut pulls: Vec<Duration> = results.iter().flat_map(|r| r.0.clone()).collect();
     let mut pushes: Vec<Duration> = results.iter().flat_map(|r| r.1.clone()).collect();
@@ -208,35 +315,55 @@ fn main() {
     pushes.sort();
     let requests = pulls.len() + pushes.len();
     println!(
-        "requests:      {requests} in {elapsed:.1} s = {:.0} requests/s",
+        "[{backend}] requests: {requests} in {elapsed:.1} s = {:.0} requests/s",
         requests as f64 / elapsed
     );
     println!(
-        "pull  latency: median {:6.1} ms   p99 {:6.1} ms   ({} pulls of 10)",
+        "[{backend}] pull latency: median {:6.1} ms   p99 {:6.1} ms   ({} pulls of 10)",
         pct(&pulls, 0.5),
         pct(&pulls, 0.99),
         pulls.len()
     );
     println!(
-        "push  latency: median {:6.1} ms   p99 {:6.1} ms   ({} bundles)",
+        "[{backend}] push latency: median {:6.1} ms   p99 {:6.1} ms   ({} bundles)",
         pct(&pushes, 0.5),
         pct(&pushes, 0.99),
         pushes.len()
     );
-
-    let hub = HubDb::open(&db).unwrap();
+    let mut hub = HubDb::open(db.arg.as_str()).unwrap();
     let over: Vec<_> = hub
         .lease_counts()
         .unwrap()
         .into_iter()
         .filter(|(_, _, k, n)| n > k)
         .collect();
+    let wrong_slots = hub.slot_mismatches().unwrap();
     let stored = hub.records().unwrap().len() as u64;
     println!(
-        "records acknowledged: {acked}; stored: {stored}; items over-assigned: {}",
+        "[{backend}] records acknowledged: {acked}; stored: {stored}; items over-assigned: {}; open-slot counts wrong: {wrong_slots}",
         over.len()
     );
     assert!(over.is_empty(), "over-assigned: {over:?}");
+    assert_eq!(wrong_slots, 0, "open-slot counts drifted");
     assert_eq!(stored, acked, "an acknowledged record is missing");
-    println!("OK: no item over-assigned, no acknowledged record lost");
+}
+
+fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut backends = vec!["sqlite"];
+    if pg_url().is_some() {
+        backends.push("postgres");
+    } else {
+        println!("(no PostgreSQL: set VERDICT_TEST_PG or pass --pg URL for its figures)");
+    }
+    if let Some(only) = arg_str("--backend") {
+        backends.retain(|b| *b == only);
+    }
+    for b in &backends {
+        scale(b, dir.path());
+    }
+    for b in &backends {
+        concurrency(b, dir.path());
+    }
+    println!("OK: no item over-assigned, no open-slot count wrong, no acknowledged record lost");
 }

@@ -5,6 +5,8 @@
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
+pub mod http;
+pub mod hubdb;
 pub mod tmux;
 
 /// A throwaway data + config directory pair.
