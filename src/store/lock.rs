@@ -273,7 +273,21 @@ pub fn owner_alive(token: &str) -> bool {
     }
 }
 
-/// Whether a process with this id exists.
+/// Whether the process has ended and waits only to be reaped (Linux: state Z or X).
+fn exited(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let after = stat.get(stat.rfind(')')? + 1..)?.to_string();
+            after
+                .split_whitespace()
+                .next()
+                .map(|s| s == "Z" || s == "X")
+        })
+        .unwrap_or(false)
+}
+
+/// Whether a process with this id exists (and has not ended).
 pub fn alive(pid: u32) -> bool {
     #[cfg(unix)]
     {
@@ -282,11 +296,41 @@ pub fn alive(pid: u32) -> bool {
         };
         // SAFETY: signal 0 only checks that the process exists and may be signalled.
         let r = unsafe { libc::kill(pid, 0) };
-        r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+        let exists = r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        // A process killed but not yet reaped by its parent (a zombie) still answers
+        // signal 0, but it has ended: its drafts and notes are orphans.
+        exists && !exited(pid as u32)
     }
     #[cfg(not(unix))]
     {
         let _ = pid;
         true
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_that_ended_is_not_alive_even_before_it_is_reaped() {
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("spawn true");
+        let pid = child.id();
+        let start = process_start(pid);
+        // Not reaped yet: a zombie, which still answers signal 0.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !exited(pid) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(exited(pid), "the child should have ended");
+        assert!(!alive(pid));
+        if let Some(start) = start {
+            assert!(!owner_alive(&format!("{pid}:{start}")));
+        }
+        let _ = child.wait();
+        assert!(alive(std::process::id()));
+        assert!(owner_alive(&me()));
     }
 }
