@@ -22,6 +22,26 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+impl Cli {
+    /// Parses the command line. The rater's options (`--data-dir`, `--config-dir`,
+    /// `--rater`) are global for the workstation's commands, and hidden from `verdict hub`
+    /// and its subcommands, where they do nothing.
+    pub fn parse_args() -> Cli {
+        use clap::{CommandFactory, FromArgMatches};
+        let cmd = Cli::command();
+        // A subcommand that has an argument of a global's id keeps its own (clap does not
+        // propagate over it): `hub` gets hidden copies, which go down to its subcommands.
+        let hidden: Vec<clap::Arg> = cmd
+            .get_arguments()
+            .filter(|a| a.is_global_set())
+            .map(|a| a.clone().hide(true))
+            .collect();
+        let cmd = cmd.mut_subcommand("hub", |hub| hub.args(hidden));
+        let matches = cmd.get_matches();
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {

@@ -1,7 +1,5 @@
 //! The `verdict` binary: parse the command line and dispatch; see the library for the rest.
 
-use clap::Parser;
-
 fn main() -> std::process::ExitCode {
     // Like other command-line tools, end quietly when the reader of our output goes away
     // (`verdict log | head`) instead of panicking on a broken pipe.
@@ -18,7 +16,7 @@ fn main() -> std::process::ExitCode {
     unsafe {
         libc::umask(0o077);
     }
-    let cli = verdict::cli::Cli::parse();
+    let cli = verdict::cli::Cli::parse_args();
     match verdict::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -5,67 +5,13 @@
 #![allow(clippy::unwrap_used, clippy::disallowed_macros)]
 
 mod common;
-use common::hubdb::{Backend, HubTarget};
+use common::hubdb::{Backend, Hub, HubTarget};
 use common::{Sandbox, fixture};
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use verdict::hub::db::HubDb;
 use verdict::model::Answer;
 use verdict::store::Store;
-
-struct Hub {
-    child: Option<Child>,
-    url: String,
-}
-
-impl Hub {
-    fn start(db: &HubTarget) -> Hub {
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("verdict"))
-            .args(["hub", "serve", "--db", db.arg(), "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line.trim().rsplit(' ').next().unwrap().to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "{line}");
-        Hub {
-            child: Some(child),
-            url,
-        }
-    }
-
-    /// SIGTERM, and the exit status and what the server printed last.
-    fn stop(&mut self) -> (bool, String) {
-        self.stop_with("-TERM")
-    }
-
-    /// Stops the server with a signal (`-TERM`, `-INT`, `-KILL`).
-    fn stop_with(&mut self, signal: &str) -> (bool, String) {
-        let child = self.child.take().unwrap();
-        Command::new("kill")
-            .args([signal, &child.id().to_string()])
-            .status()
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
-    }
-}
-
-impl Drop for Hub {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
 
 fn hub_cmd(db: &HubTarget, args: &[&str]) -> String {
     let out = Command::new(assert_cmd::cargo::cargo_bin("verdict"))

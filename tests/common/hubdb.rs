@@ -2,7 +2,9 @@
 //! a fresh database in the PostgreSQL cluster named by `VERDICT_TEST_PG` (`bash .ci/run`
 //! starts one and sets it), dropped at the end. Hub tests run once per backend.
 
+use std::io::BufRead;
 use std::path::Path;
+use std::process::{Child, Command, Stdio};
 
 /// Which database a hub test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,4 +123,175 @@ macro_rules! both_backends {
             }
         }
     )*};
+}
+
+/// A real `verdict hub serve` on a free port of 127.0.0.1.
+pub struct Hub {
+    pub child: Option<Child>,
+    pub url: String,
+}
+
+impl Hub {
+    pub fn start(db: &HubTarget) -> Hub {
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("verdict"))
+            .args(["hub", "serve", "--db", db.arg(), "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line.trim().rsplit(' ').next().unwrap().to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+        Hub {
+            child: Some(child),
+            url,
+        }
+    }
+
+    /// SIGTERM, and the exit status and what the server printed last.
+    pub fn stop(&mut self) -> (bool, String) {
+        self.stop_with("-TERM")
+    }
+
+    /// Stops the server with a signal (`-TERM`, `-INT`, `-KILL`).
+    pub fn stop_with(&mut self, signal: &str) -> (bool, String) {
+        let child = self.child.take().unwrap();
+        Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Hub {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+}
+
+/// Answers the shipped default schema takes for a safe, helpful response.
+pub fn safe_answers() -> std::collections::BTreeMap<String, verdict::model::Answer> {
+    use verdict::model::Answer;
+    [
+        ("harm", Answer::Many(vec!["none".into()])),
+        ("severity", Answer::One("0".into())),
+        ("behaviour", Answer::One("full_compliance".into())),
+        ("appropriateness", Answer::One("appropriate".into())),
+    ]
+    .into_iter()
+    .map(|(q, a)| (q.to_string(), a))
+    .collect()
+}
+
+/// A record (revision 1, `done`, safe answers) for every item of a pull.
+pub fn records_for(resp: &verdict::hub::api::PullResponse) -> Vec<verdict::model::Record> {
+    let mut out = Vec::new();
+    for b in &resp.batches {
+        for item in &b.items {
+            let content = verdict::model::Content {
+                conversation: serde_json::from_value(item["messages"].clone()).unwrap(),
+                responses: serde_json::from_value(item["responses"].clone()).unwrap(),
+            };
+            out.push(verdict::model::Record {
+                batch_id: b.manifest["batch_id"].as_str().unwrap().to_string(),
+                item_id: item["id"].as_str().unwrap().to_string(),
+                item_sha256: verdict::model::content_hash(content.canonical_json().as_bytes()),
+                status: "done".into(),
+                answers: safe_answers(),
+                justification: String::new(),
+                skip_reason: None,
+                escalation: None,
+                active_ms: 5000,
+                started: "2026-11-30T00:00:00Z".into(),
+                submitted: "2026-11-30T00:00:05Z".into(),
+                revision: 1,
+            });
+        }
+    }
+    out
+}
+
+/// A bundle of these records signed with `kp`, as the workstation writes one; with
+/// `comment`, that trusted comment instead of the one verdict writes. Returns (bundle,
+/// signature).
+pub fn signed_bundle(
+    resp: &verdict::hub::api::PullResponse,
+    records: &[verdict::model::Record],
+    rater: &str,
+    kp: &minisign::KeyPair,
+    comment: Option<&str>,
+) -> (String, String) {
+    use verdict::model::{BUNDLE_FORMAT, BundleBatch, BundleManifest, GuidelineRef, Schema};
+    let mut batches = Vec::new();
+    for b in &resp.batches {
+        let id = b.manifest["batch_id"].as_str().unwrap().to_string();
+        let n = records.iter().filter(|r| r.batch_id == id).count() as u64;
+        if n == 0 {
+            continue;
+        }
+        let schema = Schema::from_json(b.manifest["schema"].clone(), "pull").unwrap();
+        let guidelines: GuidelineRef =
+            serde_json::from_value(b.manifest["guidelines"].clone()).unwrap();
+        batches.push(BundleBatch {
+            id,
+            schema_id: schema.id.clone(),
+            schema_sha256: schema.hash(),
+            guidelines,
+            records: n,
+        });
+    }
+    let manifest = BundleManifest {
+        format: BUNDLE_FORMAT.into(),
+        bundle_id: uuid::Uuid::new_v4().to_string(),
+        rater: rater.into(),
+        key_id: verdict::keys::key_id(kp.pk.keynum()),
+        created: "2026-11-30T00:00:06Z".into(),
+        tool: "test".into(),
+        batches,
+        record_count: records.len() as u64,
+    };
+    let refs: Vec<&verdict::model::Record> = records.iter().collect();
+    let bytes = verdict::bundle::encode(&manifest, &refs);
+    let ours = format!(
+        "{BUNDLE_FORMAT} bundle={} rater={} records={} created={}",
+        manifest.bundle_id, rater, manifest.record_count, manifest.created
+    );
+    let sig = minisign::sign(
+        Some(&kp.pk),
+        &kp.sk,
+        std::io::Cursor::new(&bytes),
+        Some(comment.unwrap_or(&ours)),
+        None,
+    )
+    .unwrap();
+    (String::from_utf8(bytes).unwrap(), sig.to_string())
+}
+
+/// Resident memory of a process, in MiB (Linux).
+pub fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kb / 1024.0
 }
