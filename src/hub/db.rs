@@ -11,7 +11,7 @@
 //! taken by an update that checks it is still open.
 
 use super::api::{Calibration, PullResponse, PushResponse, WireBatch};
-use super::sql::{Conn, Dialect, Row, SqlError, Target};
+use super::sql::{Conn, Dialect, Row, SqlError, Target, Val};
 use crate::batch::{ItemsError, OpenBatch};
 use crate::model::{Answer, Extras, Schema};
 use crate::store::{now_ms, rfc3339};
@@ -178,6 +178,8 @@ pub struct Rater {
 pub struct HubDb {
     conn: Conn,
     target: Target,
+    /// (lease hours, gold rate): set at init, read once per connection.
+    settings: Option<(i64, f64)>,
 }
 
 impl From<&Path> for Target {
@@ -303,6 +305,7 @@ impl HubDb {
         Ok(HubDb {
             conn,
             target: target.clone(),
+            settings: None,
         })
     }
 
@@ -681,15 +684,23 @@ impl HubDb {
     /// items mixed in at the hub's rate. The cost is that of the leases, not of the hub's
     /// size (see the module's notes).
     pub fn pull(&mut self, rater: &Rater, max: usize) -> Result<PullResponse, HubError> {
-        let lease_hours = self
-            .meta("lease_hours")?
-            .and_then(|v| v.parse::<i64>().ok())
-            .unwrap_or(72)
-            .clamp(1, MAX_LEASE_HOURS);
-        let gold_rate = self
-            .meta("gold_rate")?
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0);
+        let (lease_hours, gold_rate) = match self.settings {
+            Some(s) => s,
+            None => {
+                let lease_hours = self
+                    .meta("lease_hours")?
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .unwrap_or(72)
+                    .clamp(1, MAX_LEASE_HOURS);
+                let gold_rate = self
+                    .meta("gold_rate")?
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .unwrap_or(0.0)
+                    .clamp(0.0, 1.0);
+                self.settings = Some((lease_hours, gold_rate));
+                (lease_hours, gold_rate)
+            }
+        };
         let lease_ms = lease_hours * 3_600_000;
         // First without waiting: items other pulls hold are passed over. If that left the
         // rater short (under contention, near the end of the work), a second transaction
@@ -805,21 +816,39 @@ impl HubDb {
             )
             .map_err(sq)?;
         }
-        for key in &regular {
-            // Taken only while a slot is still open: the check and the take are one update.
-            let took = tx
-                .exec(
-                    "UPDATE items SET open_slots = open_slots - 1 WHERE key = ?1 AND open_slots > 0",
-                    &vals![*key],
+        // Taken only while a slot is still open: the check and the take are one update,
+        // on rows this transaction holds; leases go to exactly the items it took.
+        for chunk in regular.chunks(IN_CHUNK) {
+            let params: Vec<Val> = chunk.iter().map(|k| Val::Int(*k)).collect();
+            let taken = tx
+                .rows(
+                    &format!(
+                        "UPDATE items SET open_slots = open_slots - 1
+                         WHERE open_slots > 0 AND key IN ({}) RETURNING key",
+                        placeholders(1, chunk.len())
+                    ),
+                    &params,
                 )
                 .map_err(sq)?;
-            if took == 1 {
-                tx.exec(
-                    "INSERT INTO leases (item, rater, leased_at, expires_at, done) VALUES (?1, ?2, ?3, ?4, 0)",
-                    &vals![*key, rater.id, now, expires],
-                )
-                .map_err(sq)?;
+            if taken.is_empty() {
+                continue;
             }
+            let keys: Vec<i64> = taken
+                .iter()
+                .map(|r| r.int(0))
+                .collect::<Result<_, _>>()
+                .map_err(sq)?;
+            let mut params = vals![rater.id, now, expires].to_vec();
+            params.extend(keys.iter().map(|k| Val::Int(*k)));
+            tx.exec(
+                &format!(
+                    "INSERT INTO leases (item, rater, leased_at, expires_at, done)
+                     SELECT key, ?1, ?2, ?3, 0 FROM items WHERE key IN ({})",
+                    placeholders(4, keys.len())
+                ),
+                &params,
+            )
+            .map_err(sq)?;
         }
         // Everything open for this rater.
         let rows = tx
@@ -1220,6 +1249,17 @@ impl HubDb {
             .collect::<Result<_, SqlError>>()
             .map_err(|e| self.err(e))
     }
+}
+
+/// Keys per `IN (...)` list.
+const IN_CHUNK: usize = 100;
+
+/// `?first, ?first+1, ...`: `n` parameters.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Items inserted per statement when loading.
