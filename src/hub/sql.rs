@@ -473,9 +473,17 @@ impl Conn {
             (Dialect::Postgres, true) => "BEGIN",
             (Dialect::Postgres, false) => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
         };
+        // SQLite has one writer at a time; its busy handler makes the others sleep and
+        // poll. Writers of this process queue on a mutex instead (fair, no sleeping), and
+        // only writers of other processes meet the busy handler.
+        let gate = (self.dialect() == Dialect::Sqlite && write)
+            .then(|| SQLITE_WRITERS.lock().unwrap_or_else(|e| e.into_inner()));
         self.batch(sql)?;
         self.in_tx = true;
-        Ok(Tx { conn: self })
+        Ok(Tx {
+            conn: self,
+            _gate: gate,
+        })
     }
 
     /// On PostgreSQL, waits for and holds (until the transaction ends) a lock that every
@@ -490,9 +498,13 @@ impl Conn {
     }
 }
 
+/// The SQLite writers of this process, one at a time.
+static SQLITE_WRITERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A transaction; rolled back when dropped without [`Tx::commit`].
 pub struct Tx<'a> {
     conn: &'a mut Conn,
+    _gate: Option<std::sync::MutexGuard<'static, ()>>,
 }
 
 impl Tx<'_> {

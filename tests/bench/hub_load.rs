@@ -9,7 +9,8 @@
 //!    items (1,000,000), overlap 2, each loaded from a JSONL file as `hub load` does; then
 //!    five raters' first pulls of 50 on each. Prints the median of those pulls (in process,
 //!    no HTTP) and the ratio between the two sizes.
-//! 2. Concurrency: `--processes` (2) real `verdict hub serve` processes on one database,
+//! 2. Concurrency: `--processes` (2) real `verdict hub serve` processes on one PostgreSQL
+//!    database (`--sqlite-processes`, 1, on SQLite),
 //!    `--raters` (50) simulated raters spread over them, each in its own thread: pull 10,
 //!    sign a bundle of records for them (minisign, as the workstation does), push, until
 //!    `--seconds` (10) are up or the work runs out. Prints requests per second and
@@ -264,7 +265,14 @@ fn concurrency(backend: &str, dir: &Path) {
     let raters = arg("--raters", 50) as usize;
     let seconds = arg("--seconds", 10);
     let items = arg("--items", 20_000) as usize;
-    let processes = arg("--processes", 2).max(1) as usize;
+    // SQLite serves best from one process (its writers then queue on a mutex; writers of
+    // several processes poll SQLite's lock); PostgreSQL is the backend for several.
+    let processes = if backend == "sqlite" {
+        arg("--sqlite-processes", 1)
+    } else {
+        arg("--processes", 2)
+    }
+    .max(1) as usize;
     let (db, keys, _) = make_hub(backend, dir, "load", items, raters);
     let servers: Vec<_> = (0..processes).map(|_| serve(&db)).collect();
     let urls: Vec<String> = servers.iter().map(|(_, u)| u.clone()).collect();
