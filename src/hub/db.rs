@@ -145,18 +145,18 @@ pub enum HubError {
     #[error("{0}\nNothing of this batch was loaded.")]
     Batch(crate::batch::BatchError),
     /// The database.
-    #[error("hub database {at}: {source}")]
+    #[error("hub database {at}: {cause}")]
     Database {
         /// The file or the URL (without its password).
         at: String,
-        /// The error.
-        source: SqlError,
+        /// The error (not a `source`: its text is already in this one's).
+        cause: SqlError,
     },
 }
 
 impl HubError {
     fn retryable(&self) -> bool {
-        matches!(self, HubError::Database { source, .. } if source.retry)
+        matches!(self, HubError::Database { cause, .. } if cause.retry)
     }
 }
 
@@ -280,7 +280,7 @@ impl HubDb {
     fn err(&self, e: SqlError) -> HubError {
         HubError::Database {
             at: self.target.display(),
-            source: e,
+            cause: e,
         }
     }
 
@@ -300,7 +300,7 @@ impl HubDb {
         }
         .map_err(|e| HubError::Database {
             at: target.display(),
-            source: e,
+            cause: e,
         })?;
         Ok(HubDb {
             conn,
@@ -329,9 +329,9 @@ impl HubDb {
     /// wait and then find the work done. Returns the version found before.
     fn migrate(&mut self) -> Result<i64, HubError> {
         let at = self.at();
-        let e = |source| HubError::Database {
+        let e = |cause| HubError::Database {
             at: at.clone(),
-            source,
+            cause,
         };
         let mut tx = self.conn.begin(true).map_err(e)?;
         tx.exclusive(LOCK_MIGRATE).map_err(e)?;
@@ -385,7 +385,7 @@ impl HubDb {
         let token = new_token();
         let mut tx = db.conn.begin(true).map_err(|e| HubError::Database {
             at: target.display(),
-            source: e,
+            cause: e,
         })?;
         let mut run = || -> Result<(), SqlError> {
             for (k, v) in [
@@ -402,11 +402,11 @@ impl HubDb {
         };
         run().map_err(|e| HubError::Database {
             at: target.display(),
-            source: e,
+            cause: e,
         })?;
         tx.commit().map_err(|e| HubError::Database {
             at: target.display(),
-            source: e,
+            cause: e,
         })?;
         Ok((db, token))
     }
@@ -547,7 +547,7 @@ impl HubDb {
         let at = self.at();
         let sq = |e: SqlError| HubError::Database {
             at: at.clone(),
-            source: e,
+            cause: e,
         };
         let header = batch.header.clone();
         let schema_sha = header.schema.hash();
@@ -728,7 +728,7 @@ impl HubDb {
         let at = self.at();
         let sq = |e: SqlError| HubError::Database {
             at: at.clone(),
-            source: e,
+            cause: e,
         };
         let now = now_ms();
         let mut tx = self.conn.begin(true).map_err(sq)?;
@@ -957,7 +957,7 @@ impl HubDb {
         let at = self.at();
         let sq = |e: SqlError| HubError::Database {
             at: at.clone(),
-            source: e,
+            cause: e,
         };
         let mut lookup_err = None;
         let mut contents: HashMap<(String, String), String> = HashMap::new();
@@ -1078,7 +1078,7 @@ impl HubDb {
         let at = self.at();
         let sq = |e: SqlError| HubError::Database {
             at: at.clone(),
-            source: e,
+            cause: e,
         };
         let mut tx = self.conn.begin(true).map_err(sq)?;
         tx.rows(
@@ -1290,7 +1290,7 @@ fn insert_items(
     }
     let sq = |e: SqlError| HubError::Database {
         at: file.display().to_string(),
-        source: e,
+        cause: e,
     };
     let mut sql = String::from(
         "INSERT INTO items (batch_id, item_id, seq, sha256, content, extras, gold, batch_rank, open_slots) VALUES ",

@@ -62,6 +62,64 @@ pub fn redact(url: &str) -> String {
     crate::safe::sanitize_line(&shown)
 }
 
+/// Takes `sslrootcert=FILE` out of a connection URL (the driver does not know it) and
+/// maps libpq's `sslmode=verify-ca` / `verify-full` to `require` (verdict always verifies).
+fn pg_tls_params(url: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_string(), None);
+    };
+    let mut root = None;
+    let mut kept = Vec::new();
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("sslrootcert", v)) => root = Some(v.to_string()),
+            Some(("sslmode", "verify-ca" | "verify-full")) => kept.push("sslmode=require".into()),
+            _ => kept.push(pair.to_string()),
+        }
+    }
+    if kept.is_empty() {
+        (base.to_string(), root)
+    } else {
+        (format!("{base}?{}", kept.join("&")), root)
+    }
+}
+
+fn tls_connector(root: Option<&str>) -> Result<tokio_postgres_rustls::MakeRustlsConnect, SqlError> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    let fail = |message: String| SqlError {
+        message,
+        retry: false,
+        unique: false,
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    match root {
+        Some(file) => {
+            let certs = CertificateDer::pem_file_iter(file)
+                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| {
+                    fail(format!(
+                        "sslrootcert={file}: cannot read its certificates: {e}"
+                    ))
+                })?;
+            let (added, _) = roots.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(fail(format!(
+                    "sslrootcert={file}: no certificate in it (a PEM file of the CA that signed the server's certificate)"
+                )));
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| fail(e.to_string()))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
 /// A value going in or coming out.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Val {
@@ -147,7 +205,23 @@ impl From<postgres::Error> for SqlError {
         let code = e.code().cloned();
         let message = match e.as_db_error() {
             Some(db) => format!("{}: {}", db.severity(), db.message()),
-            None => e.to_string(),
+            None => {
+                // The cause (a refused certificate, a refused connection) is in the chain.
+                let mut m = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    m.push_str(&format!(": {s}"));
+                    source = s.source();
+                }
+                if m.contains("invalid peer certificate") {
+                    m.push_str(
+                        " (the server's certificate is not signed by a CA verdict trusts: add \
+                         sslrootcert=FILE to the URL, FILE being the PEM of the CA that signed \
+                         it; or sslmode=disable, on a network you trust)",
+                    );
+                }
+                m
+            }
         };
         SqlError {
             message,
@@ -360,10 +434,18 @@ impl Conn {
         })
     }
 
-    /// Connects to PostgreSQL (no TLS: run it on the same host or a private network, or
-    /// behind a TLS tunnel; see README).
+    /// Connects to PostgreSQL. Unless the URL says `sslmode=disable`, the connection is
+    /// encrypted whenever the server offers TLS (`sslmode=require`: always), and the
+    /// server's certificate is always verified: against Mozilla's roots, or against the
+    /// certificates of the PEM file `sslrootcert=FILE` names (a lab's own CA).
     pub fn postgres(url: &str) -> Result<Conn, SqlError> {
-        let mut client = postgres::Client::connect(url, postgres::NoTls)?;
+        let (url, root) = pg_tls_params(url);
+        let config: postgres::Config = url.parse()?;
+        let mut client = if config.get_ssl_mode() == postgres::config::SslMode::Disable {
+            config.connect(postgres::NoTls)?
+        } else {
+            config.connect(tls_connector(root.as_deref())?)?
+        };
         // A statement that waits this long on a lock is stuck, not busy.
         client.batch_execute(
             "SET statement_timeout = '120s'; SET lock_timeout = '30s'; SET client_min_messages = WARNING",
@@ -554,6 +636,25 @@ mod tests {
         );
         // Not DDL: a TEXT inside a query is left alone.
         assert_eq!(translate("SELECT 'TEXT' = ?1"), "SELECT 'TEXT' = $1");
+    }
+
+    #[test]
+    fn tls_parameters_the_driver_does_not_know_are_taken_out() {
+        assert_eq!(
+            pg_tls_params("postgres://u@h/db?sslmode=verify-full&sslrootcert=/etc/ca.pem"),
+            (
+                "postgres://u@h/db?sslmode=require".to_string(),
+                Some("/etc/ca.pem".to_string())
+            )
+        );
+        assert_eq!(
+            pg_tls_params("postgres://u@h/db?sslrootcert=ca.pem"),
+            ("postgres://u@h/db".to_string(), Some("ca.pem".to_string()))
+        );
+        assert_eq!(
+            pg_tls_params("postgres://u@h/db"),
+            ("postgres://u@h/db".to_string(), None)
+        );
     }
 
     #[test]

@@ -151,13 +151,16 @@ impl Db {
         }
         let admin = pg_url().unwrap();
         let db = format!("verdict_bench_{name}_{}", std::process::id());
-        let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
-        c.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        let mut c = verdict::hub::sql::Conn::postgres(&admin).unwrap();
+        c.batch(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
             .unwrap();
-        c.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
-        let base = admin.rsplit_once('/').unwrap().0;
+        c.batch(&format!("CREATE DATABASE {db}")).unwrap();
+        let (url, query) = match admin.split_once('?') {
+            Some((u, q)) => (u.to_string(), format!("?{q}")),
+            None => (admin.clone(), String::new()),
+        };
         Db {
-            arg: format!("{base}/{db}"),
+            arg: format!("{}/{db}{query}", url.rsplit_once('/').unwrap().0),
             pg: Some((admin, db)),
         }
     }
@@ -166,9 +169,9 @@ impl Db {
 impl Drop for Db {
     fn drop(&mut self) {
         if let Some((admin, db)) = &self.pg
-            && let Ok(mut c) = postgres::Client::connect(admin, postgres::NoTls)
+            && let Ok(mut c) = verdict::hub::sql::Conn::postgres(admin)
         {
-            let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
+            let _ = c.batch(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
         }
     }
 }

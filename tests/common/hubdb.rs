@@ -24,6 +24,20 @@ pub fn pg_admin_url() -> String {
     })
 }
 
+/// A connection through the hub's own driver setup (TLS verified as the hub does it).
+pub fn pg(url: &str) -> verdict::hub::sql::Conn {
+    verdict::hub::sql::Conn::postgres(url).unwrap()
+}
+
+/// The cluster URL with another database name, its parameters (TLS) kept.
+pub fn pg_database_url(admin: &str, name: &str) -> String {
+    let (url, query) = match admin.split_once('?') {
+        Some((u, q)) => (u, format!("?{q}")),
+        None => (admin, String::new()),
+    };
+    format!("{}/{name}{query}", url.rsplit_once('/').unwrap().0)
+}
+
 /// A hub database that exists for one test.
 pub struct HubTarget {
     pub backend: Backend,
@@ -43,12 +57,12 @@ impl HubTarget {
             Backend::Postgres => {
                 let admin = pg_admin_url();
                 let name = format!("verdict_test_{}", uuid::Uuid::new_v4().simple());
-                let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
-                c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-                let base = admin.rsplit_once('/').unwrap().0;
+                pg(&admin)
+                    .batch(&format!("CREATE DATABASE {name}"))
+                    .unwrap();
                 HubTarget {
                     backend,
-                    arg: format!("{base}/{name}"),
+                    arg: pg_database_url(&admin, &name),
                     pg_name: Some(name),
                 }
             }
@@ -67,10 +81,7 @@ impl HubTarget {
                 let c = rusqlite::Connection::open(&self.arg).unwrap();
                 c.execute_batch(sql).unwrap();
             }
-            Backend::Postgres => {
-                let mut c = postgres::Client::connect(&self.arg, postgres::NoTls).unwrap();
-                c.batch_execute(sql).unwrap();
-            }
+            Backend::Postgres => pg(&self.arg).batch(sql).unwrap(),
         }
     }
 
@@ -81,10 +92,12 @@ impl HubTarget {
                 let c = rusqlite::Connection::open(&self.arg).unwrap();
                 c.query_row(sql, [], |r| r.get(0)).unwrap()
             }
-            Backend::Postgres => {
-                let mut c = postgres::Client::connect(&self.arg, postgres::NoTls).unwrap();
-                c.query_one(sql, &[]).unwrap().get(0)
-            }
+            Backend::Postgres => pg(&self.arg)
+                .row(sql, &[])
+                .unwrap()
+                .unwrap()
+                .int(0)
+                .unwrap(),
         }
     }
 }
@@ -98,9 +111,9 @@ impl From<&HubTarget> for verdict::hub::sql::Target {
 impl Drop for HubTarget {
     fn drop(&mut self) {
         if let Some(name) = &self.pg_name
-            && let Ok(mut c) = postgres::Client::connect(&pg_admin_url(), postgres::NoTls)
+            && let Ok(mut c) = verdict::hub::sql::Conn::postgres(&pg_admin_url())
         {
-            let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            let _ = c.batch(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         }
     }
 }
