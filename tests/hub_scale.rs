@@ -268,6 +268,14 @@ fn records_that_break_the_schema_are_refused_with_each_problem(backend: Backend)
     for problem in ["'pwned'", "mood", "status 'hacked'"] {
         assert!(err.contains(problem), "{problem} not named: {err}");
     }
+    // A NUL in a justification (PostgreSQL cannot store one): refused on both, by name.
+    let mut nul = good.clone();
+    nul[0].justification = "before\0after".into();
+    let (bundle, sig) = signed_bundle(&resp, &nul, &r.name, &r.kp, None);
+    let err = client::push(&h.url, &r.token, bundle, sig)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("422") && err.contains("NUL"), "{err}");
     // A done record missing a required answer.
     let mut missing = good.clone();
     missing[0].answers.remove("behaviour");

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+use common::hubdb::{Backend, HubTarget};
 use common::{Sandbox, fixture, terminal_unsafe};
 use std::io::{Read, Write};
 
@@ -139,11 +140,11 @@ fn sign(s: &Sandbox, bytes: &[u8]) -> String {
         .to_string()
 }
 
-#[test]
-fn the_hub_commands_print_only_safe_text() {
+both_backends!(the_hub_commands_print_only_safe_text);
+fn the_hub_commands_print_only_safe_text(backend: Backend) {
     let s = Sandbox::new();
-    let db = s.path("hub.sqlite3");
-    let db = db.to_str().unwrap();
+    let target = HubTarget::new(backend, s.dir.path());
+    let db = target.arg();
     s.ok(&["hub", "init", "--db", db]);
     let pk = s.ok(&["key", "show"]);
     let pk = pk.lines().last().unwrap().trim().to_string();

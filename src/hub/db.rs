@@ -1418,6 +1418,20 @@ fn record_problems(schema: &Schema, pairwise: bool, r: &crate::model::Record) ->
     if r.revision == 0 {
         out.push("revision must be at least 1".into());
     }
+    // Text a database keeps as text: no NUL (PostgreSQL cannot store one; refused on
+    // both backends alike).
+    for (field, text) in [
+        ("justification", Some(r.justification.as_str())),
+        ("skip_reason", r.skip_reason.as_deref()),
+        (
+            "escalation note",
+            r.escalation.as_ref().map(|e| e.note.as_str()),
+        ),
+    ] {
+        if text.is_some_and(|t| t.contains('\0')) {
+            out.push(format!("{field}: contains a NUL character"));
+        }
+    }
     out
 }
 
