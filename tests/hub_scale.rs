@@ -75,7 +75,65 @@ both_backends!(
     a_lease_that_expired_is_honoured_until_a_pull_reclaims_it,
     batch_ids_follow_the_workstation_rule_at_load,
     a_hub_of_the_previous_release_is_upgraded_in_place,
+    a_push_being_checked_holds_up_no_one,
+    an_acknowledgement_lost_in_a_crash_is_recognised_on_retry,
 );
+
+fn a_push_being_checked_holds_up_no_one(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = HubTarget::new(backend, dir.path());
+    hub_ok(&db, &["init", "--gold-rate", "0"]);
+    let file = batch_file(dir.path(), "held", 20);
+    hub_ok(&db, &["load", file.to_str().unwrap()]);
+    let (ann, ben) = (signer(&db, "ann"), signer(&db, "ben"));
+    let hold = dir.path().join("hold");
+    std::fs::write(&hold, "").unwrap();
+    let h = Hub::start_with(
+        &db,
+        &[
+            ("VERDICT_FAILPOINT", "hub:push-checked"),
+            ("VERDICT_FAILPOINT_HOLD", hold.to_str().unwrap()),
+        ],
+    );
+    let resp = client::pull(&h.url, &ann.token, 5).unwrap();
+    let (bundle, sig) = signed_bundle(&resp, &records_for(&resp), "ann", &ann.kp, None);
+    std::thread::scope(|scope| {
+        let push = scope.spawn(|| client::push(&h.url, &ann.token, bundle, sig));
+        // Ann's push is checked and held before it stores; Ben works meanwhile.
+        let bens = client::pull(&h.url, &ben.token, 5).unwrap();
+        assert_eq!(bens.batches[0].items.len(), 5);
+        assert!(
+            !push.is_finished(),
+            "Ben's pull came back only once Ann's held push had finished"
+        );
+        std::fs::remove_file(&hold).unwrap();
+        let ack = push.join().unwrap().unwrap();
+        assert_eq!(ack.accepted, 5);
+    });
+}
+
+fn an_acknowledgement_lost_in_a_crash_is_recognised_on_retry(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = HubTarget::new(backend, dir.path());
+    hub_ok(&db, &["init", "--gold-rate", "0"]);
+    hub_ok(&db, &["load", fixture("bare.jsonl").to_str().unwrap()]);
+    let ann = signer(&db, "ann");
+    // Two processes; the first dies right after it commits a push, before it answers.
+    let mut crashing = Hub::start_with(&db, &[("VERDICT_FAILPOINT", "hub:push-committed")]);
+    let steady = Hub::start(&db);
+    let resp = client::pull(&steady.url, &ann.token, 5).unwrap();
+    let (bundle, sig) = signed_bundle(&resp, &records_for(&resp), "ann", &ann.kp, None);
+    let lost = client::push(&crashing.url, &ann.token, bundle.clone(), sig.clone());
+    assert!(lost.is_err(), "the answer was lost with the process");
+    let (ok, _) = crashing.stop_with("-KILL");
+    assert!(!ok);
+    // Sent again, to the process still up: it was stored; nothing is stored twice.
+    let again = client::push(&steady.url, &ann.token, bundle, sig).unwrap();
+    assert!(again.duplicate, "{again:?}");
+    let mut check = HubDb::open(&db).unwrap();
+    assert_eq!(check.records().unwrap().len(), 2);
+    assert_eq!(check.slot_mismatches().unwrap(), 0);
+}
 
 fn two_hub_processes_share_one_database(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();

@@ -1048,6 +1048,9 @@ impl HubDb {
             });
         }
         let sha = crate::model::sha256_hex(bundle);
+        // (Tests hold a push here, checked and not yet storing, to show that it holds up
+        // no one.)
+        crate::failpoint::pause("hub:push-checked");
         self.retrying(|db| db.store_bundle(rater, &v.records, &manifest.bundle_id, &sha))
     }
 
@@ -1171,6 +1174,8 @@ impl HubDb {
             .map_err(sq)?;
         }
         tx.commit().map_err(sq)?;
+        // (Tests crash here: stored, but the answer never sent.)
+        crate::failpoint::hit("hub:push-committed");
         Ok(PushResponse {
             bundle_id: bundle_id.to_string(),
             accepted: records.len() as u64,

@@ -146,8 +146,14 @@ pub struct Hub {
 
 impl Hub {
     pub fn start(db: &HubTarget) -> Hub {
+        Hub::start_with(db, &[])
+    }
+
+    /// A hub process with these environment variables (failpoints).
+    pub fn start_with(db: &HubTarget, env: &[(&str, &str)]) -> Hub {
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("verdict"))
             .args(["hub", "serve", "--db", db.arg(), "--listen", "127.0.0.1:0"])
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
