@@ -206,19 +206,27 @@ pub struct PushArgs {
     pub to: Option<PathBuf>,
 }
 
+/// Where a hub's data lives, for every hub subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct HubDb {
+    /// The hub database: a SQLite file, or a postgres:// URL (TLS: add
+    /// sslrootcert=CA.pem; sslmode=disable to turn it off).
+    #[arg(
+        long = "db",
+        env = "VERDICT_HUB_DB",
+        value_name = "FILE|URL",
+        hide_env_values = true
+    )]
+    pub db: String,
+}
+
 /// `verdict hub ...`.
 #[derive(Debug, Subcommand)]
 pub enum HubCommand {
     /// Create a hub database and print the admin token.
     Init {
-        /// The hub database: a SQLite file, or a postgres:// URL.
-        #[arg(
-            long,
-            env = "VERDICT_HUB_DB",
-            value_name = "FILE|URL",
-            hide_env_values = true
-        )]
-        db: String,
+        #[command(flatten)]
+        db: HubDb,
         /// How long a lease lasts before its item goes back to the pool (1 to 87840, ten years).
         #[arg(long, default_value_t = 72, value_parser = clap::value_parser!(i64).range(1..=crate::hub::db::MAX_LEASE_HOURS))]
         lease_hours: i64,
@@ -228,14 +236,8 @@ pub enum HubCommand {
     },
     /// Serve the HTTP API until SIGINT/SIGTERM.
     Serve {
-        /// The hub database: a SQLite file, or a postgres:// URL.
-        #[arg(
-            long,
-            env = "VERDICT_HUB_DB",
-            value_name = "FILE|URL",
-            hide_env_values = true
-        )]
-        db: String,
+        #[command(flatten)]
+        db: HubDb,
         /// Address to listen on (port 0 picks a free one).
         #[arg(long, default_value = "127.0.0.1:8470")]
         listen: String,
@@ -247,14 +249,8 @@ pub enum HubCommand {
     Load {
         /// The batch file.
         batch: PathBuf,
-        /// The hub database: a SQLite file, or a postgres:// URL.
-        #[arg(
-            long,
-            env = "VERDICT_HUB_DB",
-            value_name = "FILE|URL",
-            hide_env_values = true
-        )]
-        db: String,
+        #[command(flatten)]
+        db: HubDb,
         /// Distinct raters per item.
         #[arg(long, default_value_t = 1)]
         overlap: u32,
@@ -274,39 +270,21 @@ pub enum HubCommand {
     Ingest {
         /// The folder.
         dir: PathBuf,
-        /// The hub database: a SQLite file, or a postgres:// URL.
-        #[arg(
-            long,
-            env = "VERDICT_HUB_DB",
-            value_name = "FILE|URL",
-            hide_env_values = true
-        )]
-        db: String,
+        #[command(flatten)]
+        db: HubDb,
     },
     /// Progress, per-rater figures and inter-rater agreement.
     Report {
-        /// The hub database: a SQLite file, or a postgres:// URL.
-        #[arg(
-            long,
-            env = "VERDICT_HUB_DB",
-            value_name = "FILE|URL",
-            hide_env_values = true
-        )]
-        db: String,
+        #[command(flatten)]
+        db: HubDb,
         /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
     },
     /// The merged dataset: one row per item, every rater's answers, majority, agreement.
     Export {
-        /// The hub database: a SQLite file, or a postgres:// URL.
-        #[arg(
-            long,
-            env = "VERDICT_HUB_DB",
-            value_name = "FILE|URL",
-            hide_env_values = true
-        )]
-        db: String,
+        #[command(flatten)]
+        db: HubDb,
         /// Where to write it.
         #[arg(long)]
         out: PathBuf,
@@ -316,14 +294,8 @@ pub enum HubCommand {
     },
     /// Progress per batch.
     Status {
-        /// The hub database: a SQLite file, or a postgres:// URL.
-        #[arg(
-            long,
-            env = "VERDICT_HUB_DB",
-            value_name = "FILE|URL",
-            hide_env_values = true
-        )]
-        db: String,
+        #[command(flatten)]
+        db: HubDb,
     },
 }
 
@@ -337,13 +309,7 @@ pub enum RaterCommand {
         /// The rater's minisign public key: a .pub file or its base64 line.
         #[arg(long)]
         pubkey: String,
-        /// The hub database: a SQLite file, or a postgres:// URL.
-        #[arg(
-            long,
-            env = "VERDICT_HUB_DB",
-            value_name = "FILE|URL",
-            hide_env_values = true
-        )]
-        db: String,
+        #[command(flatten)]
+        db: HubDb,
     },
 }

@@ -14,7 +14,7 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
             lease_hours,
             gold_rate,
         } => {
-            let (hub, token) = HubDb::init(db, *lease_hours, *gold_rate)?;
+            let (hub, token) = HubDb::init(&db.db, *lease_hours, *gold_rate)?;
             crate::outln!("Created hub database {}", hub.target().display());
             crate::outln!("Admin token (shown once; keep it safe): {token}");
         }
@@ -23,7 +23,7 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
             listen,
             connections,
         } => {
-            crate::hub::server::serve(&Target::parse(db), listen, *connections)?;
+            crate::hub::server::serve(&Target::parse(&db.db), listen, *connections)?;
         }
         HubCommand::Load {
             batch: file,
@@ -32,7 +32,7 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
             gold,
             map,
         } => {
-            let mut hub = HubDb::open(db)?;
+            let mut hub = HubDb::open(&db.db)?;
             let mut open = batch::open(
                 file,
                 Options {
@@ -50,7 +50,7 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
             );
         }
         HubCommand::Rater(RaterCommand::Add { name, pubkey, db }) => {
-            let mut hub = HubDb::open(db)?;
+            let mut hub = HubDb::open(&db.db)?;
             let pk = keys::parse_public_arg(pubkey)?;
             let token = hub.add_rater(name, &pk)?;
             crate::outln!(
@@ -59,9 +59,9 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
             );
             crate::outln!("Token for {name} (shown once): {token}");
         }
-        HubCommand::Ingest { dir, db } => ingest(dir, db)?,
+        HubCommand::Ingest { dir, db } => ingest(dir, &db.db)?,
         HubCommand::Report { db, json } => {
-            let mut hub = HubDb::open(db)?;
+            let mut hub = HubDb::open(&db.db)?;
             let r = crate::hub::report::report(&hub.batches()?, &hub.all_records()?);
             if *json {
                 crate::outln!("{}", crate::safe::json_pretty(&r)?);
@@ -70,13 +70,13 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
             }
         }
         HubCommand::Export { db, out, format } => {
-            let mut hub = HubDb::open(db)?;
+            let mut hub = HubDb::open(&db.db)?;
             let rows = crate::hub::report::dataset(&hub.all_records()?);
             write_dataset(&rows, out, format)?;
             crate::outln!("Wrote {} items to {}", rows.len(), out.display());
         }
         HubCommand::Status { db } => {
-            let mut hub = HubDb::open(db)?;
+            let mut hub = HubDb::open(&db.db)?;
             crate::outln!(
                 "{:<40} {:>7} {:>6} {:>7} {:>8}",
                 "batch",

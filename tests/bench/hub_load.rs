@@ -19,16 +19,16 @@
 //!    right, and that every acknowledged record is stored.
 #![allow(clippy::unwrap_used, clippy::disallowed_macros)]
 
-use std::collections::BTreeMap;
+#[path = "../common/mod.rs"]
+mod common;
+use common::hubdb::{Backend, HubTarget};
+
 use std::io::BufRead;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use verdict::hub::api::PullResponse;
 use verdict::hub::db::HubDb;
-use verdict::model::{
-    Answer, BUNDLE_FORMAT, BundleBatch, BundleManifest, Content, GuidelineRef, Record, Schema,
-};
 
 fn arg_str(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
@@ -56,128 +56,31 @@ fn bundle_for(
     resp: &PullResponse,
     rater: &str,
     kp: &minisign::KeyPair,
-) -> Option<(String, String, u64)> {
-    let answers: BTreeMap<String, Answer> = [
-        ("harm", Answer::Many(vec!["none".into()])),
-        ("severity", Answer::One("0".into())),
-        ("behaviour", Answer::One("full_compliance".into())),
-        ("appropriateness", Answer::One("appropriate".into())),
-    ]
-    .into_iter()
-    .map(|(q, a)| (q.to_string(), a))
-    .collect();
-    let mut records = Vec::new();
-    let mut batches = Vec::new();
-    for b in &resp.batches {
-        let schema = Schema::from_json(b.manifest["schema"].clone(), "pull").unwrap();
-        let guidelines: GuidelineRef =
-            serde_json::from_value(b.manifest["guidelines"].clone()).unwrap();
-        let id = b.manifest["batch_id"].as_str().unwrap().to_string();
-        for item in &b.items {
-            let content = Content {
-                conversation: serde_json::from_value(item["messages"].clone()).unwrap(),
-                responses: serde_json::from_value(item["responses"].clone()).unwrap(),
-            };
-            records.push(Record {
-                batch_id: id.clone(),
-                item_id: item["id"].as_str().unwrap().to_string(),
-                item_sha256: verdict::model::content_hash(content.canonical_json().as_bytes()),
-                status: "done".into(),
-                answers: answers.clone(),
-                justification: String::new(),
-                skip_reason: None,
-                escalation: None,
-                active_ms: 5000,
-                started: "2026-11-23T00:00:00Z".into(),
-                submitted: "2026-11-23T00:00:05Z".into(),
-                revision: 1,
-            });
-        }
-        batches.push(BundleBatch {
-            id,
-            schema_id: schema.id.clone(),
-            schema_sha256: schema.hash(),
-            guidelines,
-            records: b.items.len() as u64,
-        });
-    }
+) -> Option<(String, String)> {
+    let records = common::hubdb::records_for(resp);
     if records.is_empty() {
         return None;
     }
-    let manifest = BundleManifest {
-        format: BUNDLE_FORMAT.into(),
-        bundle_id: uuid::Uuid::new_v4().to_string(),
-        rater: rater.into(),
-        key_id: verdict::keys::key_id(kp.pk.keynum()),
-        created: "2026-11-23T00:00:06Z".into(),
-        tool: "load-test".into(),
-        batches,
-        record_count: records.len() as u64,
-    };
-    let refs: Vec<&Record> = records.iter().collect();
-    let bytes = verdict::bundle::encode(&manifest, &refs);
-    let comment = format!(
-        "{BUNDLE_FORMAT} bundle={} rater={} records={} created={}",
-        manifest.bundle_id, rater, manifest.record_count, manifest.created
-    );
-    let sig = minisign::sign(
-        Some(&kp.pk),
-        &kp.sk,
-        std::io::Cursor::new(&bytes),
-        Some(&comment),
-        None,
-    )
-    .unwrap();
-    Some((
-        String::from_utf8(bytes).unwrap(),
-        sig.to_string(),
-        records.len() as u64,
+    Some(common::hubdb::signed_bundle(
+        resp, &records, rater, kp, None,
     ))
 }
 
-/// A hub database for one run: a SQLite file, or a fresh PostgreSQL database dropped after.
-struct Db {
-    arg: String,
-    pg: Option<(String, String)>,
-}
-
-impl Db {
-    fn new(backend: &str, dir: &Path, name: &str) -> Db {
-        if backend == "sqlite" {
-            return Db {
-                arg: dir.join(format!("{name}.db")).to_str().unwrap().to_string(),
-                pg: None,
-            };
-        }
-        let admin = pg_url().unwrap();
-        let db = format!("verdict_bench_{name}_{}", std::process::id());
-        let mut c = verdict::hub::sql::Conn::postgres(&admin).unwrap();
-        c.batch(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-            .unwrap();
-        c.batch(&format!("CREATE DATABASE {db}")).unwrap();
-        let (url, query) = match admin.split_once('?') {
-            Some((u, q)) => (u.to_string(), format!("?{q}")),
-            None => (admin.clone(), String::new()),
-        };
-        Db {
-            arg: format!("{}/{db}{query}", url.rsplit_once('/').unwrap().0),
-            pg: Some((admin, db)),
-        }
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        if let Some((admin, db)) = &self.pg
-            && let Ok(mut c) = verdict::hub::sql::Conn::postgres(admin)
-        {
-            let _ = c.batch(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
-        }
-    }
+/// A hub database for one run: a SQLite file in its own folder, or a fresh PostgreSQL
+/// database (dropped after).
+fn new_db(backend: &str, dir: &Path, name: &str) -> HubTarget {
+    let sub = dir.join(name);
+    std::fs::create_dir_all(&sub).unwrap();
+    let b = if backend == "sqlite" {
+        Backend::Sqlite
+    } else {
+        Backend::Postgres
+    };
+    HubTarget::new(b, &sub)
 }
 
 fn pg_url() -> Option<String> {
-    arg_str("--pg").or_else(|| std::env::var("VERDICT_TEST_PG").ok())
+    std::env::var("VERDICT_TEST_PG").ok()
 }
 
 /// A hub of `items` items (overlap 2) and `raters` raters, loaded from a JSONL file.
@@ -187,9 +90,9 @@ fn make_hub(
     name: &str,
     items: usize,
     raters: usize,
-) -> (Db, Vec<(String, minisign::KeyPair, String)>, f64) {
-    let db = Db::new(backend, dir, name);
-    let (mut hub, _) = HubDb::init(db.arg.as_str(), 72, 0.0).unwrap();
+) -> (HubTarget, Vec<(String, minisign::KeyPair, String)>, f64) {
+    let db = new_db(backend, dir, name);
+    let (mut hub, _) = HubDb::init(&db, 72, 0.0).unwrap();
     let batch = dir.join(format!("{name}.jsonl"));
     {
         use std::io::Write;
@@ -216,8 +119,8 @@ fn make_hub(
 }
 
 /// Median time of five raters' first pull of 50, in process.
-fn first_pulls(db: &Db, keys: &[(String, minisign::KeyPair, String)]) -> f64 {
-    let mut hub = HubDb::open(db.arg.as_str()).unwrap();
+fn first_pulls(db: &HubTarget, keys: &[(String, minisign::KeyPair, String)]) -> f64 {
+    let mut hub = HubDb::open(db).unwrap();
     let mut times = Vec::new();
     for (_, _, token) in keys.iter().take(5) {
         let rater = hub.rater_by_token(token).unwrap().unwrap();
@@ -250,9 +153,9 @@ fn scale(backend: &str, dir: &Path) {
     );
 }
 
-fn serve(db: &Db) -> (std::process::Child, String) {
+fn serve(db: &HubTarget) -> (std::process::Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_verdict"))
-        .args(["hub", "serve", "--db", &db.arg, "--listen", "127.0.0.1:0"])
+        .args(["hub", "serve", "--db", db.arg(), "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -296,7 +199,7 @@ fn concurrency(backend: &str, dir: &Path) {
                         let t = Instant::now();
                         let resp = verdict::hub::client::pull(&url, token, 10).unwrap();
                         pulls.push(t.elapsed());
-                        let Some((bundle, sig, _)) = bundle_for(&resp, name, kp) else {
+                        let Some((bundle, sig)) = bundle_for(&resp, name, kp) else {
                             break; // no work left for this rater
                         };
                         let t = Instant::now();
@@ -341,7 +244,7 @@ fn concurrency(backend: &str, dir: &Path) {
         pct(&pushes, 0.99),
         pushes.len()
     );
-    let mut hub = HubDb::open(db.arg.as_str()).unwrap();
+    let mut hub = HubDb::open(&db).unwrap();
     let over: Vec<_> = hub
         .lease_counts()
         .unwrap()
@@ -360,6 +263,10 @@ fn concurrency(backend: &str, dir: &Path) {
 }
 
 fn main() {
+    if let Some(url) = arg_str("--pg") {
+        // SAFETY: no other thread exists yet.
+        unsafe { std::env::set_var("VERDICT_TEST_PG", url) };
+    }
     let dir = tempfile::tempdir().unwrap();
     let mut backends = vec!["sqlite"];
     if pg_url().is_some() {
