@@ -95,6 +95,7 @@ fn a_rater_labels_every_kind_of_item_in_a_real_terminal() {
             .unwrap()
             .success()
     );
+    common::wait_until_gone(pid.parse().unwrap());
     drop(t);
     let t = Tmux::start(&s, "c");
     let screen = t.wait_for("6/6 · fixture-mixed · 42");

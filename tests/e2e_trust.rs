@@ -46,6 +46,10 @@ fn the_workstation_killed_mid_work_keeps_what_it_acknowledged() {
         std::thread::sleep(std::time::Duration::from_millis((round * 7 % 5) as u64));
         // SAFETY: sending SIGKILL to the workstation's process, which this test started.
         assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+        // A process killed inside a system call (SQLite's fsync) finishes that call before
+        // it dies: until it has, its commit may be on disk but not yet visible. Read the
+        // state once it is gone, as the next workstation will.
+        common::wait_until_gone(pid as u32);
         drop(t);
         let problems = log_disagrees_with_state(&s.data());
         assert!(problems.is_empty(), "round {round}: {problems:?}");

@@ -455,3 +455,35 @@ fn a_draft_another_running_workstation_is_typing_is_neither_restored_nor_saved_h
     assert!(app.state.editing);
     assert_eq!(app.state.editor.text(), "theirs, half typed");
 }
+
+/// Killed after a submit committed but before the move to the next item was saved: the
+/// workstation comes back on the next unfinished item, not on the one just finished. An
+/// item the rater went back to, and left unchanged, is still where they come back.
+#[test]
+fn a_restart_after_a_submit_cut_short_opens_on_the_next_unfinished_item() {
+    let s = sandbox();
+    let mut app = open_app(&s);
+    assert_eq!(app.state.item.as_ref().unwrap().item_id, "single");
+    // The submit lands; the saved position still names "single", as a crash would leave it.
+    s.ok(&["label", "single", "--preset", "safe", "--submit"]);
+    app.store
+        .ui_set(
+            "current_item",
+            &app.store.find_item("single").unwrap().to_string(),
+        )
+        .unwrap();
+    drop(app);
+    let app = open_app(&s);
+    assert_eq!(app.state.item.as_ref().unwrap().item_id, "multi");
+    // Going back to a finished item and quitting there: back on it (nothing changed since).
+    let mut app = app;
+    goto(&mut app, "single");
+    drop(app);
+    s.ok(&["label", "multi", "--preset", "safe", "--submit"]);
+    let app = open_app(&s);
+    assert_eq!(
+        app.state.item.as_ref().unwrap().item_id,
+        "single",
+        "the last change was to another item: the saved place stands"
+    );
+}

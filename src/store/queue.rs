@@ -39,6 +39,18 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// The item of the newest event (the last change made to the cache), if any.
+    pub fn last_event_item(&self) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT item FROM events ORDER BY id DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
     /// Items changed by events after `event` (key and status now), and the newest event.
     pub fn changes_since(&self, event: i64) -> Result<(Vec<(i64, String)>, i64), StoreError> {
         let mut stmt = self

@@ -46,7 +46,10 @@ fn entries(store: &Store) -> Result<Vec<Entry>, StoreError> {
 }
 
 impl App {
-    /// Opens the queue at the item of the last session, else the first unfinished one.
+    /// Opens the queue at the item of the last session, else the first unfinished one. If
+    /// that item was finished by the last change made (a submit whose move to the next
+    /// item a crash cut short, or a rater who finished it and quit), it opens at the next
+    /// unfinished item after it.
     pub fn new(
         mut store: Store,
         keymap: Keymap,
@@ -70,8 +73,22 @@ impl App {
         let saved = store
             .ui_get(POSITION_KEY)?
             .and_then(|v| v.parse::<i64>().ok());
+        let finished_last = store.last_event_item()?;
+        let first_todo_from = |from: usize, q: &[Entry]| {
+            (from..q.len())
+                .chain(0..from)
+                .find(|i| q[*i].progress == Progress::Todo)
+        };
         let start = saved
             .and_then(|k| state.queue.iter().position(|e| e.key == k))
+            .map(|i| {
+                let e = &state.queue[i];
+                if e.progress != Progress::Todo && finished_last == Some(e.key) {
+                    first_todo_from(i, &state.queue).unwrap_or(i)
+                } else {
+                    i
+                }
+            })
             .or_else(|| {
                 state
                     .queue

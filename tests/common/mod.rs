@@ -9,6 +9,19 @@ pub mod http;
 pub mod hubdb;
 pub mod tmux;
 
+/// Waits (up to 30 s) until a killed process has ended: a process killed inside a system
+/// call finishes it first, and its open files stay open until then.
+pub fn wait_until_gone(pid: u32) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while verdict::store::lock::alive(pid) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "process {pid} still runs 30 s after SIGKILL"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 /// A throwaway data + config directory pair.
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
