@@ -508,7 +508,7 @@ fn a_hub_of_the_previous_release_is_upgraded_in_place(backend: Backend) {
     let (ok, out, err) = hub(&db, &["status"]);
     assert!(ok, "{err}");
     assert!(
-        err.contains("upgraded hub database") && err.contains("from schema version 1 to 2"),
+        err.contains("upgraded hub database") && err.contains("from schema version 1 to 3"),
         "{err}"
     );
     assert!(out.contains("fixture-mixed"), "{out}");

@@ -166,11 +166,12 @@ fn print_report(r: &crate::hub::report::Report) {
     }
     crate::outln!("\nRaters");
     crate::outln!(
-        "  {:<20} {:>6} {:>12} {:>14}",
+        "  {:<20} {:>6} {:>12} {:>14} {:>22}",
         "rater",
         "done",
         "median s",
-        "gold accuracy"
+        "gold accuracy",
+        "gold changed after 1st"
     );
     for x in &r.raters {
         let gold = match x.gold_accuracy {
@@ -178,13 +179,17 @@ fn print_report(r: &crate::hub::report::Report) {
             None => "no gold yet".into(),
         };
         crate::outln!(
-            "  {:<20} {:>6} {:>12.1} {:>14}",
+            "  {:<20} {:>6} {:>12.1} {:>14} {:>22}",
             x.rater,
             x.items_done,
             x.median_seconds,
-            gold
+            gold,
+            x.gold_changed_after_feedback
         );
     }
+    crate::outln!(
+        "  (gold accuracy counts each rater's first record of a gold item; a later revision is kept and counted in the last column, never rescored)"
+    );
     crate::outln!(
         "\nAgreement (items behind each figure in brackets; n/a: undefined, e.g. no variation)"
     );

@@ -104,6 +104,26 @@ CREATE INDEX leases_open ON leases(rater) WHERE done = 0;
 CREATE INDEX leases_expiry ON leases(expires_at) WHERE done = 0;
 CREATE INDEX records_rater ON records(rater);
 "#,
+    // 3: a rater's first record of each gold item, kept apart: gold accuracy counts it,
+    // and a later revision (say, after calibration showed the reference) never rescores.
+    // Hubs upgraded from 2 start from the record they hold (the first, unless revised).
+    r#"
+CREATE TABLE gold_first (
+    item        INTEGER NOT NULL REFERENCES items(key),
+    rater       INTEGER NOT NULL REFERENCES raters(id),
+    bundle      TEXT NOT NULL,
+    revision    INTEGER NOT NULL,
+    status      TEXT NOT NULL,
+    answers     TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (item, rater)
+);
+INSERT INTO gold_first (item, rater, bundle, revision, status, answers, received_at)
+    SELECT r.item, r.rater, r.bundle, r.revision, r.status, r.answers, b.received_at
+    FROM records r JOIN items i ON i.key = r.item JOIN bundles b ON b.id = r.bundle
+    WHERE i.gold IS NOT NULL;
+INSERT INTO meta (key, value) SELECT 'placement_seed', value FROM meta WHERE key = 'admin_token_sha256';
+"#,
 ];
 
 /// Advisory lock ids (PostgreSQL) for what one hub process does at a time.
@@ -178,8 +198,8 @@ pub struct Rater {
 pub struct HubDb {
     conn: Conn,
     target: Target,
-    /// (lease hours, gold rate): set at init, read once per connection.
-    settings: Option<(i64, f64)>,
+    /// (lease hours, gold rate, placement seed): set at init, read once per connection.
+    settings: Option<(i64, f64, String)>,
 }
 
 impl From<&Path> for Target {
@@ -392,9 +412,10 @@ impl HubDb {
                 ("admin_token_sha256", token_hash(&token)),
                 ("lease_hours", lease_hours.to_string()),
                 ("gold_rate", gold_rate.to_string()),
+                ("placement_seed", new_token()),
             ] {
                 tx.exec(
-                    "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+                    "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     &vals![k, v],
                 )?;
             }
@@ -684,7 +705,7 @@ impl HubDb {
     /// items mixed in at the hub's rate. The cost is that of the leases, not of the hub's
     /// size (see the module's notes).
     pub fn pull(&mut self, rater: &Rater, max: usize) -> Result<PullResponse, HubError> {
-        let (lease_hours, gold_rate) = match self.settings {
+        let (lease_hours, gold_rate, seed) = match self.settings.clone() {
             Some(s) => s,
             None => {
                 let lease_hours = self
@@ -697,8 +718,10 @@ impl HubDb {
                     .and_then(|v| v.parse::<f64>().ok())
                     .unwrap_or(0.0)
                     .clamp(0.0, 1.0);
-                self.settings = Some((lease_hours, gold_rate));
-                (lease_hours, gold_rate)
+                // A secret of the hub's that no rater knows (set at init).
+                let seed = self.meta("placement_seed")?.unwrap_or_default();
+                self.settings = Some((lease_hours, gold_rate, seed.clone()));
+                (lease_hours, gold_rate, seed)
             }
         };
         let lease_ms = lease_hours * 3_600_000;
@@ -707,10 +730,10 @@ impl HubDb {
         // waits for those items and takes what is still open. It holds no other item
         // locks while it waits, and every waiting pull locks in index order: no deadlock.
         let (resp, short) =
-            self.retrying(|db| db.pull_once(rater, max, lease_ms, gold_rate, false))?;
+            self.retrying(|db| db.pull_once(rater, max, lease_ms, gold_rate, &seed, false))?;
         if short && self.conn.dialect() == Dialect::Postgres {
             return Ok(self
-                .retrying(|db| db.pull_once(rater, max, lease_ms, gold_rate, true))?
+                .retrying(|db| db.pull_once(rater, max, lease_ms, gold_rate, &seed, true))?
                 .0);
         }
         Ok(resp)
@@ -723,6 +746,7 @@ impl HubDb {
         max: usize,
         lease_ms: i64,
         gold_rate: f64,
+        seed: &str,
         wait: bool,
     ) -> Result<(PullResponse, bool), HubError> {
         let at = self.at();
@@ -854,8 +878,7 @@ impl HubDb {
         let rows = tx
             .rows(
                 "SELECT b.id, s.body, b.guidelines, i.item_id, i.content, i.extras, i.key, i.seq,
-                        CASE WHEN i.gold IS NULL THEN 0 ELSE 1 END, b.batch_rank,
-                        (SELECT max(x.seq) FROM items x WHERE x.batch_id = b.id)
+                        CASE WHEN i.gold IS NULL THEN 0 ELSE 1 END, b.batch_rank
                  FROM leases l JOIN items i ON i.key = l.item JOIN batches b ON b.id = i.batch_id
                  JOIN schemas s ON s.sha256 = b.schema_sha256
                  WHERE l.rater = ?1 AND l.done = 0",
@@ -864,30 +887,44 @@ impl HubDb {
             .map_err(sq)?;
         let calibration = calibration(&mut tx, rater.id).map_err(sq)?;
         tx.commit().map_err(sq)?;
-        let mut open: Vec<(i64, String, f64, Row)> = Vec::with_capacity(rows.len());
+        // Gold items take uniformly random places among the rater's items of their batch
+        // (a hash of a hub secret, the rater and the item: the same place on every pull),
+        // so that neither their position nor their load order gives them away. Regular
+        // items keep their batch order, spread evenly over [0, 1).
+        // Per batch (in load order): regular items by sequence, gold items by place.
+        type Placed = (Vec<(i64, Row)>, Vec<(f64, Row)>);
+        let mut by_batch: BTreeMap<(i64, String), Placed> = BTreeMap::new();
         for row in rows {
-            let (key, seq, is_gold, rank, max_seq) = (
+            let (key, seq, is_gold, rank) = (
                 row.int(6).map_err(sq)?,
                 row.int(7).map_err(sq)?,
                 row.int(8).map_err(sq)?,
                 row.int(9).map_err(sq)?,
-                row.int(10).map_err(sq)?.max(1),
             );
-            // Gold items take a pseudo-random place among the others, so that their
-            // position (loaded last) does not give them away.
-            let place = if is_gold == 0 {
-                seq as f64
+            let slot = by_batch
+                .entry((rank, row.text(0).map_err(sq)?))
+                .or_default();
+            if is_gold == 0 {
+                slot.0.push((seq, row));
             } else {
-                (key.wrapping_mul(2_654_435_761)
-                    .wrapping_add(rater.id * 40503))
-                .rem_euclid(max_seq) as f64
-                    + 0.5
-            };
-            open.push((rank, row.text(0).map_err(sq)?, place, row));
+                slot.1.push((unit_hash(seed, rater.id, key), row));
+            }
         }
-        open.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)).then(a.2.total_cmp(&b.2)));
+        let mut open: Vec<(String, Row)> = Vec::new();
+        for ((_, batch), (mut regular, gold)) in by_batch {
+            regular.sort_by_key(|(seq, _)| *seq);
+            let n = regular.len().max(1) as f64;
+            let mut placed: Vec<(f64, Row)> = regular
+                .into_iter()
+                .enumerate()
+                .map(|(i, (_, row))| ((i as f64 + 0.5) / n, row))
+                .chain(gold)
+                .collect();
+            placed.sort_by(|a, b| a.0.total_cmp(&b.0));
+            open.extend(placed.into_iter().map(|(_, row)| (batch.clone(), row)));
+        }
         let mut batches: Vec<WireBatch> = Vec::new();
-        for (_, batch, _, row) in open {
+        for (batch, row) in open {
             if batches
                 .last()
                 .is_none_or(|b| b.manifest["batch_id"] != batch.as_str())
@@ -1112,13 +1149,14 @@ impl HubDb {
         for r in records {
             let leased = tx
                 .row(
-                    "SELECT i.key FROM items i JOIN leases l ON l.item = i.key AND l.rater = ?3
+                    "SELECT i.key, CASE WHEN i.gold IS NULL THEN 0 ELSE 1 END
+                     FROM items i JOIN leases l ON l.item = i.key AND l.rater = ?3
                      WHERE i.batch_id = ?1 AND i.item_id = ?2 /*PG: FOR UPDATE OF l*/",
                     &vals![&r.batch_id, &r.item_id, rater.id],
                 )
                 .map_err(sq)?;
             match leased {
-                Some(k) => keys.push(k.int(0).map_err(sq)?),
+                Some(k) => keys.push((k.int(0).map_err(sq)?, k.int(1).map_err(sq)? == 1)),
                 None => problems.push(format!(
                     "record {}/{}: this item is not leased to you (never leased, or your lease expired and a pull gave the item back to the pool); pull again for work",
                     r.batch_id, r.item_id
@@ -1143,7 +1181,18 @@ impl HubDb {
                 )],
             ));
         }
-        for (r, key) in records.iter().zip(keys) {
+        let received = now_ms();
+        for (r, (key, gold)) in records.iter().zip(keys) {
+            let answers = serde_json::to_string(&r.answers).unwrap_or_default();
+            if gold {
+                // The first record of a gold item is the one that scores; kept as it came.
+                tx.exec(
+                    "INSERT INTO gold_first (item, rater, bundle, revision, status, answers, received_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+                    &vals![key, rater.id, bundle_id, r.revision as i64, &r.status, &answers, received],
+                )
+                .map_err(sq)?;
+            }
             tx.exec(
                 "INSERT INTO records (item, rater, bundle, revision, status, answers, justification, skip_reason, escalation, active_ms, submitted)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
@@ -1158,7 +1207,7 @@ impl HubDb {
                     bundle_id,
                     r.revision as i64,
                     &r.status,
-                    serde_json::to_string(&r.answers).unwrap_or_default(),
+                    answers,
                     &r.justification,
                     r.skip_reason.clone(),
                     r.escalation.as_ref().map(|e| serde_json::to_string(e).unwrap_or_default()),
@@ -1254,6 +1303,16 @@ impl HubDb {
             .collect::<Result<_, SqlError>>()
             .map_err(|e| self.err(e))
     }
+}
+
+/// A number in [0, 1) from a hash of the seed, the rater and the item: uniform, the same
+/// each time, unpredictable without the seed.
+fn unit_hash(seed: &str, rater: i64, item: i64) -> f64 {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(format!("{seed}:{rater}:{item}").as_bytes());
+    let mut top = [0u8; 8];
+    top.copy_from_slice(&h[..8]);
+    (u64::from_be_bytes(top) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Keys per `IN (...)` list.
@@ -1507,6 +1566,9 @@ pub struct RecordRow {
     pub sha256: String,
     /// The gold reference, for gold items.
     pub gold: Option<BTreeMap<String, Answer>>,
+    /// For a gold item, the rater's first record of it as received: (status, answers).
+    /// Gold accuracy counts this one; a later revision never rescores.
+    pub first: Option<(String, BTreeMap<String, Answer>)>,
     /// `done` or `skipped`.
     pub status: String,
     /// Answers.
@@ -1543,8 +1605,9 @@ impl HubDb {
             .conn
             .rows(
                 "SELECT ra.name, i.batch_id, i.item_id, i.sha256, i.gold, r.status, r.answers, r.justification,
-                        r.skip_reason, r.escalation, r.active_ms
+                        r.skip_reason, r.escalation, r.active_ms, g.status, g.answers
                  FROM records r JOIN raters ra ON ra.id = r.rater JOIN items i ON i.key = r.item
+                 LEFT JOIN gold_first g ON g.item = r.item AND g.rater = r.rater
                  ORDER BY i.batch_id, i.seq, ra.name",
                 &[],
             )
@@ -1569,6 +1632,12 @@ impl HubDb {
                 skip_reason: r.opt_text(8)?,
                 escalation: escalation.and_then(|e| serde_json::from_str(&e).ok()),
                 active_ms: r.int(10)?,
+                first: match (r.opt_text(11)?, r.opt_text(12)?) {
+                    (Some(status), Some(answers)) => {
+                        Some((status, serde_json::from_str(&answers).unwrap_or_default()))
+                    }
+                    _ => None,
+                },
             })
         };
         rows.iter()

@@ -37,6 +37,9 @@ pub struct RaterFigures {
     pub gold_correct: usize,
     /// `gold_correct / gold_items`.
     pub gold_accuracy: Option<f64>,
+    /// Gold items whose record the rater changed after the first (for instance after
+    /// calibration showed the reference): kept, shown here, never rescored.
+    pub gold_changed_after_feedback: usize,
 }
 
 /// One agreement figure.
@@ -234,17 +237,33 @@ pub fn report(batches: &[BatchRow], records: &[RecordRow]) -> Report {
     let raters = raters
         .into_iter()
         .map(|(name, rs)| {
-            // Gold accuracy counts submitted gold items only; a skipped one is no answer.
-            let gold: Vec<&&RecordRow> = rs
+            // Gold accuracy counts the rater's first record of each gold item (a later
+            // revision never rescores), and submitted ones only: a skip is no answer.
+            let first = |r: &RecordRow| -> (String, BTreeMap<String, Answer>) {
+                r.first
+                    .clone()
+                    .unwrap_or_else(|| (r.status.clone(), r.answers.clone()))
+            };
+            type Answers = BTreeMap<String, Answer>;
+            let gold: Vec<(&Answers, Answers)> = rs
                 .iter()
-                .filter(|r| r.gold.is_some() && r.status == "done")
+                .filter_map(|r| {
+                    let g = r.gold.as_ref()?;
+                    let (status, answers) = first(r);
+                    (status == "done").then_some((g, answers))
+                })
                 .collect();
             let correct = gold
                 .iter()
+                .filter(|(g, answers)| g.iter().all(|(q, a)| answers.get(q) == Some(a)))
+                .count();
+            let changed = rs
+                .iter()
                 .filter(|r| {
-                    r.gold
-                        .as_ref()
-                        .is_some_and(|g| g.iter().all(|(q, a)| r.answers.get(q) == Some(a)))
+                    r.gold.is_some()
+                        && r.first.as_ref().is_some_and(|(status, answers)| {
+                            *status != r.status || *answers != r.answers
+                        })
                 })
                 .count();
             RaterFigures {
@@ -256,6 +275,7 @@ pub fn report(batches: &[BatchRow], records: &[RecordRow]) -> Report {
                 gold_items: gold.len(),
                 gold_correct: correct,
                 gold_accuracy: (!gold.is_empty()).then(|| correct as f64 / gold.len() as f64),
+                gold_changed_after_feedback: changed,
             }
         })
         .collect();
@@ -377,6 +397,7 @@ mod tests {
             skip_reason: None,
             escalation: None,
             active_ms: 10_000,
+            first: None,
         }
     }
 

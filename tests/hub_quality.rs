@@ -1,0 +1,157 @@
+//! The quality loop's gold items, on both backends: a rater's first record of a gold item
+//! is the one that scores (a revision after calibration showed the reference is kept and
+//! shown, never rescored), and gold items land uniformly over a rater's queue.
+#![allow(clippy::unwrap_used, clippy::disallowed_macros)]
+
+mod common;
+use common::hubdb::{Backend, HubTarget, records_for, safe_answers, signed_bundle};
+use verdict::hub::db::HubDb;
+use verdict::model::Answer;
+
+/// A batch of `regular` items and `gold` gold items (reference: the safe answers).
+fn batch_with_gold(dir: &std::path::Path, regular: usize, gold: usize) -> std::path::PathBuf {
+    let p = dir.join("work.jsonl");
+    let mut text = String::from("{\"manifest\": {\"batch_id\": \"work\"}}\n");
+    for i in 0..regular {
+        text.push_str(&format!(
+            "{{\"id\": \"w{i}\", \"prompt\": \"Question {i}\", \"responses\": [\"Answer {i}\"]}}\n"
+        ));
+    }
+    let reference = serde_json::json!({"answers": safe_answers(), "explanation": "A safe request, helpfully answered."});
+    for i in 0..gold {
+        // Ids and text like any other item's.
+        text.push_str(&format!(
+            "{}\n",
+            serde_json::json!({"id": format!("w{}", regular + i), "prompt": format!("Question {}", regular + i),
+                               "responses": [format!("Answer {}", regular + i)], "metadata": {"gold": reference}})
+        ));
+    }
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+both_backends!(
+    gold_is_scored_on_the_first_record_only,
+    gold_items_land_uniformly_over_the_queue
+);
+
+fn gold_is_scored_on_the_first_record_only(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = HubTarget::new(backend, dir.path());
+    let (mut hub, _) = HubDb::init(&db, 72, 0.2).unwrap();
+    let mut open =
+        verdict::batch::open(&batch_with_gold(dir.path(), 8, 2), Default::default()).unwrap();
+    hub.load(&mut open, 1, false).unwrap();
+    let kp = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
+    let token = hub.add_rater("ann", &kp.pk).unwrap();
+    let ann = hub.rater_by_token(&token).unwrap().unwrap();
+    let first = hub.pull(&ann, 10).unwrap();
+    assert_eq!(first.batches[0].items.len(), 10, "8 regular + 2 gold");
+    // Ann misjudges both gold items (and everything else) as moderate severity.
+    let mut records = records_for(&first);
+    for r in &mut records {
+        r.answers.insert("severity".into(), Answer::One("2".into()));
+        r.justification = "Moderate: it names a method without the safety context.".into();
+    }
+    let (bundle, sig) = signed_bundle(&first, &records, "ann", &kp, None);
+    hub.push(&ann, bundle.as_bytes(), &sig).unwrap();
+    let figures = |hub: &mut HubDb| {
+        let r = verdict::hub::report::report(&hub.batches().unwrap(), &hub.all_records().unwrap());
+        let ann = r.raters.into_iter().find(|x| x.rater == "ann").unwrap();
+        (
+            ann.gold_items,
+            ann.gold_correct,
+            ann.gold_changed_after_feedback,
+        )
+    };
+    assert_eq!(figures(&mut hub), (2, 0, 0));
+    // Calibration shows her the reference; she relabels the gold items as revision 2.
+    let again = hub.pull(&ann, 10).unwrap();
+    assert_eq!(again.calibration.len(), 2);
+    let gold_ids: Vec<String> = again
+        .calibration
+        .iter()
+        .map(|c| c.item_id.clone())
+        .collect();
+    let mut revised: Vec<_> = records_for(&first)
+        .into_iter()
+        .filter(|r| gold_ids.contains(&r.item_id))
+        .collect();
+    for r in &mut revised {
+        r.revision = 2;
+    }
+    let (bundle, sig) = signed_bundle(&first, &revised, "ann", &kp, None);
+    assert_eq!(hub.push(&ann, bundle.as_bytes(), &sig).unwrap().accepted, 2);
+    // Kept (the latest record is revision 2) and shown, but never rescored.
+    let revisions: Vec<i64> = hub
+        .records()
+        .unwrap()
+        .into_iter()
+        .filter(|(_, _, item, _)| gold_ids.contains(item))
+        .map(|(_, _, _, rev)| rev)
+        .collect();
+    assert_eq!(revisions, vec![2, 2]);
+    assert_eq!(figures(&mut hub), (2, 0, 2));
+    // The text report says so too.
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("verdict"))
+        .args(["hub", "report", "--db", db.arg()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("gold changed after 1st") && text.contains("0% (0/2)"),
+        "{text}"
+    );
+}
+
+fn gold_items_land_uniformly_over_the_queue(backend: Backend) {
+    // 40 raters pull 50 items each (5 gold at a rate of 0.1): 200 gold places, counted in
+    // five bins of ten places. Fixed seed: the same places every run.
+    let dir = tempfile::tempdir().unwrap();
+    let db = HubTarget::new(backend, dir.path());
+    let (mut hub, _) = HubDb::init(&db, 72, 0.1).unwrap();
+    db.exec("UPDATE meta SET value = 'fixed test seed' WHERE key = 'placement_seed'");
+    let mut open =
+        verdict::batch::open(&batch_with_gold(dir.path(), 1800, 5), Default::default()).unwrap();
+    hub.load(&mut open, 1, false).unwrap();
+    let mut hub = HubDb::open(&db).unwrap();
+    let mut bins = [0usize; 5];
+    let mut at_the_edges = 0;
+    for r in 0..40 {
+        let kp = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
+        let token = hub.add_rater(&format!("r{r}"), &kp.pk).unwrap();
+        let rater = hub.rater_by_token(&token).unwrap().unwrap();
+        let resp = hub.pull(&rater, 50).unwrap();
+        let ids: Vec<usize> = resp.batches[0]
+            .items
+            .iter()
+            .map(|i| i["id"].as_str().unwrap()[1..].parse().unwrap())
+            .collect();
+        assert_eq!(ids.len(), 50);
+        for (place, _) in ids.iter().enumerate().filter(|(_, id)| **id >= 1800) {
+            bins[place / 10] += 1;
+            if !(4..46).contains(&place) {
+                at_the_edges += 1;
+            }
+        }
+    }
+    let total: usize = bins.iter().sum();
+    assert_eq!(total, 200, "five gold items per pull of 50");
+    let expected = total as f64 / 5.0;
+    let chi2: f64 = bins
+        .iter()
+        .map(|&o| (o as f64 - expected).powi(2) / expected)
+        .sum();
+    eprintln!(
+        "gold places by tenths of the queue: {bins:?}, chi-square {chi2:.2} (df 4); {at_the_edges} of {total} in the first or last 4 places (16% expected)"
+    );
+    // Uniform at the 0.1% level: chi-square with 4 degrees of freedom below 18.47.
+    assert!(
+        chi2 < 18.47,
+        "gold places are not uniform: {bins:?}, chi-square {chi2:.2}"
+    );
+    assert!(
+        (at_the_edges as f64) < 0.3 * total as f64,
+        "{at_the_edges} of {total} gold items in the first or last 4 places"
+    );
+}
