@@ -234,6 +234,11 @@ pub enum HubCommand {
         #[arg(long, default_value_t = 0.1)]
         gold_rate: f64,
     },
+    /// Upgrade a hub database made by an older verdict (stop every hub process first).
+    Migrate {
+        #[command(flatten)]
+        db: HubDb,
+    },
     /// Serve the HTTP API until SIGINT/SIGTERM.
     Serve {
         #[command(flatten)]

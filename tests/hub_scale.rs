@@ -327,13 +327,28 @@ fn records_that_break_the_schema_are_refused_with_each_problem(backend: Backend)
         assert!(err.contains(problem), "{problem} not named: {err}");
     }
     // A NUL in a justification (PostgreSQL cannot store one): refused on both, by name.
-    let mut nul = good.clone();
-    nul[0].justification = "before\0after".into();
-    let (bundle, sig) = signed_bundle(&resp, &nul, &r.name, &r.kp, None);
+    // Anywhere: a justification, a timestamp, an item id.
+    for field in ["justification", "submitted", "item_id"] {
+        let mut nul = good.clone();
+        match field {
+            "justification" => nul[0].justification = "before\0after".into(),
+            "submitted" => nul[0].submitted = "2026-11-30\0".into(),
+            _ => nul[0].item_id = format!("{}\0", nul[0].item_id),
+        }
+        let (bundle, sig) = signed_bundle(&resp, &nul, &r.name, &r.kp, None);
+        let err = client::push(&h.url, &r.token, bundle, sig)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("422") && err.contains("NUL"), "{field}: {err}");
+    }
+    // A revision past what a database integer holds.
+    let mut huge = good.clone();
+    huge[0].revision = u64::MAX;
+    let (bundle, sig) = signed_bundle(&resp, &huge, &r.name, &r.kp, None);
     let err = client::push(&h.url, &r.token, bundle, sig)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("422") && err.contains("NUL"), "{err}");
+    assert!(err.contains("422") && err.contains("revision"), "{err}");
     // A done record missing a required answer.
     let mut missing = good.clone();
     missing[0].answers.remove("behaviour");
@@ -505,16 +520,35 @@ fn a_hub_of_the_previous_release_is_upgraded_in_place(backend: Backend) {
             .unwrap();
         }
     }
+    // Not behind anyone's back: every command but `hub migrate` says what to do.
+    for args in [
+        &["status"][..],
+        &["serve", "--listen", "127.0.0.1:0"],
+        &["report"],
+    ] {
+        let (ok, _, err) = hub(&db, args);
+        assert!(!ok, "{args:?}");
+        assert!(
+            err.contains("schema version 1") && err.contains("verdict hub migrate"),
+            "{args:?}: {err}"
+        );
+    }
+    // Two upgrades at once: one does the work, the other finds it done; both succeed.
+    let both: Vec<(bool, String, String)> = std::thread::scope(|scope| {
+        let a = scope.spawn(|| hub(&db, &["migrate"]));
+        let b = scope.spawn(|| hub(&db, &["migrate"]));
+        vec![a.join().unwrap(), b.join().unwrap()]
+    });
+    assert!(both.iter().all(|(ok, _, _)| *ok), "{both:?}");
+    let upgraded: Vec<&String> = both
+        .iter()
+        .map(|(_, out, _)| out)
+        .filter(|out| out.contains("from schema version 1 to 3"))
+        .collect();
+    assert_eq!(upgraded.len(), 1, "{both:?}");
     let (ok, out, err) = hub(&db, &["status"]);
     assert!(ok, "{err}");
-    assert!(
-        err.contains("upgraded hub database") && err.contains("from schema version 1 to 3"),
-        "{err}"
-    );
     assert!(out.contains("fixture-mixed"), "{out}");
-    // Once only.
-    let (ok, _, err) = hub(&db, &["status"]);
-    assert!(ok && !err.contains("upgraded"), "{err}");
     let mut check = HubDb::open(&db).unwrap();
     assert_eq!(check.slot_mismatches().unwrap(), 0);
     assert_eq!(check.records().unwrap().len(), 2);
@@ -543,11 +577,17 @@ fn a_hub_of_the_previous_release_is_upgraded_in_place(backend: Backend) {
         assert!(leases <= overlap, "{batch}/{item}: {leases} > {overlap}");
     }
     assert_eq!(check.slot_mismatches().unwrap(), 0);
-    // A hub from a newer verdict is not touched.
+    // A hub from a newer verdict is not touched: not by a new command, and not by a hub
+    // process that was running when the newer verdict upgraded the database.
+    let running = Hub::start(&db);
     match backend {
         Backend::Sqlite => db.exec("PRAGMA user_version = 99"),
         Backend::Postgres => db.exec("UPDATE verdict_schema SET version = 99"),
     }
+    let err = client::pull(&running.url, &cara.token, 6)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("503") && err.contains("upgraded"), "{err}");
     let (ok, _, err) = hub(&db, &["status"]);
     assert!(!ok);
     assert!(err.contains("newer than this verdict"), "{err}");

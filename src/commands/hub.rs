@@ -18,6 +18,21 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
             crate::outln!("Created hub database {}", hub.target().display());
             crate::outln!("Admin token (shown once; keep it safe): {token}");
         }
+        HubCommand::Migrate { db } => {
+            let (hub, found) = HubDb::migrate(&db.db)?;
+            let now = HubDb::schema_version();
+            if found == now {
+                crate::outln!(
+                    "Hub database {} is at schema version {now} already; nothing to do",
+                    hub.target().display()
+                );
+            } else {
+                crate::outln!(
+                    "Upgraded hub database {} from schema version {found} to {now}",
+                    hub.target().display()
+                );
+            }
+        }
         HubCommand::Serve {
             db,
             listen,

@@ -6,7 +6,7 @@
 //! (overlap minus leases), and a partial index holds the items with a slot left, in batch
 //! order. A pull reads as many index entries as it leases, whatever the hub holds. On
 //! PostgreSQL several hub processes share the database: a pull locks the rater's row (one
-//! pull or push per rater at a time) and the items it takes (`FOR UPDATE SKIP LOCKED`, so
+//! pull or push per rater at a time) and the items it takes (`FOR NO KEY UPDATE SKIP LOCKED`, so
 //! that concurrent pulls take different items instead of waiting), and a slot is only
 //! taken by an update that checks it is still open.
 
@@ -126,6 +126,13 @@ INSERT INTO meta (key, value) SELECT 'placement_seed', value FROM meta WHERE key
 "#,
 ];
 
+fn newer(at: &str, found: i64) -> HubError {
+    refused(format!(
+        "the hub database {at} has schema version {found}, newer than this verdict's {}; run the newer verdict (this one would not understand it, and changed nothing)",
+        MIGRATIONS.len()
+    ))
+}
+
 /// Advisory lock ids (PostgreSQL) for what one hub process does at a time.
 const LOCK_MIGRATE: i64 = 0x7665_7264_6963_7401;
 const LOCK_LOAD: i64 = 0x7665_7264_6963_7402;
@@ -161,6 +168,9 @@ pub enum HubError {
         /// Each problem.
         problems: Vec<String>,
     },
+    /// The database was upgraded by another verdict while this process ran.
+    #[error("{0}")]
+    Stale(String),
     /// A batch file that cannot be loaded.
     #[error("{0}\nNothing of this batch was loaded.")]
     Batch(crate::batch::BatchError),
@@ -346,21 +356,23 @@ impl HubDb {
     }
 
     /// Brings the schema up to this version's, under a lock that makes a second process
-    /// wait and then find the work done. Returns the version found before.
-    fn migrate(&mut self) -> Result<i64, HubError> {
+    /// wait and then find the work done, and runs `then` in the same transaction (the
+    /// first settings of a new hub). Returns the version found before.
+    fn migrate_with(
+        &mut self,
+        then: impl FnOnce(&mut Conn) -> Result<(), SqlError>,
+    ) -> Result<i64, HubError> {
         let at = self.at();
         let e = |cause| HubError::Database {
             at: at.clone(),
             cause,
         };
         let mut tx = self.conn.begin(true).map_err(e)?;
+        tx.no_timeouts().map_err(e)?;
         tx.exclusive(LOCK_MIGRATE).map_err(e)?;
         let found = schema_version(&mut tx).map_err(e)?;
         if found > MIGRATIONS.len() as i64 {
-            return Err(refused(format!(
-                "the hub database {at} has schema version {found}, newer than this verdict's {}; run the newer verdict (this one would not understand it)",
-                MIGRATIONS.len()
-            )));
+            return Err(newer(&at, found));
         }
         for step in &MIGRATIONS[found as usize..] {
             tx.batch(step).map_err(e)?;
@@ -368,11 +380,13 @@ impl HubDb {
         if found < MIGRATIONS.len() as i64 {
             set_schema_version(&mut tx, MIGRATIONS.len() as i64).map_err(e)?;
         }
+        then(&mut tx).map_err(e)?;
         tx.commit().map_err(e)?;
         Ok(found)
     }
 
-    /// Creates a hub database; returns it and the admin token (shown once).
+    /// Creates a hub database; returns it and the admin token (shown once). The schema
+    /// and the first settings are one transaction: a crash leaves no half-made hub.
     pub fn init(
         target: impl Into<Target>,
         lease_hours: i64,
@@ -397,17 +411,16 @@ impl HubDb {
         if v > 0 {
             return Err(HubError::Exists(target.display()));
         }
-        let found = db.migrate()?;
-        if found > 0 {
-            // Another `hub init` got there first.
-            return Err(HubError::Exists(target.display()));
-        }
         let token = new_token();
-        let mut tx = db.conn.begin(true).map_err(|e| HubError::Database {
-            at: target.display(),
-            cause: e,
-        })?;
-        let mut run = || -> Result<(), SqlError> {
+        let mut created = false;
+        let found = db.migrate_with(|tx| {
+            if schema_version(tx)? != MIGRATIONS.len() as i64 {
+                return Ok(());
+            }
+            // Only where this transaction made the schema (not another `hub init`'s).
+            if tx.row("SELECT 1 FROM meta WHERE key = 'admin_token_sha256'", &[])?.is_some() {
+                return Ok(());
+            }
             for (k, v) in [
                 ("admin_token_sha256", token_hash(&token)),
                 ("lease_hours", lease_hours.to_string()),
@@ -419,21 +432,48 @@ impl HubDb {
                     &vals![k, v],
                 )?;
             }
+            created = true;
             Ok(())
-        };
-        run().map_err(|e| HubError::Database {
-            at: target.display(),
-            cause: e,
         })?;
-        tx.commit().map_err(|e| HubError::Database {
-            at: target.display(),
-            cause: e,
-        })?;
+        if found > 0 || !created {
+            // Another `hub init` got there first.
+            return Err(HubError::Exists(target.display()));
+        }
         Ok((db, token))
     }
 
-    /// Opens an existing hub database, upgrading its schema if it is older.
+    /// Opens an existing hub database of this verdict's schema. An older one is refused
+    /// with what to do (`verdict hub migrate`, with every hub process stopped): a hub
+    /// process of the older verdict still running would not keep the new bookkeeping.
     pub fn open(target: impl Into<Target>) -> Result<HubDb, HubError> {
+        let (db, v) = HubDb::open_any(target)?;
+        if v < MIGRATIONS.len() as i64 {
+            let at = db.target.display();
+            return Err(refused(format!(
+                "the hub database {at} has schema version {v}, older than this verdict's {}: stop every hub process (verdict hub serve) using it, then upgrade it once with: verdict hub migrate --db {at}",
+                MIGRATIONS.len()
+            )));
+        }
+        Ok(db)
+    }
+
+    /// Opens a hub database and upgrades its schema if it is older (`verdict hub
+    /// migrate`); returns the version found.
+    pub fn migrate(target: impl Into<Target>) -> Result<(HubDb, i64), HubError> {
+        let (mut db, v) = HubDb::open_any(target)?;
+        if v == MIGRATIONS.len() as i64 {
+            return Ok((db, v));
+        }
+        let found = db.migrate_with(|_| Ok(()))?;
+        Ok((db, found))
+    }
+
+    /// The schema version this verdict writes.
+    pub fn schema_version() -> i64 {
+        MIGRATIONS.len() as i64
+    }
+
+    fn open_any(target: impl Into<Target>) -> Result<(HubDb, i64), HubError> {
         let target = target.into();
         if let Target::Sqlite(path) = &target
             && !path.exists()
@@ -462,17 +502,27 @@ impl HubDb {
             }
             return Err(HubError::Missing(target.display()));
         }
-        if v != MIGRATIONS.len() as i64 {
-            let found = db.migrate()?;
-            if found < MIGRATIONS.len() as i64 {
-                crate::errln!(
-                    "upgraded hub database {} from schema version {found} to {}",
-                    target.display(),
-                    MIGRATIONS.len()
-                );
-            }
+        if v > MIGRATIONS.len() as i64 {
+            return Err(newer(&target.display(), v));
         }
-        Ok(db)
+        Ok((db, v))
+    }
+
+    /// Refuses a write when the schema is no longer this verdict's (a newer verdict
+    /// upgraded the database while this process ran): this process must stop rather than
+    /// write without the new bookkeeping.
+    fn check_schema(tx: &mut Conn, at: &str) -> Result<(), HubError> {
+        let v = schema_version(tx).map_err(|cause| HubError::Database {
+            at: at.to_string(),
+            cause,
+        })?;
+        if v != MIGRATIONS.len() as i64 {
+            return Err(HubError::Stale(format!(
+                "the hub database {at} is now at schema version {v}, not this verdict's {}: another verdict upgraded it; restart this hub process with that verdict",
+                MIGRATIONS.len()
+            )));
+        }
+        Ok(())
     }
 
     /// Runs `f` again (up to 5 times) when PostgreSQL ended its transaction to break a
@@ -573,9 +623,12 @@ impl HubDb {
         let header = batch.header.clone();
         let schema_sha = header.schema.hash();
         let mut tx = self.conn.begin(true).map_err(sq)?;
+        // A large file may take minutes: no statement or lock timeout for this one.
+        tx.no_timeouts().map_err(sq)?;
         // Loads take turns across hub processes: a batch's order and its items' sequence
         // numbers come from what is loaded already.
         tx.exclusive(LOCK_LOAD).map_err(sq)?;
+        HubDb::check_schema(&mut tx, &at)?;
         tx.exec(
             "INSERT INTO schemas (sha256, id, body) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
             &vals![
@@ -727,8 +780,11 @@ impl HubDb {
         let lease_ms = lease_hours * 3_600_000;
         // First without waiting: items other pulls hold are passed over. If that left the
         // rater short (under contention, near the end of the work), a second transaction
-        // waits for those items and takes what is still open. It holds no other item
-        // locks while it waits, and every waiting pull locks in index order: no deadlock.
+        // waits for those items and takes what is still open. Waiting pulls lock in index
+        // order; the only other item rows one holds are those its own reclaim gave a slot
+        // back to, so a deadlock is rare, and PostgreSQL's answer to one (ending one of
+        // the transactions) is retried. (With no work left at all, a pull on PostgreSQL
+        // runs both transactions; each finds nothing in the index at once.)
         let (resp, short) =
             self.retrying(|db| db.pull_once(rater, max, lease_ms, gold_rate, &seed, false))?;
         if short && self.conn.dialect() == Dialect::Postgres {
@@ -756,9 +812,10 @@ impl HubDb {
         };
         let now = now_ms();
         let mut tx = self.conn.begin(true).map_err(sq)?;
+        HubDb::check_schema(&mut tx, &at)?;
         // One pull or push per rater at a time, across hub processes.
         tx.rows(
-            "SELECT id FROM raters WHERE id = ?1 /*PG: FOR UPDATE*/",
+            "SELECT id FROM raters WHERE id = ?1 /*PG: FOR NO KEY UPDATE*/",
             &vals![rater.id],
         )
         .map_err(sq)?;
@@ -821,11 +878,11 @@ impl HubDb {
             if wait {
                 "SELECT i.key FROM items i WHERE i.open_slots > 0 AND i.gold IS NULL
                  AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.item = i.key AND l.rater = ?1)
-                 ORDER BY i.batch_rank, i.seq LIMIT ?2 /*PG: FOR UPDATE OF i*/"
+                 ORDER BY i.batch_rank, i.seq LIMIT ?2 /*PG: FOR NO KEY UPDATE OF i*/"
             } else {
                 "SELECT i.key FROM items i WHERE i.open_slots > 0 AND i.gold IS NULL
                  AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.item = i.key AND l.rater = ?1)
-                 ORDER BY i.batch_rank, i.seq LIMIT ?2 /*PG: FOR UPDATE OF i SKIP LOCKED*/"
+                 ORDER BY i.batch_rank, i.seq LIMIT ?2 /*PG: FOR NO KEY UPDATE OF i SKIP LOCKED*/"
             },
             wanted,
         )
@@ -996,6 +1053,16 @@ impl HubDb {
             at: at.clone(),
             cause: e,
         };
+        // A NUL anywhere in the bundle's text is refused before anything looks it up:
+        // PostgreSQL cannot hold one, and both backends answer alike.
+        let nul = nul_lines(bundle);
+        if !nul.is_empty() {
+            return Err(HubError::Invalid {
+                message: "the bundle holds text with a NUL character; nothing of it was stored"
+                    .into(),
+                problems: nul,
+            });
+        }
         let mut lookup_err = None;
         let mut contents: HashMap<(String, String), String> = HashMap::new();
         let v = {
@@ -1121,8 +1188,9 @@ impl HubDb {
             cause: e,
         };
         let mut tx = self.conn.begin(true).map_err(sq)?;
+        HubDb::check_schema(&mut tx, &at)?;
         tx.rows(
-            "SELECT id FROM raters WHERE id = ?1 /*PG: FOR UPDATE*/",
+            "SELECT id FROM raters WHERE id = ?1 /*PG: FOR NO KEY UPDATE*/",
             &vals![rater.id],
         )
         .map_err(sq)?;
@@ -1151,7 +1219,7 @@ impl HubDb {
                 .row(
                     "SELECT i.key, CASE WHEN i.gold IS NULL THEN 0 ELSE 1 END
                      FROM items i JOIN leases l ON l.item = i.key AND l.rater = ?3
-                     WHERE i.batch_id = ?1 AND i.item_id = ?2 /*PG: FOR UPDATE OF l*/",
+                     WHERE i.batch_id = ?1 AND i.item_id = ?2 /*PG: FOR NO KEY UPDATE OF l*/",
                     &vals![&r.batch_id, &r.item_id, rater.id],
                 )
                 .map_err(sq)?;
@@ -1479,24 +1547,42 @@ fn record_problems(schema: &Schema, pairwise: bool, r: &crate::model::Record) ->
                 .join(", ")
         ));
     }
-    if r.revision == 0 {
-        out.push("revision must be at least 1".into());
+    if r.revision == 0 || r.revision > i64::MAX as u64 {
+        out.push(format!(
+            "revision {} is not between 1 and {}",
+            r.revision,
+            i64::MAX
+        ));
     }
-    // Text a database keeps as text: no NUL (PostgreSQL cannot store one; refused on
-    // both backends alike).
-    for (field, text) in [
-        ("justification", Some(r.justification.as_str())),
-        ("skip_reason", r.skip_reason.as_deref()),
-        (
-            "escalation note",
-            r.escalation.as_ref().map(|e| e.note.as_str()),
-        ),
-    ] {
-        if text.is_some_and(|t| t.contains('\0')) {
-            out.push(format!("{field}: contains a NUL character"));
-        }
+    if r.active_ms > i64::MAX as u64 {
+        out.push(format!("active_ms {} is out of range", r.active_ms));
     }
     out
+}
+
+/// The lines of a bundle (1-based) with a NUL character in any of their strings or keys.
+/// PostgreSQL cannot hold one; both backends refuse it alike, before any lookup.
+fn nul_lines(bundle: &[u8]) -> Vec<String> {
+    fn has_nul(v: &serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::String(s) => s.contains('\0'),
+            serde_json::Value::Array(a) => a.iter().any(has_nul),
+            serde_json::Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+            _ => false,
+        }
+    }
+    let Ok(text) = std::str::from_utf8(bundle) else {
+        return Vec::new(); // (the verification says what is wrong)
+    };
+    text.split_terminator('\n')
+        .enumerate()
+        // JSON holds a NUL only as an escape; only lines with one are parsed again.
+        .filter(|(_, line)| line.contains("\\u0000"))
+        .filter(|(_, line)| {
+            serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| has_nul(&v))
+        })
+        .map(|(i, _)| format!("line {}: a text holds a NUL character (\\u0000)", i + 1))
+        .collect()
 }
 
 fn check_gold(schema: &Schema, g: &serde_json::Value) -> Result<String, String> {

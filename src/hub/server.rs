@@ -89,6 +89,14 @@ fn from_hub(e: HubError) -> Response {
         HubError::Refused { message, problems } | HubError::Invalid { message, problems } => {
             error(StatusCode::UNPROCESSABLE_ENTITY, message, problems)
         }
+        HubError::Stale(message) => {
+            crate::errln!("hub error: {message}");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the hub is being upgraded; try again shortly",
+                vec![],
+            )
+        }
         // Internal details stay in the hub's log, not in another rater's answer.
         other => {
             crate::errln!("hub error: {other}");

@@ -63,25 +63,55 @@ pub fn redact(url: &str) -> String {
 }
 
 /// Takes `sslrootcert=FILE` out of a connection URL (the driver does not know it) and
-/// maps libpq's `sslmode=verify-ca` / `verify-full` to `require` (verdict always verifies).
+/// settles `sslmode`: libpq's `verify-ca` / `verify-full` become `require` (verdict always
+/// verifies); with no `sslmode` (or `prefer`), a server that is not on this machine, or a
+/// URL that names a CA, gets `require`, so that no one between here and the server can
+/// talk the connection down to plain text. `prefer` stays only for the local machine.
 fn pg_tls_params(url: &str) -> (String, Option<String>) {
-    let Some((base, query)) = url.split_once('?') else {
-        return (url.to_string(), None);
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, q),
+        None => (url, ""),
     };
     let mut root = None;
+    let mut mode = None;
     let mut kept = Vec::new();
-    for pair in query.split('&') {
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
         match pair.split_once('=') {
             Some(("sslrootcert", v)) => root = Some(v.to_string()),
-            Some(("sslmode", "verify-ca" | "verify-full")) => kept.push("sslmode=require".into()),
+            Some(("sslmode", v)) => mode = Some(v.to_string()),
             _ => kept.push(pair.to_string()),
         }
     }
-    if kept.is_empty() {
-        (base.to_string(), root)
+    let mode = match mode.as_deref() {
+        Some("verify-ca" | "verify-full" | "require") => "require",
+        Some("disable") => "disable",
+        _ if root.is_some() || !is_local(base) => "require",
+        _ => "prefer",
+    };
+    kept.push(format!("sslmode={mode}"));
+    (format!("{base}?{}", kept.join("&")), root)
+}
+
+/// Whether the URL's host is this machine (a loopback address or a Unix socket).
+fn is_local(base: &str) -> bool {
+    let rest = base.split_once("://").map(|(_, r)| r).unwrap_or(base);
+    let authority = rest.split('/').next().unwrap_or_default();
+    let hostport = authority
+        .rsplit_once('@')
+        .map(|(_, h)| h)
+        .unwrap_or(authority);
+    let host = if let Some(v6) = hostport.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
     } else {
-        (format!("{base}?{}", kept.join("&")), root)
-    }
+        hostport.split(':').next().unwrap_or_default()
+    };
+    host.is_empty()
+        || host.starts_with('%')
+        || host.starts_with('/')
+        || host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn tls_connector(root: Option<&str>) -> Result<tokio_postgres_rustls::MakeRustlsConnect, SqlError> {
@@ -568,6 +598,15 @@ impl Conn {
         })
     }
 
+    /// Inside a transaction on PostgreSQL: no statement or lock timeout until it ends (a
+    /// migration or a large load may rightly take minutes, or wait for one).
+    pub fn no_timeouts(&mut self) -> Result<(), SqlError> {
+        if self.dialect() == Dialect::Postgres {
+            self.batch("SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0")?;
+        }
+        Ok(())
+    }
+
     /// On PostgreSQL, waits for and holds (until the transaction ends) a lock that every
     /// hub process takes for the same `what` (migrations, loads); SQLite's write
     /// transaction already excludes everyone.
@@ -639,21 +678,49 @@ mod tests {
     }
 
     #[test]
-    fn tls_parameters_the_driver_does_not_know_are_taken_out() {
+    fn tls_is_required_off_this_machine_and_whenever_a_ca_is_named() {
+        let p = |u: &str| pg_tls_params(u);
         assert_eq!(
-            pg_tls_params("postgres://u@h/db?sslmode=verify-full&sslrootcert=/etc/ca.pem"),
+            p("postgres://u@h/db?sslmode=verify-full&sslrootcert=/etc/ca.pem"),
             (
                 "postgres://u@h/db?sslmode=require".to_string(),
                 Some("/etc/ca.pem".to_string())
             )
         );
         assert_eq!(
-            pg_tls_params("postgres://u@h/db?sslrootcert=ca.pem"),
-            ("postgres://u@h/db".to_string(), Some("ca.pem".to_string()))
+            p("postgres://u@127.0.0.1:5432/db?sslrootcert=ca.pem&application_name=x"),
+            (
+                "postgres://u@127.0.0.1:5432/db?application_name=x&sslmode=require".to_string(),
+                Some("ca.pem".to_string())
+            )
+        );
+        // A remote server: no downgrade to plain text, whatever the URL leaves out.
+        assert_eq!(
+            p("postgres://u:pw@db.lab/db").0,
+            "postgres://u:pw@db.lab/db?sslmode=require"
         );
         assert_eq!(
-            pg_tls_params("postgres://u@h/db"),
-            ("postgres://u@h/db".to_string(), None)
+            p("postgres://u@db.lab/db?sslmode=prefer").0,
+            "postgres://u@db.lab/db?sslmode=require"
+        );
+        // A name that only looks local is not.
+        assert_eq!(
+            p("postgres://u@127.evil.example/db").0,
+            "postgres://u@127.evil.example/db?sslmode=require"
+        );
+        // This machine: as libpq does.
+        assert_eq!(
+            p("postgres://u@localhost/db").0,
+            "postgres://u@localhost/db?sslmode=prefer"
+        );
+        assert_eq!(
+            p("postgres://u@[::1]:5432/db").0,
+            "postgres://u@[::1]:5432/db?sslmode=prefer"
+        );
+        // Said plainly, kept.
+        assert_eq!(
+            p("postgres://u@db.lab/db?sslmode=disable").0,
+            "postgres://u@db.lab/db?sslmode=disable"
         );
     }
 
