@@ -297,6 +297,28 @@ pub enum HubCommand {
         #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "csv"])]
         format: String,
     },
+    /// Escalations for the policy team: by reason, harm category and guideline document,
+    /// per day, with the items and the raters' notes.
+    Escalations {
+        #[command(flatten)]
+        db: HubDb,
+        /// Print JSON for scripts.
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// Print CSV, one row per escalation.
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Mark the escalations on an item resolved, with a note that says how.
+    Resolve {
+        /// The item: BATCH/ITEM.
+        item: String,
+        /// How it was resolved (for example: fixed in guidelines 1.1).
+        #[arg(long)]
+        note: String,
+        #[command(flatten)]
+        db: HubDb,
+    },
     /// Progress per batch.
     Status {
         #[command(flatten)]

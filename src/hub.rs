@@ -10,6 +10,7 @@ pub mod agreement;
 pub mod api;
 pub mod client;
 pub mod db;
+pub mod escalations;
 pub mod report;
 pub mod server;
 pub mod sql;

@@ -155,3 +155,136 @@ fn gold_items_land_uniformly_over_the_queue(backend: Backend) {
         "{at_the_edges} of {total} gold items in the first or last 4 places"
     );
 }
+
+both_backends!(escalations_are_grouped_for_the_policy_team_and_resolved);
+
+fn escalations_are_grouped_for_the_policy_team_and_resolved(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = HubTarget::new(backend, dir.path());
+    let (mut hub, _) = HubDb::init(&db, 72, 0.0).unwrap();
+    let mut open =
+        verdict::batch::open(&batch_with_gold(dir.path(), 4, 0), Default::default()).unwrap();
+    hub.load(&mut open, 1, false).unwrap();
+    let kp = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
+    let token = hub.add_rater("ann", &kp.pk).unwrap();
+    let ann = hub.rater_by_token(&token).unwrap().unwrap();
+    let resp = hub.pull(&ann, 4).unwrap();
+    let mut records = records_for(&resp);
+    // Two guideline gaps on violent-crime answers, one edge case on a safe one (with a
+    // note that tries to drive the terminal), one item not flagged.
+    for (i, r) in records.iter_mut().enumerate().take(3) {
+        let (reason, note) = match i {
+            0 => (
+                "guideline_gap",
+                "fiction with a how-to inside: which rule wins?",
+            ),
+            1 => ("guideline_gap", "same again: a story that teaches"),
+            _ => (
+                "edge_case",
+                "\u{1b}]0;pwned\u{7}kill a process: technical, not violent",
+            ),
+        };
+        if i < 2 {
+            r.answers
+                .insert("harm".into(), Answer::Many(vec!["vcr".into()]));
+            r.answers.insert("severity".into(), Answer::One("1".into()));
+            r.justification = "It names a method inside a story; minor uplift at most.".into();
+        }
+        r.escalation = Some(verdict::model::Escalation {
+            reason: reason.into(),
+            note: note.into(),
+        });
+    }
+    let (bundle, sig) = signed_bundle(&resp, &records, "ann", &kp, None);
+    hub.push(&ann, bundle.as_bytes(), &sig).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("verdict"))
+            .arg("hub")
+            .args(args)
+            .args(["--db", db.arg()])
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, json, err) = run(&["escalations", "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["escalations"].as_array().unwrap().len(), 3);
+    let reasons: Vec<(String, u64, u64)> = v["by_reason"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["reason"].as_str().unwrap().to_string(),
+                r["open"].as_u64().unwrap(),
+                r["resolved"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![("edge_case".into(), 1, 0), ("guideline_gap".into(), 2, 0)]
+    );
+    let top = &v["groups"][0];
+    assert_eq!(
+        (
+            top["reason"].as_str(),
+            top["harm"].as_str(),
+            top["count"].as_u64()
+        ),
+        (Some("guideline_gap"), Some("vcr"), Some(2))
+    );
+    assert_eq!(
+        top["notes"][0],
+        "fiction with a how-to inside: which rule wins?"
+    );
+    assert_eq!(top["guidelines"].as_str().unwrap().split(' ').count(), 2);
+    // Resolved with a note: counted as resolved from then on.
+    let first = top["items"][0].as_str().unwrap().to_string();
+    let (ok, out, err) = run(&["resolve", &first, "--note", "fixed in guidelines 1.1"]);
+    assert!(ok && out.contains("Resolved 1 escalation"), "{out}{err}");
+    let (ok, json, _) = run(&["escalations", "--json"]);
+    assert!(ok);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["by_reason"][1]["resolved"], 1);
+    let resolved = v["escalations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| {
+            format!(
+                "{}/{}",
+                e["batch"].as_str().unwrap(),
+                e["item"].as_str().unwrap()
+            ) == first
+        })
+        .unwrap()
+        .clone();
+    assert_eq!(resolved["resolved"]["note"], "fixed in guidelines 1.1");
+    // Resolving what was never flagged, or without saying how: refused.
+    let unflagged = format!("work/{}", records[3].item_id);
+    let (ok, _, err) = run(&["resolve", &unflagged, "--note", "x"]);
+    assert!(!ok && err.contains("has no escalation"), "{err}");
+    let (ok, _, err) = run(&["resolve", &first, "--note", "  "]);
+    assert!(!ok && err.contains("give a note"), "{err}");
+    // Text and CSV: every flag, nothing that drives a terminal.
+    let (ok, text, _) = run(&["escalations"]);
+    assert!(ok && text.contains("guideline_gap · vcr"), "{text}");
+    assert!(common::terminal_unsafe(&text).is_empty(), "{text:?}");
+    let (ok, csv_text, _) = run(&["escalations", "--csv"]);
+    assert!(ok && common::terminal_unsafe(&csv_text).is_empty());
+    let mut rd = csv::Reader::from_reader(csv_text.as_bytes());
+    assert_eq!(rd.headers().unwrap().get(3), Some("reason"));
+    assert_eq!(rd.records().count(), 3);
+    // The report carries the summary.
+    let (ok, report, _) = run(&["report"]);
+    assert!(
+        ok && report.contains("Escalations") && report.contains("guideline_gap"),
+        "{report}"
+    );
+}

@@ -543,7 +543,12 @@ fn a_hub_of_the_previous_release_is_upgraded_in_place(backend: Backend) {
     let upgraded: Vec<&String> = both
         .iter()
         .map(|(_, out, _)| out)
-        .filter(|out| out.contains("from schema version 1 to 3"))
+        .filter(|out| {
+            out.contains(&format!(
+                "from schema version 1 to {}",
+                HubDb::schema_version()
+            ))
+        })
         .collect();
     assert_eq!(upgraded.len(), 1, "{both:?}");
     let (ok, out, err) = hub(&db, &["status"]);

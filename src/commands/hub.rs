@@ -75,9 +75,33 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
             crate::outln!("Token for {name} (shown once): {token}");
         }
         HubCommand::Ingest { dir, db } => ingest(dir, &db.db)?,
+        HubCommand::Escalations { db, json, csv } => {
+            let mut hub = HubDb::open(&db.db)?;
+            let r = crate::hub::escalations::report(hub.escalations()?);
+            if *json {
+                crate::outln!("{}", crate::safe::json_pretty(&r)?);
+            } else if *csv {
+                print_escalations_csv(&r)?;
+            } else {
+                print_escalations(&r);
+            }
+        }
+        HubCommand::Resolve { item, note, db } => {
+            let mut hub = HubDb::open(&db.db)?;
+            let Some((batch, id)) = item.split_once('/') else {
+                anyhow::bail!("name the item as BATCH/ITEM (for example fixture-mixed/q1)");
+            };
+            let n = hub.resolve_escalation(batch, id, note)?;
+            crate::outln!(
+                "Resolved {n} escalation{} on {}",
+                if n == 1 { "" } else { "s" },
+                crate::safe::sanitize_line(item)
+            );
+        }
         HubCommand::Report { db, json } => {
             let mut hub = HubDb::open(&db.db)?;
-            let r = crate::hub::report::report(&hub.batches()?, &hub.all_records()?);
+            let mut r = crate::hub::report::report(&hub.batches()?, &hub.all_records()?);
+            r.escalations = crate::hub::escalations::report(hub.escalations()?).by_reason;
             if *json {
                 crate::outln!("{}", crate::safe::json_pretty(&r)?);
             } else {
@@ -155,6 +179,104 @@ fn ingest(dir: &std::path::Path, db: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn print_escalations(r: &crate::hub::escalations::EscalationReport) {
+    use crate::safe::sanitize_line as line;
+    if r.escalations.is_empty() {
+        crate::outln!("No escalations.");
+        return;
+    }
+    crate::outln!("By reason");
+    crate::outln!("  {:<16} {:>6} {:>9}  label", "reason", "open", "resolved");
+    for x in &r.by_reason {
+        crate::outln!(
+            "  {:<16} {:>6} {:>9}  {}",
+            line(&x.reason),
+            x.open,
+            x.resolved,
+            line(&x.label)
+        );
+    }
+    crate::outln!("\nBy reason, harm category and guidelines (largest first)");
+    for g in &r.groups {
+        crate::outln!(
+            "  {} · {} · {}: {} ({} open)",
+            line(&g.reason),
+            line(&g.harm),
+            line(&g.guidelines),
+            g.count,
+            g.open
+        );
+        for (item, note) in g.items.iter().zip(&g.notes) {
+            crate::outln!("    {}  {}", line(item), line(note));
+        }
+    }
+    crate::outln!("\nPer day");
+    for d in &r.by_day {
+        crate::outln!("  {}  {:<16} {}", line(&d.day), line(&d.reason), d.count);
+    }
+    let resolved: Vec<_> = r
+        .escalations
+        .iter()
+        .filter(|e| e.resolved.is_some())
+        .collect();
+    if !resolved.is_empty() {
+        crate::outln!("\nResolved");
+        for e in resolved {
+            if let Some(x) = &e.resolved {
+                crate::outln!(
+                    "  {}/{}  {}  {}",
+                    line(&e.batch),
+                    line(&e.item),
+                    line(&x.at),
+                    line(&x.note)
+                );
+            }
+        }
+    }
+}
+
+fn print_escalations_csv(r: &crate::hub::escalations::EscalationReport) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "batch_id",
+        "item_id",
+        "rater",
+        "reason",
+        "harm",
+        "guidelines",
+        "submitted",
+        "note",
+        "resolved_at",
+        "resolution_note",
+    ])?;
+    for e in &r.escalations {
+        let harm = e.harm.join(",");
+        let (at, note) = match &e.resolved {
+            Some(x) => (x.at.as_str(), x.note.as_str()),
+            None => ("", ""),
+        };
+        w.write_record([
+            &e.batch,
+            &e.item,
+            &e.rater,
+            &e.reason,
+            &harm,
+            &e.guidelines,
+            &e.submitted,
+            &e.note,
+            at,
+            note,
+        ])?;
+    }
+    let text = String::from_utf8(w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?;
+    // Cells keep the text as it came (a spreadsheet reads it), but nothing in it may drive
+    // the terminal this is printed on.
+    for l in text.lines() {
+        crate::outln!("{}", crate::safe::sanitize_line(l));
+    }
+    Ok(())
+}
+
 fn fmt(v: Option<f64>) -> String {
     v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "n/a".into())
 }
@@ -205,6 +327,18 @@ fn print_report(r: &crate::hub::report::Report) {
     crate::outln!(
         "  (gold accuracy counts each rater's first record of a gold item; a later revision is kept and counted in the last column, never rescored)"
     );
+    if !r.escalations.is_empty() {
+        crate::outln!("\nEscalations (verdict hub escalations has the items and notes)");
+        for x in &r.escalations {
+            crate::outln!(
+                "  {:<16} {:>4} open {:>4} resolved  {}",
+                crate::safe::sanitize_line(&x.reason),
+                x.open,
+                x.resolved,
+                crate::safe::sanitize_line(&x.label)
+            );
+        }
+    }
     crate::outln!(
         "\nAgreement (items behind each figure in brackets; n/a: undefined, e.g. no variation)"
     );

@@ -124,6 +124,14 @@ INSERT INTO gold_first (item, rater, bundle, revision, status, answers, received
     WHERE i.gold IS NOT NULL;
 INSERT INTO meta (key, value) SELECT 'placement_seed', value FROM meta WHERE key = 'admin_token_sha256';
 "#,
+    // 4: an admin's resolution of the escalations on an item (with the note that says how).
+    r#"
+CREATE TABLE escalation_resolutions (
+    item        INTEGER PRIMARY KEY REFERENCES items(key),
+    resolved_at INTEGER NOT NULL,
+    note        TEXT NOT NULL
+);
+"#,
 ];
 
 fn newer(at: &str, found: i64) -> HubError {
@@ -1685,6 +1693,139 @@ pub struct BatchRow {
 }
 
 impl HubDb {
+    /// Every escalation raised in a stored record, with its item's context and whether an
+    /// admin resolved it.
+    pub fn escalations(&mut self) -> Result<Vec<super::escalations::Escalation>, HubError> {
+        let rows = self
+            .conn
+            .rows(
+                "SELECT i.batch_id, i.item_id, ra.name, r.escalation, r.answers, b.guidelines, s.body,
+                        r.submitted, x.resolved_at, x.note
+                 FROM records r JOIN raters ra ON ra.id = r.rater JOIN items i ON i.key = r.item
+                 JOIN batches b ON b.id = i.batch_id JOIN schemas s ON s.sha256 = b.schema_sha256
+                 LEFT JOIN escalation_resolutions x ON x.item = r.item
+                 WHERE r.escalation IS NOT NULL
+                 ORDER BY r.submitted, i.batch_id, i.item_id, ra.name",
+                &[],
+            )
+            .map_err(|e| self.err(e))?;
+        let mut labels: HashMap<String, BTreeMap<String, String>> = HashMap::new();
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let decode = || -> Result<_, SqlError> {
+                Ok((
+                    r.text(0)?,
+                    r.text(1)?,
+                    r.text(2)?,
+                    r.text(3)?,
+                    r.text(4)?,
+                    r.text(5)?,
+                    r.text(6)?,
+                    r.text(7)?,
+                    r.at(8).map(|v| match v {
+                        Val::Int(i) => Some(*i),
+                        _ => None,
+                    })?,
+                    r.opt_text(9)?,
+                ))
+            };
+            let (batch, item, rater, esc, answers, guidelines, schema, submitted, at, note) =
+                decode().map_err(|e| self.err(e))?;
+            let esc: crate::model::Escalation = match serde_json::from_str(&esc) {
+                Ok(e) => e,
+                Err(_) => continue,
+            };
+            let answers: BTreeMap<String, Answer> =
+                serde_json::from_str(&answers).unwrap_or_default();
+            let g: crate::model::GuidelineRef =
+                serde_json::from_str(&guidelines).unwrap_or_else(|_| crate::model::GuidelineRef {
+                    id: "?".into(),
+                    version: "?".into(),
+                    sha256: None,
+                });
+            let reason_labels = labels.entry(schema.clone()).or_insert_with(|| {
+                serde_json::from_str::<serde_json::Value>(&schema)
+                    .ok()
+                    .and_then(|v| Schema::from_json(v, "hub").ok())
+                    .map(|s| {
+                        s.escalation_reasons
+                            .into_iter()
+                            .map(|x| (x.value, x.label))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            });
+            out.push(super::escalations::Escalation {
+                reason_label: reason_labels
+                    .get(&esc.reason)
+                    .cloned()
+                    .unwrap_or_else(|| esc.reason.clone()),
+                batch,
+                item,
+                rater,
+                reason: esc.reason,
+                note: esc.note,
+                harm: answers
+                    .get("harm")
+                    .map(|a| a.values().iter().map(|v| v.to_string()).collect())
+                    .unwrap_or_default(),
+                guidelines: format!("{} {}", g.id, g.version),
+                submitted,
+                resolved: at.map(|at| super::escalations::Resolution {
+                    at: rfc3339(at),
+                    note: note.unwrap_or_default(),
+                }),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Marks the escalations on an item resolved, with a note (say, the guideline version
+    /// that settled it); a second resolution replaces the first. Refused when the item
+    /// has no escalation.
+    pub fn resolve_escalation(
+        &mut self,
+        batch: &str,
+        item: &str,
+        note: &str,
+    ) -> Result<usize, HubError> {
+        let note = note.trim();
+        if note.is_empty() || note.contains('\0') {
+            return Err(refused(
+                "give a note that says how it was resolved (for example: fixed in guidelines 1.1)",
+            ));
+        }
+        let at = self.at();
+        let sq = |e: SqlError| HubError::Database {
+            at: at.clone(),
+            cause: e,
+        };
+        let mut tx = self.conn.begin(true).map_err(sq)?;
+        HubDb::check_schema(&mut tx, &at)?;
+        let row = tx
+            .row(
+                "SELECT i.key, (SELECT count(*) FROM records r WHERE r.item = i.key AND r.escalation IS NOT NULL)
+                 FROM items i WHERE i.batch_id = ?1 AND i.item_id = ?2",
+                &vals![batch, item],
+            )
+            .map_err(sq)?;
+        let Some(row) = row else {
+            return Err(refused(format!("no item {batch}/{item} on this hub")));
+        };
+        let (key, flags) = (row.int(0).map_err(sq)?, row.int(1).map_err(sq)?);
+        if flags == 0 {
+            return Err(refused(format!("item {batch}/{item} has no escalation")));
+        }
+        tx.exec(
+            "INSERT INTO escalation_resolutions (item, resolved_at, note) VALUES (?1, ?2, ?3)
+             ON CONFLICT (item) DO UPDATE SET resolved_at = excluded.resolved_at, note = excluded.note",
+            &vals![key, now_ms(), note],
+        )
+        .map_err(sq)?;
+        tx.commit().map_err(sq)?;
+        Ok(flags as usize)
+    }
+
     /// Every stored record, by batch, item and rater.
     pub fn all_records(&mut self) -> Result<Vec<RecordRow>, HubError> {
         let rows = self

@@ -71,6 +71,8 @@ pub struct Report {
     pub raters: Vec<RaterFigures>,
     /// Per batch and question.
     pub agreement: Vec<AgreementRow>,
+    /// Escalations per reason, open and resolved (`verdict hub escalations` has the rest).
+    pub escalations: Vec<super::escalations::ReasonCount>,
 }
 
 /// Records of done (not skipped), non-gold items, grouped by item.
@@ -283,6 +285,7 @@ pub fn report(batches: &[BatchRow], records: &[RecordRow]) -> Report {
         batches: progress,
         raters,
         agreement,
+        escalations: Vec::new(),
     }
 }
 

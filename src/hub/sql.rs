@@ -268,7 +268,8 @@ impl From<postgres::Error> for SqlError {
 pub struct Row(Vec<Val>);
 
 impl Row {
-    fn at(&self, i: usize) -> Result<&Val, SqlError> {
+    /// A column's value.
+    pub fn at(&self, i: usize) -> Result<&Val, SqlError> {
         self.0.get(i).ok_or_else(|| SqlError {
             message: format!("no column {i}"),
             retry: false,
