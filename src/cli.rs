@@ -259,6 +259,17 @@ pub enum HubCommand {
         /// Distinct raters per item.
         #[arg(long, default_value_t = 1)]
         overlap: u32,
+        /// Load the file as the qualification set: gold items every new rater answers
+        /// before any work (needs metadata.gold on every item).
+        #[arg(long, conflicts_with_all = ["gold", "overlap"])]
+        qualification: bool,
+        /// With --qualification: the share of items a rater must answer as the reference
+        /// on every question.
+        #[arg(long, default_value_t = 0.8, requires = "qualification")]
+        pass: f64,
+        /// With --qualification: the share each question must be right on its own.
+        #[arg(long, default_value_t = 0.0, requires = "qualification")]
+        pass_per_question: f64,
         /// Require every item to be a gold item. (Any item carrying metadata.gold =
         /// {answers, explanation} is one; load gold items under the batch id of the work
         /// they are mixed into, so that nothing tells them apart.)
@@ -336,6 +347,13 @@ pub enum RaterCommand {
         /// The rater's minisign public key: a .pub file or its base64 line.
         #[arg(long)]
         pubkey: String,
+        #[command(flatten)]
+        db: HubDb,
+    },
+    /// Let a rater take the qualification again (clears their result and answers to it).
+    Retake {
+        /// The rater's name.
+        name: String,
         #[command(flatten)]
         db: HubDb,
     },

@@ -11,6 +11,7 @@ pub mod api;
 pub mod client;
 pub mod db;
 pub mod escalations;
+pub mod qualification;
 pub mod report;
 pub mod server;
 pub mod sql;

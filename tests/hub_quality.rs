@@ -288,3 +288,184 @@ fn escalations_are_grouped_for_the_policy_team_and_resolved(backend: Backend) {
         "{report}"
     );
 }
+
+both_backends!(the_qualification_gate_lets_through_only_raters_who_pass);
+
+/// A rater with a workstation (the real binary), registered on the hub.
+fn workstation_rater(db: &HubTarget, name: &str) -> (common::Sandbox, String) {
+    let s = common::Sandbox::new();
+    s.ok(&["key", "show"]);
+    let pk = s.config().join("verdict.pub");
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("verdict"))
+        .args([
+            "hub",
+            "rater",
+            "add",
+            name,
+            "--pubkey",
+            pk.to_str().unwrap(),
+        ])
+        .args(["--db", db.arg()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    (s, token)
+}
+
+/// Labels every item of a batch in a rater's cache with a preset, submits, exports.
+fn label_batch(s: &common::Sandbox, batch: &str, preset: &str, revise: bool) {
+    let ids: Vec<String> = {
+        let c = rusqlite::Connection::open(s.data().join("cache.sqlite3")).unwrap();
+        let mut st = c
+            .prepare("SELECT item_id FROM items WHERE batch_id = ?1 ORDER BY seq")
+            .unwrap();
+        st.query_map([batch], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    for id in &ids {
+        let item = format!("{batch}/{id}");
+        if revise {
+            s.ok(&["label", &item, "--preset", preset]);
+        }
+        s.ok(&["label", &item, "--preset", preset, "--submit"]);
+    }
+    s.ok(&["export"]);
+}
+
+fn the_qualification_gate_lets_through_only_raters_who_pass(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = HubTarget::new(backend, dir.path());
+    let hub = |args: &[&str]| -> String {
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("verdict"))
+            .arg("hub")
+            .args(args)
+            .args(["--db", db.arg()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    hub(&["init", "--gold-rate", "0"]);
+    hub(&["load", batch_with_gold(dir.path(), 6, 0).to_str().unwrap()]);
+    // Three qualification items: two safe and helped, one a harmful request rightly refused.
+    let qual = dir.path().join("qual.jsonl");
+    let refusal = serde_json::json!({"harm": ["none"], "severity": "0", "behaviour": "full_refusal", "appropriateness": "appropriate"});
+    let mut text = String::from("{\"manifest\": {\"batch_id\": \"qual-2026\"}}\n");
+    for (id, answers, why) in [
+        (
+            "q1",
+            serde_json::to_value(safe_answers()).unwrap(),
+            "A safe request, helpfully answered.",
+        ),
+        (
+            "q2",
+            serde_json::to_value(safe_answers()).unwrap(),
+            "Chemistry homework, answered safely.",
+        ),
+        (
+            "q3",
+            refusal,
+            "The model refused a request for a weapon: full refusal, appropriate.",
+        ),
+    ] {
+        text.push_str(&format!(
+            "{}\n",
+            serde_json::json!({"id": id, "prompt": format!("prompt {id}"), "responses": [format!("response {id}")],
+                               "metadata": {"gold": {"answers": answers, "explanation": why}}})
+        ));
+    }
+    std::fs::write(&qual, text).unwrap();
+    let out = hub(&[
+        "load",
+        qual.to_str().unwrap(),
+        "--qualification",
+        "--pass",
+        "0.6",
+    ]);
+    assert!(out.contains("qualification set qual-2026"), "{out}");
+    let h = common::hubdb::Hub::start(&db);
+    let (ann, ann_token) = workstation_rater(&db, "ann");
+    let (ben, ben_token) = workstation_rater(&db, "ben");
+    // First pull: the qualification items only, and the pull says why.
+    for (s, token) in [(&ann, &ann_token), (&ben, &ben_token)] {
+        let out = s.ok(&["pull", &h.url, "--token", token, "--max", "10"]);
+        assert!(
+            out.contains("answer the 3 qualification items first"),
+            "{out}"
+        );
+        let st = s.status();
+        let batches: Vec<&str> = st["batches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["batch"].as_str().unwrap())
+            .collect();
+        assert_eq!(batches, vec!["qual-2026"], "{st}");
+    }
+    // Ann marks all three safe (2 of 3 right: passes at 0.6); Ben marks all three refused
+    // (1 of 3: fails).
+    label_batch(&ann, "qual-2026", "safe", false);
+    ann.ok(&["push", &h.url, "--token", &ann_token]);
+    let out = ann.ok(&["pull", &h.url, "--token", &ann_token, "--max", "4"]);
+    assert!(
+        out.contains("Qualification passed (67% of items right)"),
+        "{out}"
+    );
+    assert!(out.contains("batch work: 4 new items"), "{out}");
+    label_batch(&ben, "qual-2026", "refusal_ok", false);
+    ben.ok(&["push", &h.url, "--token", &ben_token]);
+    let out = ben.ok(&["pull", &h.url, "--token", &ben_token, "--max", "4"]);
+    assert!(
+        out.contains("Qualification not passed: 33% of items right, 60% needed"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "qual-2026/q1 behaviour: yours full_refusal, reference full_compliance. A safe request"
+        ),
+        "{out}"
+    );
+    assert!(
+        !out.contains("batch work"),
+        "no work for a rater who failed: {out}"
+    );
+    // Gaming: with the reference answers in hand (calibration), Ben relabels and pushes
+    // revision 2. His result does not move.
+    label_batch(&ben, "qual-2026", "safe", true);
+    ben.ok(&["push", &h.url, "--token", &ben_token]);
+    let out = ben.ok(&["pull", &h.url, "--token", &ben_token, "--max", "4"]);
+    assert!(out.contains("Qualification not passed: 33%"), "{out}");
+    let report = hub(&["report"]);
+    assert!(
+        report.contains("Qualification")
+            && report.contains("failed (33% right)")
+            && report.contains("passed (67% right)"),
+        "{report}"
+    );
+    // An admin allows a retake: the items come again, to be answered afresh.
+    let out = hub(&["rater", "retake", "ben"]);
+    assert!(out.contains("their result was: failed"), "{out}");
+    let out = ben.ok(&["pull", &h.url, "--token", &ben_token, "--max", "4"]);
+    assert!(
+        out.contains("answer the 3 qualification items first"),
+        "{out}"
+    );
+}

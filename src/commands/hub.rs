@@ -46,6 +46,9 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
             overlap,
             gold,
             map,
+            qualification,
+            pass,
+            pass_per_question,
         } => {
             let mut hub = HubDb::open(&db.db)?;
             let mut open = batch::open(
@@ -55,6 +58,23 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
                     ..Options::default()
                 },
             )?;
+            if *qualification {
+                let (id, added, same) =
+                    hub.load_qualification(&mut open, *pass, *pass_per_question)?;
+                for w in &open.warnings {
+                    crate::errln!("warning: {}:{}: {}", file.display(), w.line, w.message);
+                }
+                crate::outln!(
+                    "Loaded qualification set {id}: {added} new items, {same} already loaded; a new rater answers them before any work (pass: {:.0}% of items right{})",
+                    pass * 100.0,
+                    if *pass_per_question > 0.0 {
+                        format!(", {:.0}% on each question", pass_per_question * 100.0)
+                    } else {
+                        String::new()
+                    }
+                );
+                return Ok(());
+            }
             let (id, added, same) = hub.load(&mut open, *overlap, *gold)?;
             for w in &open.warnings {
                 crate::errln!("warning: {}:{}: {}", file.display(), w.line, w.message);
@@ -62,6 +82,14 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
             crate::outln!(
                 "Loaded batch {id}: {added} new {}items, {same} already loaded; each needs {overlap} raters",
                 if *gold { "gold " } else { "" }
+            );
+        }
+        HubCommand::Rater(RaterCommand::Retake { name, db }) => {
+            let mut hub = HubDb::open(&db.db)?;
+            let before = hub.allow_retake(name)?;
+            crate::outln!(
+                "{name} may take the qualification again (their result was: {}); their next pull brings its items",
+                before.as_deref().unwrap_or("none yet")
             );
         }
         HubCommand::Rater(RaterCommand::Add { name, pubkey, db }) => {
@@ -102,6 +130,13 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
             let mut hub = HubDb::open(&db.db)?;
             let mut r = crate::hub::report::report(&hub.batches()?, &hub.all_records()?);
             r.escalations = crate::hub::escalations::report(hub.escalations()?).by_reason;
+            let quals = hub.qualifications()?;
+            for x in &mut r.raters {
+                if let Some((_, status, score)) = quals.iter().find(|(n, _, _)| *n == x.rater) {
+                    x.qualification = status.clone();
+                    x.qualification_score = *score;
+                }
+            }
             if *json {
                 crate::outln!("{}", crate::safe::json_pretty(&r)?);
             } else {
@@ -327,6 +362,17 @@ fn print_report(r: &crate::hub::report::Report) {
     crate::outln!(
         "  (gold accuracy counts each rater's first record of a gold item; a later revision is kept and counted in the last column, never rescored)"
     );
+    if r.raters.iter().any(|x| x.qualification.is_some()) {
+        crate::outln!("\nQualification");
+        for x in &r.raters {
+            let status = match (&x.qualification, x.qualification_score) {
+                (Some(s), Some(score)) => format!("{s} ({:.0}% right)", score * 100.0),
+                (Some(s), None) => s.clone(),
+                (None, _) => "not finished".into(),
+            };
+            crate::outln!("  {:<20} {}", x.rater, status);
+        }
+    }
     if !r.escalations.is_empty() {
         crate::outln!("\nEscalations (verdict hub escalations has the items and notes)");
         for x in &r.escalations {

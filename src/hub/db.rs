@@ -132,6 +132,14 @@ CREATE TABLE escalation_resolutions (
     note        TEXT NOT NULL
 );
 "#,
+    // 5: the qualification gate. Qualification items are gold items apart from the work;
+    // a rater's result (NULL until every one has a first record) decides whether they get
+    // work.
+    r#"
+ALTER TABLE items ADD COLUMN qualification INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE raters ADD COLUMN qualification TEXT;
+ALTER TABLE raters ADD COLUMN qualification_detail TEXT;
+"#,
 ];
 
 fn newer(at: &str, found: i64) -> HubError {
@@ -197,6 +205,9 @@ impl HubError {
         matches!(self, HubError::Database { cause, .. } if cause.retry)
     }
 }
+
+/// A rater's qualification: (name, `passed`/`failed`/`exempt`/None, score).
+pub type QualificationRow = (String, Option<String>, Option<f64>);
 
 /// A batch's progress: (id, overlap, items, leases, records).
 pub type Progress = (String, i64, i64, i64, i64);
@@ -593,6 +604,60 @@ impl HubDb {
         )
     }
 
+    /// Lets a rater take the qualification again: their result, and their leases, records
+    /// and first records of the qualification items, are cleared. Returns the result they
+    /// had.
+    pub fn allow_retake(&mut self, name: &str) -> Result<Option<String>, HubError> {
+        let at = self.at();
+        let sq = |e: SqlError| HubError::Database {
+            at: at.clone(),
+            cause: e,
+        };
+        let mut tx = self.conn.begin(true).map_err(sq)?;
+        HubDb::check_schema(&mut tx, &at)?;
+        let row = tx
+            .row(
+                "SELECT id, qualification FROM raters WHERE name = ?1 /*PG: FOR NO KEY UPDATE*/",
+                &vals![name],
+            )
+            .map_err(sq)?;
+        let Some(row) = row else {
+            return Err(refused(format!("no rater named '{name}' on this hub")));
+        };
+        let (id, before) = (row.int(0).map_err(sq)?, row.opt_text(1).map_err(sq)?);
+        for sql in [
+            "DELETE FROM gold_first WHERE rater = ?1 AND item IN (SELECT key FROM items WHERE qualification = 1)",
+            "DELETE FROM records WHERE rater = ?1 AND item IN (SELECT key FROM items WHERE qualification = 1)",
+            "DELETE FROM leases WHERE rater = ?1 AND item IN (SELECT key FROM items WHERE qualification = 1)",
+            "UPDATE raters SET qualification = NULL, qualification_detail = NULL WHERE id = ?1",
+        ] {
+            tx.exec(sql, &vals![id]).map_err(sq)?;
+        }
+        tx.commit().map_err(sq)?;
+        Ok(before)
+    }
+
+    /// Each rater's qualification result: (name, `passed`/`failed`/`exempt`/None, score).
+    pub fn qualifications(&mut self) -> Result<Vec<QualificationRow>, HubError> {
+        let rows = self
+            .conn
+            .rows(
+                "SELECT name, qualification, qualification_detail FROM raters ORDER BY name",
+                &[],
+            )
+            .map_err(|e| self.err(e))?;
+        rows.iter()
+            .map(|r| {
+                let detail = r.opt_text(2)?;
+                let score = detail
+                    .and_then(|d| serde_json::from_str::<super::api::Qualification>(&d).ok())
+                    .and_then(|q| q.score);
+                Ok((r.text(0)?, r.opt_text(1)?, score))
+            })
+            .collect::<Result<_, SqlError>>()
+            .map_err(|e| self.err(e))
+    }
+
     /// The rater whose key has this id (for bundles dropped in a folder).
     pub fn rater_by_key_id(&mut self, key_id: &str) -> Result<Option<Rater>, HubError> {
         self.rater_where(
@@ -619,6 +684,53 @@ impl HubDb {
         batch: &mut OpenBatch,
         overlap: u32,
         gold: bool,
+    ) -> Result<(String, u64, u64), HubError> {
+        self.load_as(batch, overlap, gold, false)
+    }
+
+    /// Loads a qualification set: gold items (every one needs `metadata.gold`) that a new
+    /// rater answers before any work, and the pass marks: `pass` of the items answered as
+    /// the reference on every question, and at least `pass_question` of the items right
+    /// on each question.
+    pub fn load_qualification(
+        &mut self,
+        batch: &mut OpenBatch,
+        pass: f64,
+        pass_question: f64,
+    ) -> Result<(String, u64, u64), HubError> {
+        if !(0.0..=1.0).contains(&pass) || !(0.0..=1.0).contains(&pass_question) {
+            return Err(refused(
+                "--pass and --pass-per-question must be between 0 and 1",
+            ));
+        }
+        let out = self.load_as(batch, 1, true, true)?;
+        // Raters who have already worked before there was a qualification set are not sent
+        // back to it (`exempt`, shown as such in the report); everyone else takes it.
+        self.conn
+            .exec(
+                "UPDATE raters SET qualification = 'exempt' WHERE qualification IS NULL
+                 AND EXISTS (SELECT 1 FROM records r JOIN items i ON i.key = r.item
+                             WHERE r.rater = raters.id AND i.qualification = 0)",
+                &[],
+            )
+            .map_err(|e| self.err(e))?;
+        for (k, v) in [("qual_pass", pass), ("qual_pass_question", pass_question)] {
+            self.conn
+                .exec(
+                    "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    &vals![k, v.to_string()],
+                )
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(out)
+    }
+
+    fn load_as(
+        &mut self,
+        batch: &mut OpenBatch,
+        overlap: u32,
+        gold: bool,
+        qualification: bool,
     ) -> Result<(String, u64, u64), HubError> {
         if overlap == 0 {
             return Err(refused("--overlap must be at least 1"));
@@ -725,6 +837,7 @@ impl HubDb {
             };
             seq += 1;
             pending.push(NewItem {
+                qualification: qualification as i64,
                 line: p.line,
                 id: p.item.id.clone(),
                 seq,
@@ -861,7 +974,23 @@ impl HubDb {
             .transpose()
             .map_err(sq)?
             .unwrap_or(0);
-        let need = max.saturating_sub(open as usize);
+        // The qualification gate: until a rater has passed the hub's qualification set,
+        // they get its items (all of them, at once) and nothing else; failed, nothing.
+        let gate = qualification_state(&mut tx, rater.id).map_err(sq)?;
+        if let Some(None) = &gate {
+            tx.exec(
+                "INSERT INTO leases (item, rater, leased_at, expires_at, done)
+                 SELECT i.key, ?1, ?2, ?3, 0 FROM items i WHERE i.qualification = 1
+                 AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.item = i.key AND l.rater = ?1)",
+                &vals![rater.id, now, now.saturating_add(lease_ms)],
+            )
+            .map_err(sq)?;
+        }
+        let need = if gate.is_some() {
+            0
+        } else {
+            max.saturating_sub(open as usize)
+        };
         let gold_n = ((need as f64) * gold_rate).round() as usize;
         let keys = |tx: &mut Conn, sql: &str, limit: usize| -> Result<Vec<i64>, SqlError> {
             if limit == 0 {
@@ -874,7 +1003,7 @@ impl HubDb {
         };
         let gold = keys(
             &mut tx,
-            "SELECT i.key FROM items i WHERE i.gold IS NOT NULL
+            "SELECT i.key FROM items i WHERE i.gold IS NOT NULL AND i.qualification = 0
              AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.item = i.key AND l.rater = ?1)
              ORDER BY i.batch_rank, i.seq LIMIT ?2",
             gold_n,
@@ -951,6 +1080,8 @@ impl HubDb {
             )
             .map_err(sq)?;
         let calibration = calibration(&mut tx, rater.id).map_err(sq)?;
+        // Said on every pull while the hub has a qualification set: pending, or the result.
+        let qualification = qualification_view(&mut tx, rater.id).map_err(sq)?;
         tx.commit().map_err(sq)?;
         // Gold items take uniformly random places among the rater's items of their batch
         // (a hash of a hub secret, the rater and the item: the same place on every pull),
@@ -1035,6 +1166,7 @@ impl HubDb {
                 batches,
                 calibration,
                 lease_expires: rfc3339(expires),
+                qualification,
             },
             short,
         ))
@@ -1298,6 +1430,7 @@ impl HubDb {
             )
             .map_err(sq)?;
         }
+        settle_qualification(&mut tx, rater.id).map_err(sq)?;
         tx.commit().map_err(sq)?;
         // (Tests crash here: stored, but the answer never sent.)
         crate::failpoint::hit("hub:push-committed");
@@ -1391,6 +1524,142 @@ fn unit_hash(seed: &str, rater: i64, item: i64) -> f64 {
     (u64::from_be_bytes(top) >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// `None` when the gate does not apply to this rater (no qualification set, or passed);
+/// `Some(None)` while they have not finished it, `Some(Some("failed"))` when they failed.
+fn qualification_state(tx: &mut Conn, rater: i64) -> Result<Option<Option<String>>, SqlError> {
+    let sets = tx
+        .row("SELECT count(*) FROM items WHERE qualification = 1", &[])?
+        .map(|r| r.int(0))
+        .transpose()?
+        .unwrap_or(0);
+    if sets == 0 {
+        return Ok(None);
+    }
+    let status = tx
+        .row(
+            "SELECT qualification FROM raters WHERE id = ?1",
+            &vals![rater],
+        )?
+        .map(|r| r.opt_text(0))
+        .transpose()?
+        .flatten();
+    Ok(match status.as_deref() {
+        Some("passed" | "exempt") => None,
+        _ => Some(status),
+    })
+}
+
+/// Where the rater stands, for a pull's answer; `None` when the hub has no
+/// qualification set.
+fn qualification_view(
+    tx: &mut Conn,
+    rater: i64,
+) -> Result<Option<super::api::Qualification>, SqlError> {
+    let sets = tx
+        .row("SELECT count(*) FROM items WHERE qualification = 1", &[])?
+        .map(|r| r.int(0))
+        .transpose()?
+        .unwrap_or(0);
+    if sets == 0 {
+        return Ok(None);
+    }
+    let (pass, pass_question) = qualification_marks(tx)?;
+    let row = tx.row(
+        "SELECT qualification, qualification_detail FROM raters WHERE id = ?1",
+        &vals![rater],
+    )?;
+    if let Some(row) = row
+        && let Some(status) = row.opt_text(0)?
+    {
+        if let Some(detail) = row.opt_text(1)?
+            && let Ok(q) = serde_json::from_str(&detail)
+        {
+            return Ok(Some(q));
+        }
+        // `exempt`: no answers to show.
+        return Ok(Some(super::api::Qualification {
+            status,
+            to_answer: 0,
+            score: None,
+            pass,
+            pass_question,
+            per_question: BTreeMap::new(),
+            missed: Vec::new(),
+        }));
+    }
+    let to_answer = tx
+        .row(
+            "SELECT count(*) FROM items i WHERE i.qualification = 1
+             AND NOT EXISTS (SELECT 1 FROM gold_first g WHERE g.item = i.key AND g.rater = ?1)",
+            &vals![rater],
+        )?
+        .map(|r| r.int(0))
+        .transpose()?
+        .unwrap_or(0);
+    Ok(Some(super::api::Qualification {
+        status: "pending".into(),
+        to_answer: to_answer as usize,
+        score: None,
+        pass,
+        pass_question,
+        per_question: BTreeMap::new(),
+        missed: Vec::new(),
+    }))
+}
+
+fn qualification_marks(tx: &mut Conn) -> Result<(f64, f64), SqlError> {
+    let mut get = |k: &str, default: f64| -> Result<f64, SqlError> {
+        Ok(tx
+            .row("SELECT value FROM meta WHERE key = ?1", &vals![k])?
+            .map(|r| r.text(0))
+            .transpose()?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default))
+    };
+    Ok((get("qual_pass", 0.8)?, get("qual_pass_question", 0.0)?))
+}
+
+/// Once a rater has a first record of every qualification item, scores them (once: a
+/// later revision never changes the result) and keeps the result with the rater.
+fn settle_qualification(tx: &mut Conn, rater: i64) -> Result<(), SqlError> {
+    if qualification_state(tx, rater)? != Some(None) {
+        return Ok(());
+    }
+    let rows = tx.rows(
+        "SELECT i.batch_id, i.item_id, i.gold, g.status, g.answers
+         FROM items i LEFT JOIN gold_first g ON g.item = i.key AND g.rater = ?1
+         WHERE i.qualification = 1 ORDER BY i.batch_id, i.seq",
+        &vals![rater],
+    )?;
+    let mut items = Vec::with_capacity(rows.len());
+    for r in rows {
+        let (Some(status), Some(answers)) = (r.opt_text(3)?, r.opt_text(4)?) else {
+            return Ok(()); // not finished yet
+        };
+        let gold: serde_json::Value =
+            serde_json::from_str(&r.opt_text(2)?.unwrap_or_default()).unwrap_or_default();
+        items.push(super::qualification::Answered {
+            batch_id: r.text(0)?,
+            item_id: r.text(1)?,
+            reference: serde_json::from_value(gold["answers"].clone()).unwrap_or_default(),
+            explanation: gold["explanation"].as_str().unwrap_or_default().to_string(),
+            status,
+            answers: serde_json::from_str(&answers).unwrap_or_default(),
+        });
+    }
+    let (pass, pass_question) = qualification_marks(tx)?;
+    let result = super::qualification::evaluate(&items, pass, pass_question);
+    tx.exec(
+        "UPDATE raters SET qualification = ?1, qualification_detail = ?2 WHERE id = ?3",
+        &vals![
+            result.status.clone(),
+            serde_json::to_string(&result).unwrap_or_default(),
+            rater
+        ],
+    )?;
+    Ok(())
+}
+
 /// Keys per `IN (...)` list.
 const IN_CHUNK: usize = 100;
 
@@ -1406,6 +1675,7 @@ fn placeholders(first: usize, n: usize) -> String {
 const LOAD_CHUNK: usize = 200;
 
 struct NewItem {
+    qualification: i64,
     line: u64,
     id: String,
     seq: i64,
@@ -1433,26 +1703,16 @@ fn insert_items(
         cause: e,
     };
     let mut sql = String::from(
-        "INSERT INTO items (batch_id, item_id, seq, sha256, content, extras, gold, batch_rank, open_slots) VALUES ",
+        "INSERT INTO items (batch_id, item_id, seq, sha256, content, extras, gold, batch_rank, open_slots, qualification) VALUES ",
     );
-    let mut params = Vec::with_capacity(items.len() * 9);
+    let mut params = Vec::with_capacity(items.len() * 10);
     for (i, it) in items.iter().enumerate() {
-        let b = i * 9;
         if i > 0 {
             sql.push_str(", ");
         }
-        sql.push_str(&format!(
-            "(?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{})",
-            b + 1,
-            b + 2,
-            b + 3,
-            b + 4,
-            b + 5,
-            b + 6,
-            b + 7,
-            b + 8,
-            b + 9
-        ));
+        sql.push('(');
+        sql.push_str(&placeholders(i * 10 + 1, 10));
+        sql.push(')');
         params.extend(vals![
             batch,
             &it.id,
@@ -1462,7 +1722,8 @@ fn insert_items(
             &it.extras,
             it.gold.clone(),
             rank,
-            it.slots
+            it.slots,
+            it.qualification
         ]);
     }
     sql.push_str(" ON CONFLICT (batch_id, item_id) DO NOTHING RETURNING item_id");

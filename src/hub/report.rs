@@ -40,6 +40,13 @@ pub struct RaterFigures {
     /// Gold items whose record the rater changed after the first (for instance after
     /// calibration showed the reference): kept, shown here, never rescored.
     pub gold_changed_after_feedback: usize,
+    /// `passed`, `failed` or `exempt` (worked before the qualification set came), when
+    /// the hub has a qualification set and the rater has a result.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qualification: Option<String>,
+    /// The qualification score.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qualification_score: Option<f64>,
 }
 
 /// One agreement figure.
@@ -278,6 +285,8 @@ pub fn report(batches: &[BatchRow], records: &[RecordRow]) -> Report {
                 gold_correct: correct,
                 gold_accuracy: (!gold.is_empty()).then(|| correct as f64 / gold.len() as f64),
                 gold_changed_after_feedback: changed,
+                qualification: None,
+                qualification_score: None,
             }
         })
         .collect();
