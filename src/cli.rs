@@ -54,6 +54,9 @@ pub enum Command {
     Hub(HubCommand),
     /// Per batch: items to do, done, skipped, flagged, exported.
     Status(StatusArgs),
+    /// Your own figures: items and hours today and this week, speed, and what the hub
+    /// reports about you (as of your last pull).
+    Stats(StatusArgs),
     /// Write finished, not yet exported annotations into a signed bundle.
     Export(ExportArgs),
     /// Check a bundle's signature, manifest and item hashes.

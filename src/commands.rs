@@ -9,6 +9,7 @@ pub mod label;
 pub mod open;
 pub mod pull;
 pub mod push;
+pub mod stats;
 pub mod status;
 pub mod verify;
 

@@ -469,3 +469,75 @@ fn the_qualification_gate_lets_through_only_raters_who_pass(backend: Backend) {
         "{out}"
     );
 }
+
+both_backends!(a_rater_sees_what_the_hub_reports_about_them_and_nothing_else);
+
+fn a_rater_sees_what_the_hub_reports_about_them_and_nothing_else(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = HubTarget::new(backend, dir.path());
+    let hub = |args: &[&str]| -> String {
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("verdict"))
+            .arg("hub")
+            .args(args)
+            .args(["--db", db.arg()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    hub(&["init", "--gold-rate", "0.25"]);
+    let work = batch_with_gold(dir.path(), 6, 2);
+    hub(&["load", work.to_str().unwrap(), "--overlap", "2"]);
+    let h = common::hubdb::Hub::start(&db);
+    let (ann, ann_token) = workstation_rater(&db, "ann");
+    let (ben, ben_token) = workstation_rater(&db, "ben");
+    ann.ok(&["pull", &h.url, "--token", &ann_token, "--max", "8"]);
+    ben.ok(&["pull", &h.url, "--token", &ben_token, "--max", "8"]);
+    label_batch(&ann, "work", "safe", false);
+    label_batch(&ben, "work", "refusal_ok", false);
+    ann.ok(&["push", &h.url, "--token", &ann_token]);
+    ben.ok(&["push", &h.url, "--token", &ben_token]);
+    // The next pull brings the hub's figures; `verdict stats` shows them offline.
+    ann.ok(&["pull", &h.url, "--token", &ann_token, "--max", "8"]);
+    drop(h);
+    let stats: serde_json::Value = serde_json::from_str(&ann.ok(&["stats", "--json"])).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&hub(&["report", "--json"])).unwrap();
+    let ann_in_report = report["raters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rater"] == "ann")
+        .unwrap()
+        .clone();
+    let mine = &stats["hub"]["figures"];
+    for field in [
+        "items_done",
+        "median_seconds",
+        "gold_items",
+        "gold_correct",
+        "gold_accuracy",
+    ] {
+        assert_eq!(mine[field], ann_in_report[field], "{field}: {stats}");
+    }
+    assert_eq!(mine["items_done"], 8);
+    // Ann said "complied" where Ben said "refused": on the items both rated, no majority
+    // on behaviour (a tie) and a shared one on harm.
+    assert!(
+        mine["with_majority"]["harm"][1].as_u64().unwrap() > 0,
+        "{mine}"
+    );
+    // Her own cache's figures.
+    assert_eq!(stats["all"]["items"], 8);
+    assert_eq!(stats["today"]["items"], 8);
+    // Nothing about anyone else.
+    assert!(!stats.to_string().contains("ben"), "{stats}");
+    let text = ann.ok(&["stats"]);
+    assert!(
+        text.contains("What the hub reports about you") && text.contains("items received 8"),
+        "{text}"
+    );
+}

@@ -191,6 +191,15 @@ fn from_hub(env: &Env, url: &str, args: &PullArgs) -> anyhow::Result<()> {
     if let Some(q) = &resp.qualification {
         print_qualification(q);
     }
+    // The hub's figures about this rater, kept for `verdict stats` and the workstation
+    // (offline later). A hub that cannot say is no reason to fail the pull.
+    match crate::hub::client::me(url, token) {
+        Ok(f) => {
+            let kept = serde_json::json!({"from": url, "at": crate::store::rfc3339(crate::store::now_ms()), "figures": f, "qualification": resp.qualification});
+            store.ui_set(crate::commands::stats::HUB_FIGURES_KEY, &kept.to_string())?;
+        }
+        Err(e) => crate::errln!("note: your figures from the hub are not updated: {e:#}"),
+    }
     if !refused.is_empty() {
         for r in &refused {
             crate::errln!("error: {url}: {r}");

@@ -77,3 +77,29 @@ pub fn push(
 ) -> anyhow::Result<PushResponse> {
     call(base, "/v1/push", token, PushRequest { bundle, signature })
 }
+
+/// What the hub reports about this rater (`GET /v1/me`).
+pub fn me(base: &str, token: &str) -> anyhow::Result<super::report::MyFigures> {
+    let url = endpoint(base, "/v1/me");
+    let mut resp = ureq::get(&url)
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .map_err(|e| anyhow::anyhow!("cannot reach the hub at {base}: {e}"))?;
+    let status = resp.status();
+    let text = resp
+        .body_mut()
+        .with_config()
+        .limit(16 * 1024 * 1024)
+        .read_to_string()
+        .map_err(|e| anyhow::anyhow!("{url}: reading the answer failed: {e}"))?;
+    if !status.is_success() {
+        anyhow::bail!(
+            "the hub refused ({status}): {}",
+            crate::safe::sanitize_line(&text)
+        );
+    }
+    serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{url}: unexpected answer: {e}"))
+}

@@ -2089,17 +2089,19 @@ impl HubDb {
 
     /// Every stored record, by batch, item and rater.
     pub fn all_records(&mut self) -> Result<Vec<RecordRow>, HubError> {
-        let rows = self
-            .conn
-            .rows(
-                "SELECT ra.name, i.batch_id, i.item_id, i.sha256, i.gold, r.status, r.answers, r.justification,
-                        r.skip_reason, r.escalation, r.active_ms, g.status, g.answers
-                 FROM records r JOIN raters ra ON ra.id = r.rater JOIN items i ON i.key = r.item
-                 LEFT JOIN gold_first g ON g.item = r.item AND g.rater = r.rater
-                 ORDER BY i.batch_id, i.seq, ra.name",
-                &[],
-            )
-            .map_err(|e| self.err(e))?;
+        self.record_rows("", &[])
+    }
+
+    fn record_rows(&mut self, filter: &str, params: &[Val]) -> Result<Vec<RecordRow>, HubError> {
+        let sql = format!(
+            "SELECT ra.name, i.batch_id, i.item_id, i.sha256, i.gold, r.status, r.answers, r.justification,
+                    r.skip_reason, r.escalation, r.active_ms, g.status, g.answers
+             FROM records r JOIN raters ra ON ra.id = r.rater JOIN items i ON i.key = r.item
+             LEFT JOIN gold_first g ON g.item = r.item AND g.rater = r.rater
+             {filter}
+             ORDER BY i.batch_id, i.seq, ra.name"
+        );
+        let rows = self.conn.rows(&sql, params).map_err(|e| self.err(e))?;
         let decode = |r: &Row| -> Result<RecordRow, SqlError> {
             let gold = r.opt_text(4)?;
             let answers = r.text(6)?;
@@ -2132,6 +2134,23 @@ impl HubDb {
             .map(decode)
             .collect::<Result<_, _>>()
             .map_err(|e| self.err(e))
+    }
+
+    /// What the hub reports about this rater (and nothing about anyone else): from the
+    /// records of the items they worked on.
+    pub fn my_figures(&mut self, rater: &Rater) -> Result<super::report::MyFigures, HubError> {
+        let rows = self.record_rows(
+            "WHERE r.item IN (SELECT item FROM records WHERE rater = ?1)",
+            &vals![rater.id],
+        )?;
+        let batches = self.batches()?;
+        let mut f = super::report::my_figures(&batches, &rows, &rater.name);
+        f.qualification = self
+            .qualifications()?
+            .into_iter()
+            .find(|(n, _, _)| *n == rater.name)
+            .and_then(|(_, status, _)| status);
+        Ok(f)
     }
 
     /// Every batch with its schema and item counts.

@@ -317,6 +317,81 @@ pub struct DatasetRow {
     pub agreement: BTreeMap<String, f64>,
 }
 
+/// What the hub reports about one rater, for that rater (`GET /v1/me`, `verdict stats`):
+/// the report's own figures, and per question how often the rater's answer was the
+/// majority's on items other raters answered too. Nothing about any other rater.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct MyFigures {
+    /// The rater's name.
+    pub rater: String,
+    /// Records received.
+    pub items_done: usize,
+    /// Median active seconds per item.
+    pub median_seconds: f64,
+    /// Gold items answered (first records) and answered right.
+    pub gold_items: usize,
+    /// Of those, right on every question.
+    pub gold_correct: usize,
+    /// `gold_correct / gold_items`.
+    pub gold_accuracy: Option<f64>,
+    /// Gold items changed after the first record (never rescored).
+    pub gold_changed_after_feedback: usize,
+    /// Per question: (items where the rater's answer was the majority's, items with a
+    /// majority and at least one other rater).
+    pub with_majority: BTreeMap<String, (usize, usize)>,
+    /// Qualification result, when the hub has a set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qualification: Option<String>,
+}
+
+/// The figures of `rater` from the records of the items they worked on (every rater's
+/// records of those items, for the majorities).
+pub fn my_figures(batches: &[BatchRow], records: &[RecordRow], rater: &str) -> MyFigures {
+    let mine: Vec<RecordRow> = records
+        .iter()
+        .filter(|r| r.rater == rater)
+        .cloned()
+        .collect();
+    let r = report(batches, &mine);
+    let f = r.raters.into_iter().find(|x| x.rater == rater);
+    let mut with_majority: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for row in dataset(records) {
+        if row.gold || row.ratings.len() < 2 {
+            continue;
+        }
+        let Some(own) = records
+            .iter()
+            .find(|r| r.rater == rater && r.batch == row.batch_id && r.item == row.item_id)
+        else {
+            continue;
+        };
+        if own.status != "done" {
+            continue;
+        }
+        for (q, majority) in &row.majority {
+            let e = with_majority.entry(q.clone()).or_default();
+            e.1 += 1;
+            if own.answers.get(q) == Some(majority) {
+                e.0 += 1;
+            }
+        }
+    }
+    MyFigures {
+        rater: rater.to_string(),
+        items_done: f.as_ref().map(|x| x.items_done).unwrap_or(0),
+        median_seconds: f.as_ref().map(|x| x.median_seconds).unwrap_or(0.0),
+        gold_items: f.as_ref().map(|x| x.gold_items).unwrap_or(0),
+        gold_correct: f.as_ref().map(|x| x.gold_correct).unwrap_or(0),
+        gold_accuracy: f.as_ref().and_then(|x| x.gold_accuracy),
+        gold_changed_after_feedback: f
+            .as_ref()
+            .map(|x| x.gold_changed_after_feedback)
+            .unwrap_or(0),
+        with_majority,
+        qualification: None,
+    }
+}
+
 /// The merged dataset: one row per item with records.
 pub fn dataset(records: &[RecordRow]) -> Vec<DatasetRow> {
     let mut items: BTreeMap<(&str, &str), Vec<&RecordRow>> = BTreeMap::new();

@@ -261,6 +261,18 @@ async fn push(State(pool): State<Pool>, headers: HeaderMap, body: Body) -> Respo
     }
 }
 
+/// `GET /v1/me`: what the hub reports about the rater whose token this is.
+async fn me(State(pool): State<Pool>, headers: HeaderMap) -> Response {
+    let r = match rater(&pool, &headers).await {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    match with_db(&pool, move |d| d.my_figures(&r)).await {
+        Ok(f) => Json(f).into_response(),
+        Err(e) => e,
+    }
+}
+
 async fn status(State(pool): State<Pool>, headers: HeaderMap) -> Response {
     let Some(token) = bearer(&headers) else {
         return error(StatusCode::UNAUTHORIZED, "missing admin token", vec![]);
@@ -305,6 +317,7 @@ pub fn router(pool: Pool) -> Router {
         .route("/health", get(health))
         .route("/v1/pull", post(pull))
         .route("/v1/push", post(push))
+        .route("/v1/me", get(me))
         .route("/v1/admin/status", get(status))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

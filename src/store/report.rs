@@ -388,6 +388,24 @@ impl Store {
     }
 
     /// Keeps the hub's reference answers for gold items the rater labelled (all or none).
+    /// Every finished item: (submitted at, active ms, pairwise, status), oldest first.
+    pub fn finished_work(&self) -> Result<Vec<(i64, i64, bool, String)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT a.submitted_at, a.active_ms, i.pairwise, a.status FROM annotations a
+                 JOIN items i ON i.key = a.item
+                 WHERE a.status IN ('done', 'skipped') AND a.submitted_at IS NOT NULL
+                 ORDER BY a.submitted_at",
+            )
+            .map_err(|e| self.err(e))?;
+        st.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0, r.get(3)?))
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| self.err(e))
+    }
+
     pub fn save_calibration(
         &mut self,
         items: &[crate::hub::api::Calibration],
