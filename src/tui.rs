@@ -68,7 +68,7 @@ pub fn resolve(state: &State, ev: &KeyEvent) -> Option<Action> {
                 _ => Action::Dismiss,
             });
         }
-        Some(Overlay::Break) => return Some(Action::Dismiss),
+        Some(Overlay::Break | Overlay::Stats(_)) => return Some(Action::Dismiss),
         Some(Overlay::Prompt(..)) => {
             if ev.code == KeyCode::Esc {
                 return Some(Action::Dismiss);

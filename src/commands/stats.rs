@@ -49,7 +49,9 @@ fn period(rows: &[&(i64, i64, bool, String)]) -> Period {
     Period {
         items,
         active_hours: (hours * 100.0).round() / 100.0,
-        items_per_hour: (hours > 0.0).then(|| ((items as f64 / hours) * 10.0).round() / 10.0),
+        // (Not before five active minutes: a rate from a few seconds means nothing.)
+        items_per_hour: (hours >= 1.0 / 12.0)
+            .then(|| ((items as f64 / hours) * 10.0).round() / 10.0),
     }
 }
 
@@ -77,74 +79,99 @@ pub fn compute(work: &[(i64, i64, bool, String)], now: i64) -> Stats {
     }
 }
 
-/// Prints the figures, or JSON with `--json`.
-pub fn run(env: &Env, json: bool) -> anyhow::Result<()> {
-    let store = Store::open(&env.data_dir)?;
-    let mut stats = compute(&store.finished_work()?, now_ms());
+/// The figures for this cache: its finished work, and the hub's as of the last pull.
+pub fn gather(store: &Store, now: i64) -> Result<Stats, crate::store::StoreError> {
+    let mut stats = compute(&store.finished_work()?, now);
     stats.hub = store
         .ui_get(HUB_FIGURES_KEY)?
         .and_then(|v| serde_json::from_str(&v).ok());
-    if json {
-        crate::outln!("{}", crate::safe::json_pretty(&stats)?);
-        return Ok(());
-    }
+    Ok(stats)
+}
+
+/// The figures as lines of text (for `verdict stats` and the workstation's `I` screen).
+/// What the hub said is untrusted: every piece of it is made safe for a terminal.
+pub fn lines(store: &Store, now: i64) -> Result<Vec<String>, crate::store::StoreError> {
+    Ok(text(&gather(store, now)?))
+}
+
+fn text(stats: &Stats) -> Vec<String> {
+    let mut out = Vec::new();
     let line = |name: &str, p: &Period| {
-        crate::outln!(
-            "  {name:<10} {:>6} items  {:>7.2} h active  {}",
+        format!(
+            "  {name:<10} {:>6} {:<5}  {:>7.2} h active  {}",
             p.items,
+            if p.items == 1 { "item" } else { "items" },
             p.active_hours,
             p.items_per_hour
                 .map(|x| format!("{x:.1} items/h"))
                 .unwrap_or_else(|| "-".into())
-        );
+        )
     };
-    crate::outln!("Your work in this cache (UTC)");
-    line("today", &stats.today);
-    line("this week", &stats.this_week);
-    line("all", &stats.all);
+    out.push("Your work in this cache (UTC)".to_string());
+    out.push(line("today", &stats.today));
+    out.push(line("this week", &stats.this_week));
+    out.push(line("all", &stats.all));
     let secs = |x: Option<f64>| x.map(|s| format!("{s:.1} s")).unwrap_or_else(|| "-".into());
-    crate::outln!(
+    out.push(format!(
         "  median per item: {} single, {} pairwise",
         secs(stats.median_seconds_single),
         secs(stats.median_seconds_pairwise)
-    );
+    ));
+    out.push(String::new());
     let Some(hub) = &stats.hub else {
-        crate::outln!("\nNo figures from a hub yet: they come with your next pull from one.");
-        return Ok(());
+        out.push("No figures from a hub yet: they come with your next pull from one.".into());
+        return out;
     };
     let s = |v: &serde_json::Value| crate::safe::sanitize_line(v.as_str().unwrap_or("?"));
-    crate::outln!(
-        "\nWhat the hub reports about you (as of {}, {})",
+    out.push(format!(
+        "What the hub reports about you (as of {}, {})",
         s(&hub["at"]),
         s(&hub["from"])
-    );
+    ));
     let f = &hub["figures"];
-    crate::outln!(
+    out.push(format!(
         "  items received {}, median {:.1} s per item",
         f["items_done"].as_u64().unwrap_or(0),
         f["median_seconds"].as_f64().unwrap_or(0.0)
-    );
-    match f["gold_accuracy"].as_f64() {
-        Some(a) => crate::outln!(
+    ));
+    out.push(match f["gold_accuracy"].as_f64() {
+        Some(a) => format!(
             "  gold accuracy {:.0}% ({} of {}; first records; {} changed after)",
             a * 100.0,
             f["gold_correct"].as_u64().unwrap_or(0),
             f["gold_items"].as_u64().unwrap_or(0),
             f["gold_changed_after_feedback"].as_u64().unwrap_or(0)
         ),
-        None => crate::outln!("  gold accuracy: no gold items answered yet"),
-    }
+        None => "  gold accuracy: no gold items answered yet".into(),
+    });
     if let Some(m) = f["with_majority"].as_object() {
         for (q, v) in m {
             let (agree, n) = (v[0].as_u64().unwrap_or(0), v[1].as_u64().unwrap_or(0));
-            crate::outln!(
+            out.push(format!(
                 "  {:<20} same as the majority on {agree} of {n} items",
                 crate::safe::sanitize_line(q)
-            );
+            ));
         }
     }
     if let Some(q) = f["qualification"].as_str() {
-        crate::outln!("  qualification: {}", crate::safe::sanitize_line(q));
+        out.push(format!(
+            "  qualification: {}",
+            crate::safe::sanitize_line(q)
+        ));
+    }
+    out
+}
+
+/// Prints the figures, or JSON with `--json`.
+pub fn run(env: &Env, json: bool) -> anyhow::Result<()> {
+    let store = Store::open(&env.data_dir)?;
+    let stats = gather(&store, now_ms())?;
+    if json {
+        crate::outln!("{}", crate::safe::json_pretty(&stats)?);
+        return Ok(());
+    }
+    for l in text(&stats) {
+        crate::outln!("{l}");
     }
     Ok(())
 }

@@ -91,6 +91,8 @@ commands! {
     ToggleAutoAdvance => "toggle_auto_advance",
     /// Show the help screen.
     Help => "help",
+    /// Show your own figures (today, this week, what the hub reports about you).
+    Stats => "stats",
     /// Quit.
     Quit => "quit",
 }

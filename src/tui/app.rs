@@ -13,7 +13,7 @@
 use super::action::{Action, Command};
 use super::keymap::Keymap;
 use super::markdown::Guide;
-use super::state::{Entry, Message, Progress, Settings, State};
+use super::state::{Entry, Message, Overlay, Progress, Settings, State};
 use super::update::{self, Effect};
 use crate::store::{Act, Store, StoreError, now_ms};
 
@@ -230,6 +230,11 @@ impl App {
                         self.say(format!("flagged for the policy team ({reason})"), false);
                     }),
                 Effect::SavePosition(key) => self.store.ui_set(POSITION_KEY, &key.to_string()),
+                Effect::ShowStats => {
+                    crate::commands::stats::lines(&self.store, now_ms()).map(|l| {
+                        self.state.overlay = Some(Overlay::Stats(l));
+                    })
+                }
                 Effect::Search(text) => self.store.search(&text).map(|keys| {
                     for fx in update::search_results(&mut self.state, &text, &keys)
                         .into_iter()

@@ -82,6 +82,8 @@ pub enum Overlay {
     Help(usize),
     /// The break reminder.
     Break,
+    /// The rater's own figures (lines of text).
+    Stats(Vec<String>),
     /// A one-line prompt.
     Prompt(PromptKind, Editor),
 }

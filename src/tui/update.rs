@@ -33,6 +33,8 @@ pub enum Effect {
     SavePosition(i64),
     /// Find the next item (after the current one) whose id or text contains this.
     Search(String),
+    /// Show the rater's own figures.
+    ShowStats,
 }
 
 /// Keys idle longer than this stop counting as active time.
@@ -709,6 +711,7 @@ fn run(state: &mut State, cmd: Command) -> Vec<Effect> {
             state.overlay = Some(Overlay::Help(0));
             vec![]
         }
+        Command::Stats => vec![Effect::ShowStats],
         Command::Quit => {
             state.quit = true;
             leave_item(state)

@@ -188,6 +188,21 @@ pub fn overlay(f: &mut Frame<'_>, state: &State, area: Rect) {
                 r,
             );
         }
+        Overlay::Stats(lines) => {
+            let r = centered(area, 84, lines.len() as u16 + 2);
+            f.render_widget(Clear, r);
+            f.render_widget(
+                Paragraph::new(
+                    lines
+                        .iter()
+                        .map(|l| Line::from(l.clone()))
+                        .collect::<Vec<_>>(),
+                )
+                .wrap(Wrap { trim: false })
+                .block(block(" Your figures (any key closes) ".into())),
+                r,
+            );
+        }
         Overlay::Break => {
             let minutes = (state.now_ms - state.session.stretch_since_ms) / 60_000;
             let text = format!(
