@@ -68,7 +68,16 @@ pub fn resolve(state: &State, ev: &KeyEvent) -> Option<Action> {
                 _ => Action::Dismiss,
             });
         }
-        Some(Overlay::Break | Overlay::Stats(_)) => return Some(Action::Dismiss),
+        Some(Overlay::Stats(..)) => {
+            return Some(match ev.code {
+                KeyCode::Down | KeyCode::PageDown | KeyCode::Char('j') => {
+                    Action::Edit(EditKey::Down)
+                }
+                KeyCode::Up | KeyCode::PageUp | KeyCode::Char('k') => Action::Edit(EditKey::Up),
+                _ => Action::Dismiss,
+            });
+        }
+        Some(Overlay::Break) => return Some(Action::Dismiss),
         Some(Overlay::Prompt(..)) => {
             if ev.code == KeyCode::Esc {
                 return Some(Action::Dismiss);

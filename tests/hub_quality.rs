@@ -447,6 +447,25 @@ fn the_qualification_gate_lets_through_only_raters_who_pass(backend: Backend) {
         !out.contains("batch work"),
         "no work for a rater who failed: {out}"
     );
+    // The workstation says so on opening, and its I screen has the reasons (offline).
+    {
+        let app = ben.workstation();
+        let msg = app
+            .state
+            .message
+            .as_ref()
+            .map(|m| m.text.clone())
+            .unwrap_or_default();
+        assert!(msg.contains("Qualification failed: press I"), "{msg}");
+        let lines = verdict::commands::stats::lines(&app.store, verdict::store::now_ms())
+            .unwrap()
+            .join("\n");
+        assert!(
+            lines.contains("What differed from the reference")
+                && lines.contains("yours full_refusal, reference full_compliance. A safe request"),
+            "{lines}"
+        );
+    }
     // Gaming: with the reference answers in hand (calibration), Ben relabels and pushes
     // revision 2. His result does not move.
     label_batch(&ben, "qual-2026", "safe", true);

@@ -212,54 +212,10 @@ fn from_hub(env: &Env, url: &str, args: &PullArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Where the rater stands with the hub's qualification set; what the hub says is
-/// untrusted text, printed one line per field.
+/// Where the rater stands with the hub's qualification set.
 fn print_qualification(q: &crate::hub::api::Qualification) {
-    use crate::safe::sanitize_line as line;
-    let pct = |x: f64| format!("{:.0}%", x * 100.0);
-    match q.status.as_str() {
-        "pending" => crate::outln!(
-            "Qualification: answer the {} qualification items first (pass mark {} of items right); other work comes once you pass",
-            q.to_answer,
-            pct(q.pass)
-        ),
-        "passed" => crate::outln!(
-            "Qualification passed ({} of items right)",
-            pct(q.score.unwrap_or(0.0))
-        ),
-        "exempt" => {}
-        _ => {
-            crate::outln!(
-                "Qualification not passed: {} of items right, {} needed{}. No work is sent until an admin allows a retake.",
-                pct(q.score.unwrap_or(0.0)),
-                pct(q.pass),
-                if q.pass_question > 0.0 {
-                    format!(" (and {} on each question)", pct(q.pass_question))
-                } else {
-                    String::new()
-                }
-            );
-            for (question, share) in &q.per_question {
-                crate::outln!("  {:<20} {} right", line(question), pct(*share));
-            }
-            crate::outln!("What differed from the reference, and why:");
-            for m in &q.missed {
-                let yours = m
-                    .yours
-                    .as_ref()
-                    .map(|a| a.values().join(","))
-                    .unwrap_or_else(|| "(no answer)".into());
-                crate::outln!(
-                    "  {}/{} {}: yours {}, reference {}. {}",
-                    line(&m.batch_id),
-                    line(&m.item_id),
-                    line(&m.question),
-                    line(&yours),
-                    line(&m.reference.values().join(",")),
-                    line(&m.explanation)
-                );
-            }
-        }
+    for l in crate::commands::stats::qualification_lines(q) {
+        crate::outln!("{l}");
     }
 }
 

@@ -153,13 +153,81 @@ fn text(stats: &Stats) -> Vec<String> {
             ));
         }
     }
-    if let Some(q) = f["qualification"].as_str() {
-        out.push(format!(
-            "  qualification: {}",
-            crate::safe::sanitize_line(q)
-        ));
+    match serde_json::from_value::<crate::hub::api::Qualification>(hub["qualification"].clone()) {
+        Ok(q) => {
+            out.push(String::new());
+            out.extend(qualification_lines(&q));
+        }
+        Err(_) => {
+            if let Some(q) = f["qualification"].as_str() {
+                out.push(format!(
+                    "  qualification: {}",
+                    crate::safe::sanitize_line(q)
+                ));
+            }
+        }
     }
     out
+}
+
+/// Where the rater stands with the hub's qualification set, as lines of text: what to do
+/// while it is pending; after a fail, each answer that differed, the reference and why.
+/// What the hub says is untrusted: every piece is made one safe line.
+pub fn qualification_lines(q: &crate::hub::api::Qualification) -> Vec<String> {
+    use crate::safe::sanitize_line as line;
+    let pct = |x: f64| format!("{:.0}%", x * 100.0);
+    let mut out = Vec::new();
+    match q.status.as_str() {
+        "pending" => out.push(format!(
+            "Qualification: answer the {} qualification items first (pass mark {} of items right); other work comes once you pass",
+            q.to_answer,
+            pct(q.pass)
+        )),
+        "passed" => out.push(format!(
+            "Qualification passed ({} of items right)",
+            pct(q.score.unwrap_or(0.0))
+        )),
+        "exempt" => {}
+        _ => {
+            out.push(format!(
+                "Qualification not passed: {} of items right, {} needed{}. No work is sent until an admin allows a retake.",
+                pct(q.score.unwrap_or(0.0)),
+                pct(q.pass),
+                if q.pass_question > 0.0 {
+                    format!(" (and {} on each question)", pct(q.pass_question))
+                } else {
+                    String::new()
+                }
+            ));
+            for (question, share) in &q.per_question {
+                out.push(format!("  {:<20} {} right", line(question), pct(*share)));
+            }
+            out.push("What differed from the reference, and why:".into());
+            for m in &q.missed {
+                let yours = m
+                    .yours
+                    .as_ref()
+                    .map(|a| a.values().join(","))
+                    .unwrap_or_else(|| "(no answer)".into());
+                out.push(format!(
+                    "  {}/{} {}: yours {}, reference {}. {}",
+                    line(&m.batch_id),
+                    line(&m.item_id),
+                    line(&m.question),
+                    line(&yours),
+                    line(&m.reference.values().join(",")),
+                    line(&m.explanation)
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The qualification status kept from the last pull, if the hub has a set.
+pub fn qualification_status(store: &Store) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(&store.ui_get(HUB_FIGURES_KEY).ok()??).ok()?;
+    v["qualification"]["status"].as_str().map(String::from)
 }
 
 /// Prints the figures, or JSON with `--json`.

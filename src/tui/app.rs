@@ -70,6 +70,22 @@ impl App {
         state.size = size;
         state.show_guidelines = size.0 >= 110;
         state.unexported = store.unexported()?;
+        // A rater held at the qualification gate learns it here, and where to read why.
+        match crate::commands::stats::qualification_status(&store).as_deref() {
+            Some("failed") => {
+                state.message = Some(Message {
+                    text: "Qualification failed: press I".into(),
+                    error: true,
+                })
+            }
+            Some("pending") => {
+                state.message = Some(Message {
+                    text: "Qualification first: press I".into(),
+                    error: false,
+                })
+            }
+            _ => {}
+        }
         let saved = store
             .ui_get(POSITION_KEY)?
             .and_then(|v| v.parse::<i64>().ok());
@@ -232,7 +248,7 @@ impl App {
                 Effect::SavePosition(key) => self.store.ui_set(POSITION_KEY, &key.to_string()),
                 Effect::ShowStats => {
                     crate::commands::stats::lines(&self.store, now_ms()).map(|l| {
-                        self.state.overlay = Some(Overlay::Stats(l));
+                        self.state.overlay = Some(Overlay::Stats(l, 0));
                     })
                 }
                 Effect::Search(text) => self.store.search(&text).map(|keys| {

@@ -82,8 +82,8 @@ pub enum Overlay {
     Help(usize),
     /// The break reminder.
     Break,
-    /// The rater's own figures (lines of text).
-    Stats(Vec<String>),
+    /// The rater's own figures (lines of text), scrolled this many rows.
+    Stats(Vec<String>, usize),
     /// A one-line prompt.
     Prompt(PromptKind, Editor),
 }

@@ -431,9 +431,9 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             vec![]
         }
         Action::Edit(k @ (EditKey::Down | EditKey::Up))
-            if matches!(state.overlay, Some(Overlay::Help(_))) =>
+            if matches!(state.overlay, Some(Overlay::Help(_) | Overlay::Stats(..))) =>
         {
-            if let Some(Overlay::Help(top)) = &mut state.overlay {
+            if let Some(Overlay::Help(top) | Overlay::Stats(_, top)) = &mut state.overlay {
                 *top = if k == EditKey::Down {
                     *top + 5
                 } else {

@@ -188,18 +188,34 @@ pub fn overlay(f: &mut Frame<'_>, state: &State, area: Rect) {
                 r,
             );
         }
-        Overlay::Stats(lines) => {
-            let r = centered(area, 84, lines.len() as u16 + 2);
+        Overlay::Stats(lines, top) => {
+            let inner_w = area.width.min(84).saturating_sub(2) as usize;
+            let rows: Vec<Line<'static>> = lines
+                .iter()
+                .flat_map(|l| {
+                    crate::tui::markdown::wrap_pieces(&[(l.clone(), Style::default())], inner_w)
+                        .into_iter()
+                        .map(|row| {
+                            Line::from(
+                                row.into_iter()
+                                    .map(|(t, s)| Span::styled(t, s))
+                                    .collect::<Vec<_>>(),
+                            )
+                        })
+                })
+                .collect();
+            let r = centered(area, 84, rows.len() as u16 + 2);
+            let inner_h = r.height.saturating_sub(2) as usize;
+            let top = (*top).min(rows.len().saturating_sub(inner_h));
+            let title = if rows.len() > inner_h {
+                " Your figures (↑↓ scroll, any other key closes) "
+            } else {
+                " Your figures (any key closes) "
+            };
             f.render_widget(Clear, r);
             f.render_widget(
-                Paragraph::new(
-                    lines
-                        .iter()
-                        .map(|l| Line::from(l.clone()))
-                        .collect::<Vec<_>>(),
-                )
-                .wrap(Wrap { trim: false })
-                .block(block(" Your figures (any key closes) ".into())),
+                Paragraph::new(rows.into_iter().skip(top).take(inner_h).collect::<Vec<_>>())
+                    .block(block(title.into())),
                 r,
             );
         }
