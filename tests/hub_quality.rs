@@ -479,6 +479,13 @@ fn the_qualification_gate_lets_through_only_raters_who_pass(backend: Backend) {
             && report.contains("passed (67% right)"),
         "{report}"
     );
+    // A retake for a rater who passed is refused (it would stop their work).
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("verdict"))
+        .args(["hub", "rater", "retake", "ann", "--db", db.arg()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ann passed"));
     // An admin allows a retake: the items come again, to be answered afresh.
     let out = hub(&["rater", "retake", "ben"]);
     assert!(out.contains("their result was: failed"), "{out}");

@@ -593,9 +593,45 @@ fn a_hub_of_the_previous_release_is_upgraded_in_place(backend: Backend) {
         .unwrap_err()
         .to_string();
     assert!(err.contains("503") && err.contains("upgraded"), "{err}");
+    // ... and its health check says so, so that a load balancer takes it out.
+    let (status, _) = http::request(&running.url, "GET", "/health", &[], b"");
+    assert_eq!(status, 503);
     let (ok, _, err) = hub(&db, &["status"]);
     assert!(!ok);
     assert!(err.contains("newer than this verdict"), "{err}");
+}
+
+#[test]
+fn one_key_one_rater_and_mistyped_databases_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = HubTarget::new(Backend::Sqlite, dir.path());
+    hub_ok(&db, &["init"]);
+    let ann = signer(&db, "ann");
+    let err = HubDb::open(&db)
+        .unwrap()
+        .add_rater("dave", &ann.kp.pk)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("already registered to rater 'ann'"), "{err}");
+    let out = verdict()
+        .args(["hub", "status", "--db", "postgress://u@h/db"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("'postgress://' is not a database"),
+        "{err}"
+    );
+    // A hint with a URL is quoted, so that it can be pasted into a shell.
+    let missing = HubDb::open("/nonexistent/hub.db?x&y")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        missing.contains("--db '/nonexistent/hub.db?x&y'"),
+        "{missing}"
+    );
 }
 
 #[test]

@@ -79,8 +79,26 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
             for w in &open.warnings {
                 crate::errln!("warning: {}:{}: {}", file.display(), w.line, w.message);
             }
+            let actual = hub
+                .progress()?
+                .into_iter()
+                .find(|p| p.0 == id)
+                .map(|p| p.1)
+                .unwrap_or(*overlap as i64);
+            let needs = if *gold {
+                "gold items go to every rater".to_string()
+            } else if actual != *overlap as i64 {
+                format!(
+                    "each needs {actual} raters (the batch was loaded before with overlap {actual}; --overlap applies to a new batch only)"
+                )
+            } else {
+                format!(
+                    "each needs {actual} rater{}",
+                    if actual == 1 { "" } else { "s" }
+                )
+            };
             crate::outln!(
-                "Loaded batch {id}: {added} new {}items, {same} already loaded; each needs {overlap} raters",
+                "Loaded batch {id}: {added} new {}items, {same} already loaded; {needs}",
                 if *gold { "gold " } else { "" }
             );
         }

@@ -142,6 +142,19 @@ ALTER TABLE raters ADD COLUMN qualification_detail TEXT;
 "#,
 ];
 
+/// A `--db` with a `scheme://` that is not PostgreSQL's is a mistyped URL, not a file.
+fn unknown_scheme(target: &Target) -> Result<(), HubError> {
+    if let Target::Sqlite(p) = target
+        && let Some((scheme, _)) = p.to_str().and_then(|s| s.split_once("://"))
+    {
+        return Err(refused(format!(
+            "'{}://' is not a database verdict knows: give a SQLite file path or a postgres:// URL",
+            crate::safe::sanitize_line(scheme)
+        )));
+    }
+    Ok(())
+}
+
 fn newer(at: &str, found: i64) -> HubError {
     refused(format!(
         "the hub database {at} has schema version {found}, newer than this verdict's {}; run the newer verdict (this one would not understand it, and changed nothing)",
@@ -163,7 +176,7 @@ pub const MAX_LEASE_HOURS: i64 = 24 * 366 * 10;
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
     /// No hub at the target.
-    #[error("no hub database at {0}; create one with: verdict hub init --db {0}")]
+    #[error("no hub database at {0}; create one with: verdict hub init --db {q}", q = super::sql::shell_quote(.0))]
     Missing(String),
     /// A hub already exists.
     #[error("a hub database already exists at {0}")]
@@ -369,9 +382,17 @@ impl HubDb {
     }
 
     /// Checks the connection works (for a pool).
-    pub fn ping(&mut self) -> Result<(), HubError> {
+    /// (Also fails when the schema is no longer this verdict's, so that a load balancer's
+    /// health check takes a process out that would refuse every request.)
+    /// Checks only that the connection answers (for the pool).
+    pub fn alive(&mut self) -> Result<(), HubError> {
         self.conn.rows("SELECT 1", &[]).map_err(|e| self.err(e))?;
         Ok(())
+    }
+
+    pub fn ping(&mut self) -> Result<(), HubError> {
+        let at = self.at();
+        HubDb::check_schema(&mut self.conn, &at)
     }
 
     /// Brings the schema up to this version's, under a lock that makes a second process
@@ -412,6 +433,7 @@ impl HubDb {
         gold_rate: f64,
     ) -> Result<(HubDb, String), HubError> {
         let target = target.into();
+        unknown_scheme(&target)?;
         if !(1..=MAX_LEASE_HOURS).contains(&lease_hours) {
             return Err(refused(format!(
                 "--lease-hours must be between 1 and {MAX_LEASE_HOURS} (ten years)"
@@ -469,8 +491,9 @@ impl HubDb {
         if v < MIGRATIONS.len() as i64 {
             let at = db.target.display();
             return Err(refused(format!(
-                "the hub database {at} has schema version {v}, older than this verdict's {}: stop every hub process (verdict hub serve) using it, then upgrade it once with: verdict hub migrate --db {at}",
-                MIGRATIONS.len()
+                "the hub database {at} has schema version {v}, older than this verdict's {}: stop every hub process (verdict hub serve) using it, then upgrade it once with: verdict hub migrate --db {}",
+                MIGRATIONS.len(),
+                super::sql::shell_quote(&at)
             )));
         }
         Ok(db)
@@ -494,6 +517,7 @@ impl HubDb {
 
     fn open_any(target: impl Into<Target>) -> Result<(HubDb, i64), HubError> {
         let target = target.into();
+        unknown_scheme(&target)?;
         if let Target::Sqlite(path) = &target
             && !path.exists()
         {
@@ -578,6 +602,19 @@ impl HubDb {
     /// Registers a rater; returns the access token (shown once; only its hash is kept).
     pub fn add_rater(&mut self, name: &str, pubkey: &PublicKey) -> Result<String, HubError> {
         crate::config::check_rater(name).map_err(|e| refused(e.to_string()))?;
+        // One key, one rater: bundles dropped in a folder are matched to their rater by
+        // the signing key, and a signature must say who did the work.
+        let key_id = crate::keys::key_id(pubkey.keynum());
+        if let Some(other) = self
+            .conn
+            .row("SELECT name FROM raters WHERE key_id = ?1", &vals![&key_id])
+            .map_err(|e| self.err(e))?
+        {
+            return Err(refused(format!(
+                "key {key_id} is already registered to rater '{}'; each rater signs with their own key (verdict key show makes one)",
+                crate::safe::sanitize_line(&other.text(0).map_err(|e| self.err(e))?)
+            )));
+        }
         let token = new_token();
         let line = pubkey.to_base64();
         let n = self
@@ -625,6 +662,11 @@ impl HubDb {
             return Err(refused(format!("no rater named '{name}' on this hub")));
         };
         let (id, before) = (row.int(0).map_err(sq)?, row.opt_text(1).map_err(sq)?);
+        if before.as_deref() == Some("passed") {
+            return Err(refused(format!(
+                "{name} passed the qualification; a retake would stop their work. Nothing was changed"
+            )));
+        }
         for sql in [
             "DELETE FROM gold_first WHERE rater = ?1 AND item IN (SELECT key FROM items WHERE qualification = 1)",
             "DELETE FROM records WHERE rater = ?1 AND item IN (SELECT key FROM items WHERE qualification = 1)",

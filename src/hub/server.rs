@@ -40,7 +40,7 @@ impl r2d2::ManageConnection for Manager {
     }
 
     fn is_valid(&self, conn: &mut HubDb) -> Result<(), HubError> {
-        conn.ping()
+        conn.alive()
     }
 
     fn has_broken(&self, conn: &mut HubDb) -> bool {

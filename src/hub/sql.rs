@@ -23,6 +23,7 @@ impl Target {
     /// `postgres://` and `postgresql://` name a PostgreSQL database; anything else is a
     /// SQLite file path.
     pub fn parse(s: &str) -> Target {
+        // (Any other `scheme://` is neither: `Conn::sqlite` refuses it by name.)
         if s.starts_with("postgres://") || s.starts_with("postgresql://") {
             Target::Postgres(s.to_string())
         } else {
@@ -81,6 +82,21 @@ fn pg_tls_params(url: &str) -> (String, Option<String>) {
             Some(("sslmode", v)) => mode = Some(v.to_string()),
             _ => kept.push(pair.to_string()),
         }
+    }
+    if let Some(m) = &mode
+        && ![
+            "disable",
+            "allow",
+            "prefer",
+            "require",
+            "verify-ca",
+            "verify-full",
+        ]
+        .contains(&m.as_str())
+    {
+        // The driver would refuse it too, less plainly; say what is allowed.
+        kept.push(format!("sslmode={m}"));
+        return (format!("{base}?{}", kept.join("&")), root);
     }
     let mode = match mode.as_deref() {
         Some("verify-ca" | "verify-full" | "require") => "require",
@@ -148,6 +164,19 @@ fn tls_connector(root: Option<&str>) -> Result<tokio_postgres_rustls::MakeRustls
     .with_root_certificates(roots)
     .with_no_client_auth();
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+/// A `--db` value as a shell would need it pasted back: single-quoted when it holds
+/// anything a shell reads (`&` in a URL's parameters splits the command).
+pub fn shell_quote(s: &str) -> String {
+    let s = crate::safe::sanitize_line(s);
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-:@+,=".contains(c))
+    {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 /// A value going in or coming out.
@@ -454,6 +483,16 @@ impl rusqlite::ToSql for Val {
 impl Conn {
     /// Opens a SQLite file (created if missing) in WAL mode with full sync.
     pub fn sqlite(path: &std::path::Path) -> Result<Conn, SqlError> {
+        if let Some((scheme, _)) = path.to_str().and_then(|p| p.split_once("://")) {
+            return Err(SqlError {
+                message: format!(
+                    "'{}://' is not a database verdict knows: give a SQLite file path or a postgres:// URL",
+                    crate::safe::sanitize_line(scheme)
+                ),
+                retry: false,
+                unique: false,
+            });
+        }
         let conn = rusqlite::Connection::open(path)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
