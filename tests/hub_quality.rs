@@ -197,19 +197,7 @@ fn escalations_are_grouped_for_the_policy_team_and_resolved(backend: Backend) {
     }
     let (bundle, sig) = signed_bundle(&resp, &records, "ann", &kp, None);
     hub.push(&ann, bundle.as_bytes(), &sig).unwrap();
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("verdict"))
-            .arg("hub")
-            .args(args)
-            .args(["--db", db.arg()])
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let run = |args: &[&str]| common::hubdb::hub_run(&db, args);
     let (ok, json, err) = run(&["escalations", "--json"]);
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
@@ -349,20 +337,7 @@ fn label_batch(s: &common::Sandbox, batch: &str, preset: &str, revise: bool) {
 fn the_qualification_gate_lets_through_only_raters_who_pass(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let db = HubTarget::new(backend, dir.path());
-    let hub = |args: &[&str]| -> String {
-        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("verdict"))
-            .arg("hub")
-            .args(args)
-            .args(["--db", db.arg()])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let hub = |args: &[&str]| common::hubdb::hub_ok(&db, args);
     hub(&["init", "--gold-rate", "0"]);
     hub(&["load", batch_with_gold(dir.path(), 6, 0).to_str().unwrap()]);
     // Three qualification items: two safe and helped, one a harmful request rightly refused.
@@ -501,20 +476,7 @@ both_backends!(a_rater_sees_what_the_hub_reports_about_them_and_nothing_else);
 fn a_rater_sees_what_the_hub_reports_about_them_and_nothing_else(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let db = HubTarget::new(backend, dir.path());
-    let hub = |args: &[&str]| -> String {
-        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("verdict"))
-            .arg("hub")
-            .args(args)
-            .args(["--db", db.arg()])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let hub = |args: &[&str]| common::hubdb::hub_ok(&db, args);
     hub(&["init", "--gold-rate", "0.25"]);
     let work = batch_with_gold(dir.path(), 6, 2);
     hub(&["load", work.to_str().unwrap(), "--overlap", "2"]);

@@ -5,7 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::disallowed_macros)]
 
 mod common;
-use common::hubdb::{Backend, Hub, HubTarget, records_for, rss_mib, signed_bundle};
+use common::hubdb::{
+    Backend, Hub, HubTarget, hub_ok, hub_run as hub, records_for, rss_mib, signed_bundle,
+};
 use common::{fixture, http};
 use std::process::Command;
 use verdict::hub::client;
@@ -14,27 +16,6 @@ use verdict::model::Answer;
 
 fn verdict() -> Command {
     Command::new(assert_cmd::cargo::cargo_bin("verdict"))
-}
-
-/// Runs `verdict hub ARGS --db DB`; returns (success, stdout, stderr).
-fn hub(db: &HubTarget, args: &[&str]) -> (bool, String, String) {
-    let out = verdict()
-        .arg("hub")
-        .args(args)
-        .args(["--db", db.arg()])
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn hub_ok(db: &HubTarget, args: &[&str]) -> String {
-    let (ok, out, err) = hub(db, args);
-    assert!(ok, "hub {args:?}: {err}");
-    out
 }
 
 /// A batch file of `n` plain items named `prefix0..`.

@@ -2187,11 +2187,14 @@ impl HubDb {
         )?;
         let batches = self.batches()?;
         let mut f = super::report::my_figures(&batches, &rows, &rater.name);
-        f.qualification = self
+        if let Some((_, status, score)) = self
             .qualifications()?
             .into_iter()
             .find(|(n, _, _)| *n == rater.name)
-            .and_then(|(_, status, _)| status);
+        {
+            f.figures.qualification = status;
+            f.figures.qualification_score = score;
+        }
         Ok(f)
     }
 

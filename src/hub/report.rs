@@ -23,7 +23,7 @@ pub struct BatchProgress {
 }
 
 /// One rater's figures.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct RaterFigures {
     /// Name.
     pub rater: String,
@@ -42,10 +42,10 @@ pub struct RaterFigures {
     pub gold_changed_after_feedback: usize,
     /// `passed`, `failed` or `exempt` (worked before the qualification set came), when
     /// the hub has a qualification set and the rater has a result.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub qualification: Option<String>,
     /// The qualification score.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub qualification_score: Option<f64>,
 }
 
@@ -322,26 +322,12 @@ pub struct DatasetRow {
 /// majority's on items other raters answered too. Nothing about any other rater.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct MyFigures {
-    /// The rater's name.
-    pub rater: String,
-    /// Records received.
-    pub items_done: usize,
-    /// Median active seconds per item.
-    pub median_seconds: f64,
-    /// Gold items answered (first records) and answered right.
-    pub gold_items: usize,
-    /// Of those, right on every question.
-    pub gold_correct: usize,
-    /// `gold_correct / gold_items`.
-    pub gold_accuracy: Option<f64>,
-    /// Gold items changed after the first record (never rescored).
-    pub gold_changed_after_feedback: usize,
+    /// The report's figures for this rater (`hub report`'s row, field for field).
+    #[serde(flatten)]
+    pub figures: RaterFigures,
     /// Per question: (items where the rater's answer was the majority's, items with a
     /// majority and at least one other rater).
     pub with_majority: BTreeMap<String, (usize, usize)>,
-    /// Qualification result, when the hub has a set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub qualification: Option<String>,
 }
 
 /// The figures of `rater` from the records of the items they worked on (every rater's
@@ -377,18 +363,18 @@ pub fn my_figures(batches: &[BatchRow], records: &[RecordRow], rater: &str) -> M
         }
     }
     MyFigures {
-        rater: rater.to_string(),
-        items_done: f.as_ref().map(|x| x.items_done).unwrap_or(0),
-        median_seconds: f.as_ref().map(|x| x.median_seconds).unwrap_or(0.0),
-        gold_items: f.as_ref().map(|x| x.gold_items).unwrap_or(0),
-        gold_correct: f.as_ref().map(|x| x.gold_correct).unwrap_or(0),
-        gold_accuracy: f.as_ref().and_then(|x| x.gold_accuracy),
-        gold_changed_after_feedback: f
-            .as_ref()
-            .map(|x| x.gold_changed_after_feedback)
-            .unwrap_or(0),
+        figures: f.unwrap_or_else(|| RaterFigures {
+            rater: rater.to_string(),
+            items_done: 0,
+            median_seconds: 0.0,
+            gold_items: 0,
+            gold_correct: 0,
+            gold_accuracy: None,
+            gold_changed_after_feedback: 0,
+            qualification: None,
+            qualification_score: None,
+        }),
         with_majority,
-        qualification: None,
     }
 }
 

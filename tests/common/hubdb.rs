@@ -24,6 +24,28 @@ pub fn pg_admin_url() -> String {
     })
 }
 
+/// Runs `verdict hub ARGS --db DB`; returns (success, stdout, stderr).
+pub fn hub_run(db: &HubTarget, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(assert_cmd::cargo::cargo_bin("verdict"))
+        .arg("hub")
+        .args(args)
+        .args(["--db", db.arg()])
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `hub_run` that must succeed; returns stdout.
+pub fn hub_ok(db: &HubTarget, args: &[&str]) -> String {
+    let (ok, out, err) = hub_run(db, args);
+    assert!(ok, "hub {args:?}: {err}");
+    out
+}
+
 /// A connection through the hub's own driver setup (TLS verified as the hub does it).
 pub fn pg(url: &str) -> verdict::hub::sql::Conn {
     verdict::hub::sql::Conn::postgres(url).unwrap()

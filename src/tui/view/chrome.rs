@@ -84,6 +84,27 @@ pub fn status(f: &mut Frame<'_>, state: &State, area: Rect) {
     f.render_widget(Paragraph::new(Line::from(spans)).style(base), area);
 }
 
+/// Lines of styled pieces, each wrapped to `width` (for the scrolling overlays).
+fn wrap_lines(
+    lines: impl Iterator<Item = Vec<(String, Style)>>,
+    width: usize,
+) -> Vec<Line<'static>> {
+    lines
+        .flat_map(|pieces| {
+            crate::tui::markdown::wrap_pieces(&pieces, width)
+                .into_iter()
+                .map(|row| {
+                    Line::from(
+                        row.into_iter()
+                            .map(|(t, s)| Span::styled(t, s))
+                            .collect::<Vec<_>>(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);
@@ -155,25 +176,15 @@ pub fn overlay(f: &mut Frame<'_>, state: &State, area: Rect) {
             let lines = help_lines(state);
             let r = centered(area, 100, lines.len() as u16 + 3);
             let inner_w = r.width.saturating_sub(2) as usize;
-            let rows: Vec<Line<'static>> = lines
-                .iter()
-                .flat_map(|l| {
-                    let pieces: Vec<(String, Style)> = l
-                        .spans
+            let rows = wrap_lines(
+                lines.iter().map(|l| {
+                    l.spans
                         .iter()
                         .map(|s| (s.content.to_string(), s.style))
-                        .collect();
-                    crate::tui::markdown::wrap_pieces(&pieces, inner_w)
-                        .into_iter()
-                        .map(|row| {
-                            Line::from(
-                                row.into_iter()
-                                    .map(|(t, s)| Span::styled(t, s))
-                                    .collect::<Vec<_>>(),
-                            )
-                        })
-                })
-                .collect();
+                        .collect()
+                }),
+                inner_w,
+            );
             let inner_h = r.height.saturating_sub(2) as usize;
             let top = (*top).min(rows.len().saturating_sub(inner_h));
             let title = if rows.len() > inner_h {
@@ -190,20 +201,10 @@ pub fn overlay(f: &mut Frame<'_>, state: &State, area: Rect) {
         }
         Overlay::Stats(lines, top) => {
             let inner_w = area.width.min(84).saturating_sub(2) as usize;
-            let rows: Vec<Line<'static>> = lines
-                .iter()
-                .flat_map(|l| {
-                    crate::tui::markdown::wrap_pieces(&[(l.clone(), Style::default())], inner_w)
-                        .into_iter()
-                        .map(|row| {
-                            Line::from(
-                                row.into_iter()
-                                    .map(|(t, s)| Span::styled(t, s))
-                                    .collect::<Vec<_>>(),
-                            )
-                        })
-                })
-                .collect();
+            let rows = wrap_lines(
+                lines.iter().map(|l| vec![(l.clone(), Style::default())]),
+                inner_w,
+            );
             let r = centered(area, 84, rows.len() as u16 + 2);
             let inner_h = r.height.saturating_sub(2) as usize;
             let top = (*top).min(rows.len().saturating_sub(inner_h));
