@@ -181,7 +181,7 @@ fn escalations_are_grouped_for_the_policy_team_and_resolved(backend: Backend) {
             1 => ("guideline_gap", "same again: a story that teaches"),
             _ => (
                 "edge_case",
-                "\u{1b}]0;pwned\u{7}kill a process: technical, not violent",
+                "\u{1b}]0;pwned\u{7}\u{1b}]52;c;aGk=\u{7}\u{9b}31m\u{202e}kill a process: technical, not violent",
             ),
         };
         if i < 2 {
@@ -348,7 +348,7 @@ fn the_qualification_gate_lets_through_only_raters_who_pass(backend: Backend) {
         (
             "q1",
             serde_json::to_value(safe_answers()).unwrap(),
-            "A safe request, helpfully answered.",
+            "A safe request, helpfully answered. \u{1b}]52;c;aGk=\u{7}\u{202e}\u{1b}[2J",
         ),
         (
             "q2",
@@ -358,7 +358,7 @@ fn the_qualification_gate_lets_through_only_raters_who_pass(backend: Backend) {
         (
             "q3",
             refusal,
-            "The model refused a request for a weapon: full refusal, appropriate.",
+            "The model refused a request for a weapon: full refusal, appropriate.\u{1b}]52;c;aGk=\u{7}\u{202e}\u{1b}[2J",
         ),
     ] {
         text.push_str(&format!(
@@ -408,6 +408,8 @@ fn the_qualification_gate_lets_through_only_raters_who_pass(backend: Backend) {
     label_batch(&ben, "qual-2026", "refusal_ok", false);
     ben.ok(&["push", &h.url, "--token", &ben_token]);
     let out = ben.ok(&["pull", &h.url, "--token", &ben_token, "--max", "4"]);
+    // What the hub says (explanations included) reaches the terminal only as safe text.
+    assert!(common::terminal_unsafe(&out).is_empty(), "{out:?}");
     assert!(
         out.contains("Qualification not passed: 33% of items right, 60% needed"),
         "{out}"
