@@ -333,8 +333,34 @@ pub enum HubCommand {
         #[command(flatten)]
         db: HubDb,
     },
-    /// Progress per batch.
+    /// Progress per batch, and the review queue.
     Status {
+        #[command(flatten)]
+        db: HubDb,
+    },
+    /// Show or set which finished items go to the review queue (see docs/review.md).
+    ReviewPolicy {
+        #[command(flatten)]
+        db: HubDb,
+        /// Review an item when fewer than this share of its raters gave the most common
+        /// answer to some question (0 to 1; default 0.75).
+        #[arg(long, value_name = "SHARE")]
+        min_agreement: Option<f64>,
+        /// A threshold for one question instead (QUESTION=SHARE; repeat for more;
+        /// QUESTION= removes one).
+        #[arg(long = "question", value_name = "QUESTION=SHARE")]
+        questions: Vec<String>,
+        /// Share of agreed, unflagged items drawn for quality assurance (0 to 1).
+        #[arg(long, value_name = "SHARE")]
+        qa_rate: Option<f64>,
+        /// Whether items a rater flagged are reviewed.
+        #[arg(long, value_name = "BOOL")]
+        flagged: Option<bool>,
+    },
+    /// Judge every finished item not yet in the review queue by the current policy (items
+    /// finished before an upgrade, or after the policy changed). Items are queued as they
+    /// are finished anyway.
+    ReviewScan {
         #[command(flatten)]
         db: HubDb,
     },
@@ -350,6 +376,9 @@ pub enum RaterCommand {
         /// The rater's minisign public key: a .pub file or its base64 line.
         #[arg(long)]
         pubkey: String,
+        /// rater (labels items) or reviewer (adjudicates the review queue).
+        #[arg(long, value_enum, default_value = "rater")]
+        role: crate::hub::review::Role,
         #[command(flatten)]
         db: HubDb,
     },

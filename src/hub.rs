@@ -13,5 +13,6 @@ pub mod db;
 pub mod escalations;
 pub mod qualification;
 pub mod report;
+pub mod review;
 pub mod server;
 pub mod sql;

@@ -405,6 +405,8 @@ fn three_raters_pull_label_and_push_and_bad_bundles_are_refused(backend: Backend
             "raters",
             "majority",
             "agreement",
+            "final_source",
+            "final",
             "ratings"
         ]
     );

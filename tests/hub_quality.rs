@@ -56,7 +56,8 @@ fn gold_is_scored_on_the_first_record_only(backend: Backend) {
     let (bundle, sig) = signed_bundle(&first, &records, "ann", &kp, None);
     hub.push(&ann, bundle.as_bytes(), &sig).unwrap();
     let figures = |hub: &mut HubDb| {
-        let r = verdict::hub::report::report(&hub.batches().unwrap(), &hub.all_records().unwrap());
+        let r =
+            verdict::hub::report::report(&hub.batches().unwrap(), &hub.all_records().unwrap(), &[]);
         let ann = r.raters.into_iter().find(|x| x.rater == "ann").unwrap();
         (
             ann.gold_items,

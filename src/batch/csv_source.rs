@@ -477,6 +477,7 @@ pub(super) fn read_items<E>(
                 metadata,
                 suggestions: Default::default(),
                 content_warning,
+                review: None,
             },
         };
         emit(line, pos.1 + skip, item)?;

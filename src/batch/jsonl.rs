@@ -18,6 +18,7 @@ const ITEM_FIELDS: &[&str] = &[
     "metadata",
     "suggestions",
     "content_warning",
+    "review",
 ];
 const MANIFEST_FIELDS: &[&str] = &[
     "format",
@@ -373,6 +374,38 @@ fn string(ctx: &ItemContext<'_>, line: u64, field: &str, v: &Value) -> Result<St
     }
 }
 
+/// Checks the `review` of an item sent to a reviewer: the shape, each rater's answers
+/// against the schema, and its text as any other field's.
+fn review(ctx: &ItemContext<'_>, line: u64, v: Value) -> Result<crate::model::Review, BatchError> {
+    let err = |field: &str, msg: &str| BatchError::at(ctx.path, Some(line), Some(field), msg);
+    let r: crate::model::Review = serde_json::from_value(v).map_err(|e| {
+        err(
+            "review",
+            &format!("expected {{\"reasons\": [...], \"raters\": [{{\"rater\", \"status\", \"answers\", \"justification\"}}]}}: {e}"),
+        )
+    })?;
+    for (n, reason) in r.reasons.iter().enumerate() {
+        ctx.text(line, &format!("review.reasons[{n}]"), reason)?;
+    }
+    let mut raters = Vec::with_capacity(r.raters.len());
+    for (n, mut x) in r.raters.into_iter().enumerate() {
+        let at = |f: &str| format!("review.raters[{n}].{f}");
+        ctx.text(line, &at("rater"), &x.rater)?;
+        ctx.text(line, &at("justification"), &x.justification)?;
+        let mut answers = std::collections::BTreeMap::new();
+        for (q, a) in x.answers {
+            let a = ctx
+                .schema
+                .check_answer(&q, &a)
+                .map_err(|e| err(&at(&format!("answers.{q}")), &e.to_string()))?;
+            answers.insert(q, a);
+        }
+        x.answers = answers;
+        raters.push(x);
+    }
+    Ok(crate::model::Review { raters, ..r })
+}
+
 /// Checks one item object and builds the item.
 pub(crate) fn item(
     ctx: &ItemContext<'_>,
@@ -564,6 +597,10 @@ pub(crate) fn item(
             ));
         }
     };
+    let review = match obj.remove("review") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(review(ctx, line, v)?),
+    };
     if !obj.is_empty() {
         warnings.push(Warning {
             line,
@@ -585,6 +622,7 @@ pub(crate) fn item(
             metadata,
             suggestions,
             content_warning,
+            review,
         },
     })
 }

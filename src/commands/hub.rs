@@ -110,12 +110,18 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
                 before.as_deref().unwrap_or("none yet")
             );
         }
-        HubCommand::Rater(RaterCommand::Add { name, pubkey, db }) => {
+        HubCommand::Rater(RaterCommand::Add {
+            name,
+            pubkey,
+            role,
+            db,
+        }) => {
             let mut hub = HubDb::open(&db.db)?;
             let pk = keys::parse_public_arg(pubkey)?;
-            let token = hub.add_rater(name, &pk)?;
+            let token = hub.add_person(name, &pk, *role)?;
             crate::outln!(
-                "Registered rater {name} (key {})",
+                "Registered {} {name} (key {})",
+                role.as_str(),
                 keys::key_id(pk.keynum())
             );
             crate::outln!("Token for {name} (shown once): {token}");
@@ -146,7 +152,12 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
         }
         HubCommand::Report { db, json } => {
             let mut hub = HubDb::open(&db.db)?;
-            let mut r = crate::hub::report::report(&hub.batches()?, &hub.all_records()?);
+            let mut r = crate::hub::report::report(
+                &hub.batches()?,
+                &hub.all_records()?,
+                &hub.adjudications()?,
+            );
+            r.reviews = Some(hub.review_counts()?.into());
             r.escalations = crate::hub::escalations::report(hub.escalations()?).by_reason;
             let quals = hub.qualifications()?;
             for x in &mut r.raters {
@@ -163,7 +174,7 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
         }
         HubCommand::Export { db, out, format } => {
             let mut hub = HubDb::open(&db.db)?;
-            let rows = crate::hub::report::dataset(&hub.all_records()?);
+            let rows = crate::hub::report::dataset(&hub.all_records()?, &hub.adjudications()?);
             write_dataset(&rows, out, format)?;
             crate::outln!("Wrote {} items to {}", rows.len(), out.display());
         }
@@ -180,6 +191,92 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
             for (b, k, items, leases, records) in hub.progress()? {
                 crate::outln!("{b:<40} {k:>7} {items:>6} {leases:>7} {records:>8}");
             }
+            let (waiting, in_review, done) = hub.review_counts()?;
+            crate::outln!(
+                "review queue: {waiting} waiting, {in_review} with a reviewer, {done} adjudicated"
+            );
+        }
+        HubCommand::ReviewPolicy {
+            db,
+            min_agreement,
+            questions,
+            qa_rate,
+            flagged,
+        } => {
+            let mut hub = HubDb::open(&db.db)?;
+            let mut p = hub.review_policy()?;
+            let share = |what: &str, v: f64| -> anyhow::Result<f64> {
+                if (0.0..=1.0).contains(&v) {
+                    Ok(v)
+                } else {
+                    anyhow::bail!("{what} must be a share between 0 and 1 (it is {v})")
+                }
+            };
+            let changed = min_agreement.is_some()
+                || !questions.is_empty()
+                || qa_rate.is_some()
+                || flagged.is_some();
+            if let Some(v) = min_agreement {
+                p.min_agreement = share("--min-agreement", *v)?;
+            }
+            if let Some(v) = qa_rate {
+                p.qa_rate = share("--qa-rate", *v)?;
+            }
+            if let Some(v) = flagged {
+                p.flagged = *v;
+            }
+            for q in questions {
+                let Some((id, v)) = q.split_once('=') else {
+                    anyhow::bail!(
+                        "--question takes QUESTION=SHARE (for example severity=0.9); got '{}'",
+                        crate::safe::sanitize_line(q)
+                    );
+                };
+                if v.trim().is_empty() {
+                    p.questions.remove(id);
+                    continue;
+                }
+                let v: f64 = v.trim().parse().map_err(|_| {
+                    anyhow::anyhow!(
+                        "--question {}: '{}' is not a number",
+                        crate::safe::sanitize_line(id),
+                        crate::safe::sanitize_line(v)
+                    )
+                })?;
+                p.questions
+                    .insert(id.to_string(), share(&format!("--question {id}"), v)?);
+            }
+            if changed {
+                hub.set_review_policy(&p)?;
+                crate::outln!(
+                    "Review policy set; it applies to items finished from now on (verdict hub review-scan applies it to finished items not yet queued)"
+                );
+            }
+            crate::outln!(
+                "An item is reviewed when fewer than {:.0}% of its raters give the most common answer to a question",
+                p.min_agreement * 100.0
+            );
+            for (q, v) in &p.questions {
+                crate::outln!(
+                    "  {}: below {:.0}%",
+                    crate::safe::sanitize_line(q),
+                    v * 100.0
+                );
+            }
+            crate::outln!(
+                "Flagged items are {}reviewed; {:.0}% of agreed, unflagged items are drawn for quality assurance",
+                if p.flagged { "" } else { "not " },
+                p.qa_rate * 100.0
+            );
+        }
+        HubCommand::ReviewScan { db } => {
+            let mut hub = HubDb::open(&db.db)?;
+            let n = hub.review_scan()?;
+            let (waiting, in_review, done) = hub.review_counts()?;
+            crate::outln!(
+                "Queued {n} finished item{} for review; the queue: {waiting} waiting, {in_review} with a reviewer, {done} adjudicated",
+                if n == 1 { "" } else { "s" }
+            );
         }
     }
     Ok(())
@@ -403,6 +500,38 @@ fn print_report(r: &crate::hub::report::Report) {
             );
         }
     }
+    if r.raters.iter().any(|x| !x.with_final.is_empty()) {
+        crate::outln!(
+            "\nAgreement with final answers (adjudicated, or the majority's; per question: agreed/items, adjudicated items in brackets)"
+        );
+        for x in r.raters.iter().filter(|x| !x.with_final.is_empty()) {
+            let cells: Vec<String> = x
+                .with_final
+                .iter()
+                .map(|(q, s)| {
+                    format!(
+                        "{}: {} {}/{} [{}]",
+                        crate::safe::sanitize_line(q),
+                        s.share
+                            .map(|v| format!("{:.0}%", v * 100.0))
+                            .unwrap_or_else(|| "n/a".into()),
+                        s.agreed,
+                        s.items,
+                        s.adjudicated
+                    )
+                })
+                .collect();
+            crate::outln!("  {:<20} {}", x.rater, cells.join("  "));
+        }
+    }
+    if let Some(q) = &r.reviews {
+        crate::outln!(
+            "\nReview queue: {} waiting, {} with a reviewer, {} adjudicated",
+            q.waiting,
+            q.in_review,
+            q.adjudicated
+        );
+    }
     crate::outln!(
         "\nAgreement (items behind each figure in brackets; n/a: undefined, e.g. no variation)"
     );
@@ -443,6 +572,8 @@ fn write_dataset(
             "raters",
             "majority",
             "agreement",
+            "final_source",
+            "final",
             "ratings",
         ])?;
         for r in rows {
@@ -454,6 +585,15 @@ fn write_dataset(
                 r.ratings.len().to_string(),
                 crate::safe::json(&r.majority)?,
                 crate::safe::json(&r.agreement)?,
+                r.final_answers
+                    .as_ref()
+                    .map(|f| f.source.clone())
+                    .unwrap_or_default(),
+                r.final_answers
+                    .as_ref()
+                    .map(crate::safe::json)
+                    .transpose()?
+                    .unwrap_or_default(),
                 crate::safe::json(&r.ratings)?,
             ])?;
         }

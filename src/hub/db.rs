@@ -11,6 +11,7 @@
 //! taken by an update that checks it is still open.
 
 use super::api::{Calibration, PullResponse, PushResponse, WireBatch};
+use super::review::{Judged, Policy, Role};
 use super::sql::{Conn, Dialect, Row, SqlError, Target, Val};
 use crate::batch::{ItemsError, OpenBatch};
 use crate::model::{Answer, Extras, Schema};
@@ -140,6 +141,39 @@ ALTER TABLE items ADD COLUMN qualification INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE raters ADD COLUMN qualification TEXT;
 ALTER TABLE raters ADD COLUMN qualification_detail TEXT;
 "#,
+    // 6: review and adjudication. A person is a rater or a reviewer; finished items the
+    // review policy picks wait in `reviews` (leased to one reviewer at a time); a
+    // reviewer's answers are the item's final answers.
+    r#"
+ALTER TABLE raters ADD COLUMN role TEXT NOT NULL DEFAULT 'rater';
+CREATE TABLE reviews (
+    item       INTEGER NOT NULL PRIMARY KEY REFERENCES items(key),
+    reasons    TEXT NOT NULL,                   -- JSON array of strings
+    queued_at  INTEGER NOT NULL,
+    reviewer   INTEGER REFERENCES raters(id),   -- leased to
+    expires_at INTEGER,
+    done       INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX reviews_open ON reviews(queued_at, item) WHERE done = 0 AND reviewer IS NULL;
+CREATE INDEX reviews_leased ON reviews(reviewer) WHERE done = 0;
+CREATE TABLE review_skips (
+    item     INTEGER NOT NULL REFERENCES items(key),
+    reviewer INTEGER NOT NULL REFERENCES raters(id),
+    reason   TEXT NOT NULL,
+    at       INTEGER NOT NULL,
+    PRIMARY KEY (item, reviewer)
+);
+CREATE TABLE adjudications (
+    item          INTEGER NOT NULL PRIMARY KEY REFERENCES items(key),
+    reviewer      INTEGER NOT NULL REFERENCES raters(id),
+    bundle        TEXT NOT NULL,
+    revision      INTEGER NOT NULL,
+    answers       TEXT NOT NULL,
+    justification TEXT NOT NULL,
+    submitted     TEXT NOT NULL,
+    received_at   INTEGER NOT NULL
+);
+"#,
 ];
 
 /// A `--db` with a `scheme://` that is not PostgreSQL's is a mistyped URL, not a file.
@@ -234,6 +268,8 @@ pub struct Rater {
     pub name: String,
     /// Public key.
     pub pubkey: PublicKey,
+    /// Rater or reviewer.
+    pub role: Role,
 }
 
 /// A connection to a hub's database.
@@ -601,6 +637,16 @@ impl HubDb {
 
     /// Registers a rater; returns the access token (shown once; only its hash is kept).
     pub fn add_rater(&mut self, name: &str, pubkey: &PublicKey) -> Result<String, HubError> {
+        self.add_person(name, pubkey, Role::Rater)
+    }
+
+    /// Registers a rater or a reviewer; returns the access token (shown once).
+    pub fn add_person(
+        &mut self,
+        name: &str,
+        pubkey: &PublicKey,
+        role: Role,
+    ) -> Result<String, HubError> {
         crate::config::check_rater(name).map_err(|e| refused(e.to_string()))?;
         // One key, one rater: bundles dropped in a folder are matched to their rater by
         // the signing key, and a signature must say who did the work.
@@ -620,9 +666,9 @@ impl HubDb {
         let n = self
             .conn
             .exec(
-                "INSERT INTO raters (name, pubkey, key_id, token_sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO raters (name, pubkey, key_id, token_sha256, created_at, role) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT DO NOTHING",
-                &vals![name, line, crate::keys::key_id(pubkey.keynum()), token_hash(&token), now_ms()],
+                &vals![name, line, crate::keys::key_id(pubkey.keynum()), token_hash(&token), now_ms(), role.as_str()],
             )
             .map_err(|e| self.err(e))?;
         if n == 0 {
@@ -636,7 +682,7 @@ impl HubDb {
     /// The rater a token belongs to.
     pub fn rater_by_token(&mut self, token: &str) -> Result<Option<Rater>, HubError> {
         self.rater_where(
-            "SELECT id, name, pubkey FROM raters WHERE token_sha256 = ?1",
+            "SELECT id, name, pubkey, role FROM raters WHERE token_sha256 = ?1",
             &token_hash(token),
         )
     }
@@ -684,7 +730,7 @@ impl HubDb {
         let rows = self
             .conn
             .rows(
-                "SELECT name, qualification, qualification_detail FROM raters ORDER BY name",
+                "SELECT name, qualification, qualification_detail FROM raters WHERE role = 'rater' ORDER BY name",
                 &[],
             )
             .map_err(|e| self.err(e))?;
@@ -703,7 +749,7 @@ impl HubDb {
     /// The rater whose key has this id (for bundles dropped in a folder).
     pub fn rater_by_key_id(&mut self, key_id: &str) -> Result<Option<Rater>, HubError> {
         self.rater_where(
-            "SELECT id, name, pubkey FROM raters WHERE key_id = ?1",
+            "SELECT id, name, pubkey, role FROM raters WHERE key_id = ?1",
             key_id,
         )
     }
@@ -711,11 +757,17 @@ impl HubDb {
     fn rater_where(&mut self, sql: &str, value: &str) -> Result<Option<Rater>, HubError> {
         let row = self.conn.row(sql, &vals![value]).map_err(|e| self.err(e))?;
         let Some(row) = row else { return Ok(None) };
-        let (id, name, pk) = (|| Ok::<_, SqlError>((row.int(0)?, row.text(1)?, row.text(2)?)))()
-            .map_err(|e| self.err(e))?;
+        let (id, name, pk, role) =
+            (|| Ok::<_, SqlError>((row.int(0)?, row.text(1)?, row.text(2)?, row.text(3)?)))()
+                .map_err(|e| self.err(e))?;
         let pubkey = PublicKey::from_base64(&pk)
             .map_err(|e| refused(format!("stored key of rater {name} is unreadable: {e}")))?;
-        Ok(Some(Rater { id, name, pubkey }))
+        Ok(Some(Rater {
+            id,
+            name,
+            pubkey,
+            role: Role::parse(&role),
+        }))
     }
 
     /// Loads a batch whose items each need `overlap` distinct raters. With `gold`, every
@@ -941,6 +993,9 @@ impl HubDb {
             }
         };
         let lease_ms = lease_hours * 3_600_000;
+        if rater.role == Role::Reviewer {
+            return self.retrying(|db| db.review_pull(rater, max, lease_ms));
+        }
         // First without waiting: items other pulls hold are passed over. If that left the
         // rater short (under contention, near the end of the work), a second transaction
         // waits for those items and takes what is still open. Waiting pulls lock in index
@@ -1163,45 +1218,8 @@ impl HubDb {
         }
         let mut batches: Vec<WireBatch> = Vec::new();
         for (batch, row) in open {
-            if batches
-                .last()
-                .is_none_or(|b| b.manifest["batch_id"] != batch.as_str())
-            {
-                let schema: serde_json::Value =
-                    serde_json::from_str(&row.text(1).map_err(sq)?).unwrap_or_default();
-                let guidelines: serde_json::Value =
-                    serde_json::from_str(&row.text(2).map_err(sq)?).unwrap_or_default();
-                batches.push(WireBatch {
-                    manifest: serde_json::json!({
-                        "format": crate::batch::BATCH_FORMAT,
-                        "batch_id": batch,
-                        "schema": schema,
-                        "guidelines": guidelines,
-                    }),
-                    items: Vec::new(),
-                });
-            }
-            let content: serde_json::Value =
-                serde_json::from_str(&row.text(4).map_err(sq)?).unwrap_or_default();
-            let extras: Extras =
-                serde_json::from_str(&row.text(5).map_err(sq)?).unwrap_or_default();
-            let mut item = serde_json::json!({
-                "id": row.text(3).map_err(sq)?,
-                "messages": content["conversation"],
-                "responses": content["responses"],
-            });
-            if !extras.metadata.is_empty() {
-                item["metadata"] = serde_json::Value::Object(extras.metadata);
-            }
-            if !extras.suggestions.is_empty() {
-                item["suggestions"] = serde_json::to_value(&extras.suggestions).unwrap_or_default();
-            }
-            if let Some(w) = extras.content_warning {
-                item["content_warning"] = serde_json::Value::String(w);
-            }
-            if let Some(b) = batches.last_mut() {
-                b.items.push(item);
-            }
+            let item = wire_item(&row, None).map_err(sq)?;
+            wire_push(&mut batches, &batch, &row, item).map_err(sq)?;
         }
         Ok((
             PullResponse {
@@ -1212,6 +1230,253 @@ impl HubDb {
             },
             short,
         ))
+    }
+
+    /// A reviewer's pull: their open reviews, topped up to `max` from the queue (oldest
+    /// first; items they skipped before are left to other reviewers). Each item comes with
+    /// every rater's record of it.
+    fn review_pull(
+        &mut self,
+        reviewer: &Rater,
+        max: usize,
+        lease_ms: i64,
+    ) -> Result<PullResponse, HubError> {
+        let at = self.at();
+        let sq = |e: SqlError| HubError::Database {
+            at: at.clone(),
+            cause: e,
+        };
+        let now = now_ms();
+        let expires = now.saturating_add(lease_ms);
+        let mut tx = self.conn.begin(true).map_err(sq)?;
+        HubDb::check_schema(&mut tx, &at)?;
+        tx.rows(
+            "SELECT id FROM raters WHERE id = ?1 /*PG: FOR NO KEY UPDATE*/",
+            &vals![reviewer.id],
+        )
+        .map_err(sq)?;
+        // Reviews whose lease ran out go back to the queue.
+        tx.exec(
+            "UPDATE reviews SET reviewer = NULL, expires_at = NULL
+             WHERE done = 0 AND reviewer IS NOT NULL AND expires_at < ?1",
+            &vals![now],
+        )
+        .map_err(sq)?;
+        let open = tx
+            .row(
+                "SELECT count(*) FROM reviews WHERE reviewer = ?1 AND done = 0",
+                &vals![reviewer.id],
+            )
+            .map_err(sq)?
+            .map(|r| r.int(0))
+            .transpose()
+            .map_err(sq)?
+            .unwrap_or(0);
+        let need = max.saturating_sub(open as usize);
+        if need > 0 {
+            let picked: Vec<i64> = tx
+                .rows(
+                    "SELECT r.item FROM reviews r WHERE r.done = 0 AND r.reviewer IS NULL
+                     AND NOT EXISTS (SELECT 1 FROM review_skips s WHERE s.item = r.item AND s.reviewer = ?1)
+                     ORDER BY r.queued_at, r.item LIMIT ?2 /*PG: FOR NO KEY UPDATE SKIP LOCKED*/",
+                    &vals![reviewer.id, need],
+                )
+                .map_err(sq)?
+                .iter()
+                .map(|r| r.int(0))
+                .collect::<Result<_, _>>()
+                .map_err(sq)?;
+            for chunk in picked.chunks(IN_CHUNK) {
+                let mut params = vals![reviewer.id, expires].to_vec();
+                params.extend(chunk.iter().map(|k| Val::Int(*k)));
+                tx.exec(
+                    &format!(
+                        "UPDATE reviews SET reviewer = ?1, expires_at = ?2
+                         WHERE reviewer IS NULL AND done = 0 AND item IN ({})",
+                        placeholders(3, chunk.len())
+                    ),
+                    &params,
+                )
+                .map_err(sq)?;
+            }
+        }
+        // Leases are renewed by every pull.
+        tx.exec(
+            "UPDATE reviews SET expires_at = ?2 WHERE reviewer = ?1 AND done = 0",
+            &vals![reviewer.id, expires],
+        )
+        .map_err(sq)?;
+        let rows = tx
+            .rows(
+                "SELECT b.id, s.body, b.guidelines, i.item_id, i.content, i.extras, i.key, r.reasons
+                 FROM reviews r JOIN items i ON i.key = r.item JOIN batches b ON b.id = i.batch_id
+                 JOIN schemas s ON s.sha256 = b.schema_sha256
+                 WHERE r.reviewer = ?1 AND r.done = 0
+                 ORDER BY b.batch_rank, i.seq",
+                &vals![reviewer.id],
+            )
+            .map_err(sq)?;
+        let mut batches: Vec<WireBatch> = Vec::new();
+        for row in &rows {
+            let key = row.int(6).map_err(sq)?;
+            let reasons: Vec<String> =
+                serde_json::from_str(&row.text(7).map_err(sq)?).unwrap_or_default();
+            let raters = tx
+                .rows(
+                    "SELECT ra.name, rc.status, rc.answers, rc.justification, rc.skip_reason, rc.escalation
+                     FROM records rc JOIN raters ra ON ra.id = rc.rater WHERE rc.item = ?1 ORDER BY ra.name",
+                    &vals![key],
+                )
+                .map_err(sq)?
+                .iter()
+                .map(|r| {
+                    let done = r.text(1)? == "done";
+                    Ok(crate::model::RaterAnswer {
+                        rater: r.text(0)?,
+                        status: r.text(1)?,
+                        answers: if done {
+                            serde_json::from_str(&r.text(2)?).unwrap_or_default()
+                        } else {
+                            BTreeMap::new()
+                        },
+                        justification: r.text(3)?,
+                        skip_reason: r.opt_text(4)?,
+                        escalation: r
+                            .opt_text(5)?
+                            .and_then(|e| serde_json::from_str(&e).ok()),
+                    })
+                })
+                .collect::<Result<Vec<_>, SqlError>>()
+                .map_err(sq)?;
+            let review = crate::model::Review { reasons, raters };
+            let item = wire_item(row, Some(&review)).map_err(sq)?;
+            let batch = row.text(0).map_err(sq)?;
+            wire_push(&mut batches, &batch, row, item).map_err(sq)?;
+        }
+        tx.commit().map_err(sq)?;
+        Ok(PullResponse {
+            batches,
+            calibration: Vec::new(),
+            lease_expires: rfc3339(expires),
+            qualification: None,
+        })
+    }
+
+    /// The review policy (`verdict hub review-policy`).
+    pub fn review_policy(&mut self) -> Result<Policy, HubError> {
+        Ok(self
+            .meta("review_policy")?
+            .and_then(|v| serde_json::from_str(&v).ok())
+            .unwrap_or_default())
+    }
+
+    /// Sets the review policy; it applies to items finished from now on (and to a scan).
+    pub fn set_review_policy(&mut self, p: &Policy) -> Result<(), HubError> {
+        let text = serde_json::to_string(p).unwrap_or_default();
+        self.conn
+            .exec(
+                "INSERT INTO meta (key, value) VALUES ('review_policy', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &vals![text],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Judges every finished item not yet in the review queue by the current policy (for
+    /// items finished before the hub had reviews, or after the policy changed). Returns
+    /// how many were queued.
+    pub fn review_scan(&mut self) -> Result<usize, HubError> {
+        let policy = self.review_policy()?;
+        let seed = self.meta("placement_seed")?.unwrap_or_default();
+        let schemas: HashMap<String, Option<Schema>> = self
+            .batches()?
+            .into_iter()
+            .map(|b| (b.id, Some(b.schema)))
+            .collect();
+        let at = self.at();
+        let sq = |e: SqlError| HubError::Database {
+            at: at.clone(),
+            cause: e,
+        };
+        let keys: Vec<i64> = self
+            .conn
+            .rows(
+                "SELECT i.key FROM items i JOIN batches b ON b.id = i.batch_id
+                 WHERE i.gold IS NULL AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.item = i.key)
+                 AND (SELECT count(*) FROM records rc WHERE rc.item = i.key) >= b.overlap
+                 ORDER BY i.key",
+                &[],
+            )
+            .map_err(sq)?
+            .iter()
+            .map(|r| r.int(0))
+            .collect::<Result<_, _>>()
+            .map_err(sq)?;
+        let mut queued = 0;
+        for chunk in keys.chunks(500) {
+            let n = self.retrying(|db| {
+                let mut tx = db.conn.begin(true).map_err(sq)?;
+                HubDb::check_schema(&mut tx, &at)?;
+                let mut n = 0;
+                for key in chunk {
+                    if queue_for_review(&mut tx, *key, &policy, &schemas, &seed).map_err(sq)? {
+                        n += 1;
+                    }
+                }
+                tx.commit().map_err(sq)?;
+                Ok(n)
+            })?;
+            queued += n;
+        }
+        Ok(queued)
+    }
+
+    /// The review queue: (waiting, leased to a reviewer, adjudicated).
+    pub fn review_counts(&mut self) -> Result<(i64, i64, i64), HubError> {
+        let row = self
+            .conn
+            .row(
+                "SELECT
+                    (SELECT count(*) FROM reviews WHERE done = 0 AND reviewer IS NULL),
+                    (SELECT count(*) FROM reviews WHERE done = 0 AND reviewer IS NOT NULL),
+                    (SELECT count(*) FROM reviews WHERE done = 1)",
+                &[],
+            )
+            .map_err(|e| self.err(e))?;
+        let Some(r) = row else { return Ok((0, 0, 0)) };
+        (|| Ok::<_, SqlError>((r.int(0)?, r.int(1)?, r.int(2)?)))().map_err(|e| self.err(e))
+    }
+
+    /// Every adjudicated item's final answers.
+    pub fn adjudications(&mut self) -> Result<Vec<super::report::AdjudicationRow>, HubError> {
+        let rows = self
+            .conn
+            .rows(
+                "SELECT i.batch_id, i.item_id, ra.name, a.answers, a.justification, a.submitted, rv.reasons
+                 FROM adjudications a JOIN items i ON i.key = a.item JOIN raters ra ON ra.id = a.reviewer
+                 LEFT JOIN reviews rv ON rv.item = a.item
+                 ORDER BY i.batch_id, i.seq",
+                &[],
+            )
+            .map_err(|e| self.err(e))?;
+        rows.iter()
+            .map(|r| {
+                Ok(super::report::AdjudicationRow {
+                    batch: r.text(0)?,
+                    item: r.text(1)?,
+                    reviewer: r.text(2)?,
+                    answers: serde_json::from_str(&r.text(3)?).unwrap_or_default(),
+                    reason: r.text(4)?,
+                    submitted: r.text(5)?,
+                    queued_because: r
+                        .opt_text(6)?
+                        .and_then(|x| serde_json::from_str(&x).ok())
+                        .unwrap_or_default(),
+                })
+            })
+            .collect::<Result<_, SqlError>>()
+            .map_err(|e| self.err(e))
     }
 
     /// Checks a bundle from a rater and stores its records, all or nothing: the signature
@@ -1308,7 +1573,7 @@ impl HubDb {
                 .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
                 .and_then(|c| c["responses"].as_array().map(|a| a.len() == 2))
                 .unwrap_or(false);
-            for p in record_problems(schema, pairwise, r) {
+            for p in record_problems(schema, pairwise, r, rater.role == Role::Reviewer) {
                 invalid.push(format!("record {}/{}: {p}", r.batch_id, r.item_id));
             }
         }
@@ -1337,7 +1602,22 @@ impl HubDb {
         // (Tests hold a push here, checked and not yet storing, to show that it holds up
         // no one.)
         crate::failpoint::pause("hub:push-checked");
-        self.retrying(|db| db.store_bundle(rater, &v.records, &manifest.bundle_id, &sha))
+        if rater.role == Role::Reviewer {
+            return self.retrying(|db| {
+                db.store_review_bundle(rater, &v.records, &manifest.bundle_id, &sha, &schemas)
+            });
+        }
+        let policy = self.review_policy()?;
+        let seed = self.meta("placement_seed")?.unwrap_or_default();
+        self.retrying(|db| {
+            db.store_bundle(
+                rater,
+                &v.records,
+                &manifest.bundle_id,
+                &sha,
+                (&policy, &schemas, &seed),
+            )
+        })
     }
 
     fn batch_schema(&mut self, batch: &str) -> Result<Option<Schema>, HubError> {
@@ -1363,6 +1643,7 @@ impl HubDb {
         records: &[crate::model::Record],
         bundle_id: &str,
         sha: &str,
+        (policy, schemas, seed): (&Policy, &HashMap<String, Option<Schema>>, &str),
     ) -> Result<PushResponse, HubError> {
         let at = self.at();
         let sq = |e: SqlError| HubError::Database {
@@ -1432,6 +1713,7 @@ impl HubDb {
             ));
         }
         let received = now_ms();
+        let mut finished: Vec<i64> = keys.iter().filter(|k| !k.1).map(|k| k.0).collect();
         for (r, (key, gold)) in records.iter().zip(keys) {
             let answers = serde_json::to_string(&r.answers).unwrap_or_default();
             if gold {
@@ -1472,10 +1754,198 @@ impl HubDb {
             )
             .map_err(sq)?;
         }
+        // Items this push finished go to the review queue when the policy picks them (in
+        // key order: two pushes lock the items they share in the same order).
+        finished.sort_unstable();
+        finished.dedup();
+        for key in finished {
+            queue_for_review(&mut tx, key, policy, schemas, seed).map_err(sq)?;
+        }
         settle_qualification(&mut tx, rater.id).map_err(sq)?;
         tx.commit().map_err(sq)?;
         // (Tests crash here: stored, but the answer never sent.)
         crate::failpoint::hit("hub:push-committed");
+        Ok(PushResponse {
+            bundle_id: bundle_id.to_string(),
+            accepted: records.len() as u64,
+            duplicate: false,
+        })
+    }
+
+    /// Stores a reviewer's bundle, all or nothing: each record must be of an item under
+    /// review by this reviewer. A submitted record is the item's final answers (and must
+    /// give a reason unless it confirms a rater's answers); a skipped one gives the item
+    /// back to the queue for another reviewer.
+    fn store_review_bundle(
+        &mut self,
+        reviewer: &Rater,
+        records: &[crate::model::Record],
+        bundle_id: &str,
+        sha: &str,
+        schemas: &HashMap<String, Option<Schema>>,
+    ) -> Result<PushResponse, HubError> {
+        let at = self.at();
+        let sq = |e: SqlError| HubError::Database {
+            at: at.clone(),
+            cause: e,
+        };
+        let mut tx = self.conn.begin(true).map_err(sq)?;
+        HubDb::check_schema(&mut tx, &at)?;
+        tx.rows(
+            "SELECT id FROM raters WHERE id = ?1 /*PG: FOR NO KEY UPDATE*/",
+            &vals![reviewer.id],
+        )
+        .map_err(sq)?;
+        let seen = tx
+            .row(
+                "SELECT rater, sha256 FROM bundles WHERE id = ?1",
+                &vals![bundle_id],
+            )
+            .map_err(sq)?;
+        if let Some(row) = seen {
+            if row.int(0).map_err(sq)? == reviewer.id && row.text(1).map_err(sq)? == sha {
+                return Ok(PushResponse {
+                    bundle_id: bundle_id.to_string(),
+                    accepted: 0,
+                    duplicate: true,
+                });
+            }
+            return Err(refusal(
+                bundle_id,
+                vec![format!(
+                    "bundle {bundle_id} was received before with other contents"
+                )],
+            ));
+        }
+        let mut problems = Vec::new();
+        let mut invalid = Vec::new();
+        let mut keys = Vec::with_capacity(records.len());
+        for r in records {
+            let row = tx
+                .row(
+                    "SELECT rv.item, i.content FROM reviews rv JOIN items i ON i.key = rv.item
+                     WHERE i.batch_id = ?1 AND i.item_id = ?2 AND rv.reviewer = ?3 /*PG: FOR NO KEY UPDATE OF rv*/",
+                    &vals![&r.batch_id, &r.item_id, reviewer.id],
+                )
+                .map_err(sq)?;
+            let Some(row) = row else {
+                problems.push(format!(
+                    "record {}/{}: this item is not under review by you (never given to you, or your review lease expired and the item went to another reviewer); pull again for work",
+                    r.batch_id, r.item_id
+                ));
+                continue;
+            };
+            let key = row.int(0).map_err(sq)?;
+            keys.push(key);
+            if r.status != "done" {
+                continue;
+            }
+            let pairwise = serde_json::from_str::<serde_json::Value>(&row.text(1).map_err(sq)?)
+                .ok()
+                .and_then(|c| c["responses"].as_array().map(|a| a.len() == 2))
+                .unwrap_or(false);
+            let raters = tx
+                .rows(
+                    "SELECT ra.name, rc.status, rc.answers FROM records rc JOIN raters ra ON ra.id = rc.rater
+                     WHERE rc.item = ?1 ORDER BY ra.name",
+                    &vals![key],
+                )
+                .map_err(sq)?
+                .iter()
+                .map(|x| {
+                    Ok(crate::model::RaterAnswer {
+                        rater: x.text(0)?,
+                        status: x.text(1)?,
+                        answers: serde_json::from_str(&x.text(2)?).unwrap_or_default(),
+                        justification: String::new(),
+                        skip_reason: None,
+                        escalation: None,
+                    })
+                })
+                .collect::<Result<Vec<_>, SqlError>>()
+                .map_err(sq)?;
+            let review = crate::model::Review {
+                reasons: Vec::new(),
+                raters,
+            };
+            if let Some(Some(schema)) = schemas.get(&r.batch_id) {
+                for p in review.problems(schema, pairwise, &r.answers, &r.justification) {
+                    invalid.push(format!("record {}/{}: {p}", r.batch_id, r.item_id));
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(refusal(bundle_id, problems));
+        }
+        if !invalid.is_empty() {
+            return Err(HubError::Invalid {
+                message: format!(
+                    "bundle {} breaks the review rules; nothing of it was stored",
+                    crate::safe::sanitize_line(bundle_id)
+                ),
+                problems: invalid
+                    .iter()
+                    .map(|p| crate::safe::sanitize_line(p))
+                    .collect(),
+            });
+        }
+        tx.exec(
+            "INSERT INTO bundles (id, rater, sha256, received_at, records) VALUES (?1, ?2, ?3, ?4, ?5)",
+            &vals![bundle_id, reviewer.id, sha, now_ms(), records.len()],
+        )
+        .map_err(sq)?;
+        let received = now_ms();
+        for (r, key) in records.iter().zip(keys) {
+            if r.status == "done" {
+                tx.exec(
+                    "INSERT INTO adjudications (item, reviewer, bundle, revision, answers, justification, submitted, received_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT (item) DO UPDATE SET reviewer = excluded.reviewer, bundle = excluded.bundle,
+                       revision = excluded.revision, answers = excluded.answers, justification = excluded.justification,
+                       submitted = excluded.submitted, received_at = excluded.received_at
+                     WHERE excluded.revision > adjudications.revision OR excluded.reviewer <> adjudications.reviewer",
+                    &vals![
+                        key,
+                        reviewer.id,
+                        bundle_id,
+                        r.revision as i64,
+                        serde_json::to_string(&r.answers).unwrap_or_default(),
+                        &r.justification,
+                        &r.submitted,
+                        received
+                    ],
+                )
+                .map_err(sq)?;
+                tx.exec("UPDATE reviews SET done = 1 WHERE item = ?1", &vals![key])
+                    .map_err(sq)?;
+            } else {
+                // A reviewer who cannot decide leaves the item to another (and withdraws
+                // an earlier answer of theirs to it).
+                tx.exec(
+                    "INSERT INTO review_skips (item, reviewer, reason, at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT DO NOTHING",
+                    &vals![
+                        key,
+                        reviewer.id,
+                        r.skip_reason.clone().unwrap_or_default(),
+                        received
+                    ],
+                )
+                .map_err(sq)?;
+                tx.exec(
+                    "DELETE FROM adjudications WHERE item = ?1 AND reviewer = ?2 AND revision < ?3",
+                    &vals![key, reviewer.id, r.revision as i64],
+                )
+                .map_err(sq)?;
+                tx.exec(
+                    "UPDATE reviews SET reviewer = NULL, expires_at = NULL, done = 0
+                     WHERE item = ?1 AND NOT EXISTS (SELECT 1 FROM adjudications a WHERE a.item = ?1)",
+                    &vals![key],
+                )
+                .map_err(sq)?;
+            }
+        }
+        tx.commit().map_err(sq)?;
         Ok(PushResponse {
             bundle_id: bundle_id.to_string(),
             accepted: records.len() as u64,
@@ -1818,10 +2288,138 @@ fn refusal(bundle_id: &str, problems: Vec<String>) -> HubError {
     }
 }
 
+/// An item row (batch id, schema, guidelines, item id, content, extras in columns 0-5) in
+/// the batch format, with the review for a reviewer.
+fn wire_item(
+    row: &Row,
+    review: Option<&crate::model::Review>,
+) -> Result<serde_json::Value, SqlError> {
+    let content: serde_json::Value = serde_json::from_str(&row.text(4)?).unwrap_or_default();
+    let extras: Extras = serde_json::from_str(&row.text(5)?).unwrap_or_default();
+    let mut item = serde_json::json!({
+        "id": row.text(3)?,
+        "messages": content["conversation"],
+        "responses": content["responses"],
+    });
+    if !extras.metadata.is_empty() {
+        item["metadata"] = serde_json::Value::Object(extras.metadata);
+    }
+    if !extras.suggestions.is_empty() {
+        item["suggestions"] = serde_json::to_value(&extras.suggestions).unwrap_or_default();
+    }
+    if let Some(w) = extras.content_warning {
+        item["content_warning"] = serde_json::Value::String(w);
+    }
+    if let Some(r) = review {
+        item["review"] = serde_json::to_value(r).unwrap_or_default();
+    }
+    Ok(item)
+}
+
+/// Adds an item to the last wire batch, starting a new one (with its manifest) when the
+/// batch changes.
+fn wire_push(
+    batches: &mut Vec<WireBatch>,
+    batch: &str,
+    row: &Row,
+    item: serde_json::Value,
+) -> Result<(), SqlError> {
+    if batches
+        .last()
+        .is_none_or(|b| b.manifest["batch_id"] != batch)
+    {
+        let schema: serde_json::Value = serde_json::from_str(&row.text(1)?).unwrap_or_default();
+        let guidelines: serde_json::Value = serde_json::from_str(&row.text(2)?).unwrap_or_default();
+        batches.push(WireBatch {
+            manifest: serde_json::json!({
+                "format": crate::batch::BATCH_FORMAT,
+                "batch_id": batch,
+                "schema": schema,
+                "guidelines": guidelines,
+            }),
+            items: Vec::new(),
+        });
+    }
+    if let Some(b) = batches.last_mut() {
+        b.items.push(item);
+    }
+    Ok(())
+}
+
+/// Puts a finished item in the review queue when the policy picks it (and it is not
+/// there already). The item's row is locked first, so that of two pushes finishing the
+/// same item at once on PostgreSQL the second sees the first's record. Returns whether
+/// it was queued.
+fn queue_for_review(
+    tx: &mut Conn,
+    key: i64,
+    policy: &Policy,
+    schemas: &HashMap<String, Option<Schema>>,
+    seed: &str,
+) -> Result<bool, SqlError> {
+    let Some(item) = tx.row(
+        "SELECT i.batch_id, b.overlap FROM items i JOIN batches b ON b.id = i.batch_id
+         WHERE i.key = ?1 AND i.gold IS NULL /*PG: FOR NO KEY UPDATE OF i*/",
+        &vals![key],
+    )?
+    else {
+        return Ok(false);
+    };
+    let (batch, overlap) = (item.text(0)?, item.int(1)?);
+    if tx
+        .row("SELECT 1 FROM reviews WHERE item = ?1", &vals![key])?
+        .is_some()
+    {
+        return Ok(false);
+    }
+    let records: Vec<Judged> = tx
+        .rows(
+            "SELECT status, answers, escalation FROM records WHERE item = ?1",
+            &vals![key],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(Judged {
+                status: r.text(0)?,
+                answers: serde_json::from_str(&r.text(1)?).unwrap_or_default(),
+                flag: r
+                    .opt_text(2)?
+                    .and_then(|e| serde_json::from_str::<crate::model::Escalation>(&e).ok())
+                    .map(|e| e.reason),
+            })
+        })
+        .collect::<Result<_, SqlError>>()?;
+    if (records.len() as i64) < overlap {
+        return Ok(false);
+    }
+    let Some(Some(schema)) = schemas.get(&batch) else {
+        return Ok(false);
+    };
+    let reasons = super::review::reasons(policy, schema, &records, unit_hash(seed, 0, key));
+    if reasons.is_empty() {
+        return Ok(false);
+    }
+    tx.exec(
+        "INSERT INTO reviews (item, reasons, queued_at, done) VALUES (?1, ?2, ?3, 0)
+         ON CONFLICT DO NOTHING",
+        &vals![
+            key,
+            serde_json::to_string(&reasons).unwrap_or_default(),
+            now_ms()
+        ],
+    )?;
+    Ok(true)
+}
+
 /// What is wrong with a record under its batch's schema: its status, each answer (a
 /// known question, a known option, the right shape), what a submit needs (required
 /// answers, the justification when required), the skip reason and the escalation reason.
-fn record_problems(schema: &Schema, pairwise: bool, r: &crate::model::Record) -> Vec<String> {
+fn record_problems(
+    schema: &Schema,
+    pairwise: bool,
+    r: &crate::model::Record,
+    review: bool,
+) -> Vec<String> {
     let mut out = Vec::new();
     for (q, a) in &r.answers {
         if let Err(e) = schema.check_answer(q, a) {
@@ -1831,7 +2429,13 @@ fn record_problems(schema: &Schema, pairwise: bool, r: &crate::model::Record) ->
     match r.status.as_str() {
         "done" => {
             if out.is_empty() {
-                out.extend(schema.problems(pairwise, &r.answers, &r.justification));
+                if review {
+                    // A reviewer's reason is checked against the raters' answers when
+                    // the bundle is stored.
+                    out.extend(schema.unanswered(pairwise, &r.answers));
+                } else {
+                    out.extend(schema.problems(pairwise, &r.answers, &r.justification));
+                }
             }
         }
         "skipped" => {
@@ -2186,7 +2790,8 @@ impl HubDb {
             &vals![rater.id],
         )?;
         let batches = self.batches()?;
-        let mut f = super::report::my_figures(&batches, &rows, &rater.name);
+        let adjudications = self.adjudications()?;
+        let mut f = super::report::my_figures(&batches, &rows, &adjudications, &rater.name);
         if let Some((_, status, score)) = self
             .qualifications()?
             .into_iter()

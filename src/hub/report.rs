@@ -47,6 +47,70 @@ pub struct RaterFigures {
     /// The qualification score.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub qualification_score: Option<f64>,
+    /// Per question: how often the rater's answer was the item's final answer, on items
+    /// whose final answers were adjudicated by a reviewer or are the majority's (gold
+    /// items count in gold accuracy; an item with one rater has no other judgement).
+    #[serde(default)]
+    pub with_final: BTreeMap<String, Share>,
+}
+
+/// A share with what it counts.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
+pub struct Share {
+    /// Items where the answer was the final one.
+    pub agreed: usize,
+    /// Items counted.
+    pub items: usize,
+    /// `agreed / items`.
+    pub share: Option<f64>,
+    /// Of the items counted, those adjudicated by a reviewer.
+    #[serde(default)]
+    pub adjudicated: usize,
+}
+
+/// A reviewer's final answers to an item.
+#[derive(Debug, Clone)]
+pub struct AdjudicationRow {
+    /// Batch id.
+    pub batch: String,
+    /// Item id.
+    pub item: String,
+    /// The reviewer's name.
+    pub reviewer: String,
+    /// The final answers.
+    pub answers: BTreeMap<String, Answer>,
+    /// The reviewer's reason (may be empty when they confirmed a rater's answers).
+    pub reason: String,
+    /// When the reviewer submitted (RFC 3339).
+    pub submitted: String,
+    /// Why the item was reviewed.
+    pub queued_because: Vec<String>,
+}
+
+/// An item's final answers and where they come from: a reviewer's adjudication, the
+/// gold reference, the majority of its raters (per question, more than half of those who
+/// answered it), or its only rater.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Final {
+    /// `adjudicated`, `gold`, `majority` or `single`.
+    pub source: String,
+    /// The answers, per question.
+    pub answers: BTreeMap<String, Answer>,
+    /// Questions the raters answered with no majority (and no adjudication).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unresolved: Vec<String>,
+    /// The reviewer, for `adjudicated`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reviewer: Option<String>,
+    /// The reviewer's reason, for `adjudicated` (empty: they confirmed a rater's answers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Raters whose answers the reviewer confirmed (their answers equal the final ones).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub confirmed: Vec<String>,
+    /// Why the item was reviewed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub review_reasons: Vec<String>,
 }
 
 /// One agreement figure.
@@ -80,6 +144,30 @@ pub struct Report {
     pub agreement: Vec<AgreementRow>,
     /// Escalations per reason, open and resolved (`verdict hub escalations` has the rest).
     pub escalations: Vec<super::escalations::ReasonCount>,
+    /// The review queue, when the report was made from a hub.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reviews: Option<ReviewCounts>,
+}
+
+/// The review queue's state.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ReviewCounts {
+    /// Waiting for a reviewer.
+    pub waiting: i64,
+    /// Given to a reviewer, not yet answered.
+    pub in_review: i64,
+    /// Adjudicated.
+    pub adjudicated: i64,
+}
+
+impl From<(i64, i64, i64)> for ReviewCounts {
+    fn from((waiting, in_review, adjudicated): (i64, i64, i64)) -> ReviewCounts {
+        ReviewCounts {
+            waiting,
+            in_review,
+            adjudicated,
+        }
+    }
 }
 
 /// Records of done (not skipped), non-gold items, grouped by item.
@@ -210,7 +298,15 @@ fn question_agreement(
 }
 
 /// Builds the report.
-pub fn report(batches: &[BatchRow], records: &[RecordRow]) -> Report {
+pub fn report(
+    batches: &[BatchRow],
+    records: &[RecordRow],
+    adjudications: &[AdjudicationRow],
+) -> Report {
+    let finals: BTreeMap<(String, String), Final> = dataset(records, adjudications)
+        .into_iter()
+        .filter_map(|d| Some(((d.batch_id, d.item_id), d.final_answers?)))
+        .collect();
     let mut progress = Vec::new();
     let mut agreement = Vec::new();
     for b in batches {
@@ -287,6 +383,7 @@ pub fn report(batches: &[BatchRow], records: &[RecordRow]) -> Report {
                 gold_changed_after_feedback: changed,
                 qualification: None,
                 qualification_score: None,
+                with_final: with_final(&rs, &finals),
             }
         })
         .collect();
@@ -295,7 +392,39 @@ pub fn report(batches: &[BatchRow], records: &[RecordRow]) -> Report {
         raters,
         agreement,
         escalations: Vec::new(),
+        reviews: None,
     }
+}
+
+/// Per question, how often a rater's submitted answers were the final ones (on items
+/// adjudicated or decided by a majority).
+fn with_final(
+    rs: &[&RecordRow],
+    finals: &BTreeMap<(String, String), Final>,
+) -> BTreeMap<String, Share> {
+    let mut out: BTreeMap<String, Share> = BTreeMap::new();
+    for r in rs.iter().filter(|r| r.status == "done" && r.gold.is_none()) {
+        let Some(f) = finals.get(&(r.batch.clone(), r.item.clone())) else {
+            continue;
+        };
+        if f.source != "adjudicated" && f.source != "majority" {
+            continue;
+        }
+        for (q, a) in &f.answers {
+            let e = out.entry(q.clone()).or_default();
+            e.items += 1;
+            if r.answers.get(q) == Some(a) {
+                e.agreed += 1;
+            }
+            if f.source == "adjudicated" {
+                e.adjudicated += 1;
+            }
+        }
+    }
+    for e in out.values_mut() {
+        e.share = (e.items > 0).then(|| e.agreed as f64 / e.items as f64);
+    }
+    out
 }
 
 /// One row of the merged dataset.
@@ -315,6 +444,9 @@ pub struct DatasetRow {
     pub majority: BTreeMap<String, Answer>,
     /// Per question, the share of rater pairs that agree.
     pub agreement: BTreeMap<String, f64>,
+    /// The final answers and their source (none when every rater skipped).
+    #[serde(rename = "final", skip_serializing_if = "Option::is_none")]
+    pub final_answers: Option<Final>,
 }
 
 /// What the hub reports about one rater, for that rater (`GET /v1/me`, `verdict stats`):
@@ -332,16 +464,16 @@ pub struct MyFigures {
 
 /// The figures of `rater` from the records of the items they worked on (every rater's
 /// records of those items, for the majorities).
-pub fn my_figures(batches: &[BatchRow], records: &[RecordRow], rater: &str) -> MyFigures {
-    let mine: Vec<RecordRow> = records
-        .iter()
-        .filter(|r| r.rater == rater)
-        .cloned()
-        .collect();
-    let r = report(batches, &mine);
+pub fn my_figures(
+    batches: &[BatchRow],
+    records: &[RecordRow],
+    adjudications: &[AdjudicationRow],
+    rater: &str,
+) -> MyFigures {
+    let r = report(batches, records, adjudications);
     let f = r.raters.into_iter().find(|x| x.rater == rater);
     let mut with_majority: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    for row in dataset(records) {
+    for row in dataset(records, adjudications) {
         if row.gold || row.ratings.len() < 2 {
             continue;
         }
@@ -373,13 +505,18 @@ pub fn my_figures(batches: &[BatchRow], records: &[RecordRow], rater: &str) -> M
             gold_changed_after_feedback: 0,
             qualification: None,
             qualification_score: None,
+            with_final: BTreeMap::new(),
         }),
         with_majority,
     }
 }
 
-/// The merged dataset: one row per item with records.
-pub fn dataset(records: &[RecordRow]) -> Vec<DatasetRow> {
+/// The merged dataset: one row per item with records, with its final answers.
+pub fn dataset(records: &[RecordRow], adjudications: &[AdjudicationRow]) -> Vec<DatasetRow> {
+    let adjudicated: BTreeMap<(&str, &str), &AdjudicationRow> = adjudications
+        .iter()
+        .map(|a| ((a.batch.as_str(), a.item.as_str()), a))
+        .collect();
     let mut items: BTreeMap<(&str, &str), Vec<&RecordRow>> = BTreeMap::new();
     for r in records {
         items
@@ -399,6 +536,7 @@ pub fn dataset(records: &[RecordRow]) -> Vec<DatasetRow> {
             questions.dedup();
             let mut majority = BTreeMap::new();
             let mut agreement = BTreeMap::new();
+            let mut unresolved = Vec::new();
             for q in questions {
                 let answers: Vec<&Answer> =
                     counted.iter().filter_map(|r| r.answers.get(q)).collect();
@@ -412,12 +550,52 @@ pub fn dataset(records: &[RecordRow]) -> Vec<DatasetRow> {
                     && *count * 2 > n
                 {
                     majority.insert(q.clone(), (*a).clone());
+                } else {
+                    unresolved.push(q.clone());
                 }
                 if n >= 2 {
                     let agreeing: usize = tally.values().map(|(c, _)| c * (c - 1) / 2).sum();
                     agreement.insert(q.clone(), agreeing as f64 / (n * (n - 1) / 2) as f64);
                 }
             }
+            let final_answers = if let Some(a) = adjudicated.get(&(batch, item)) {
+                Some(Final {
+                    source: "adjudicated".into(),
+                    answers: a.answers.clone(),
+                    unresolved: Vec::new(),
+                    reviewer: Some(a.reviewer.clone()),
+                    reason: Some(a.reason.clone()),
+                    confirmed: counted
+                        .iter()
+                        .filter(|r| r.answers == a.answers)
+                        .map(|r| r.rater.clone())
+                        .collect(),
+                    review_reasons: a.queued_because.clone(),
+                })
+            } else if let Some(g) = &rs[0].gold {
+                Some(Final {
+                    source: "gold".into(),
+                    answers: g.clone(),
+                    unresolved: Vec::new(),
+                    reviewer: None,
+                    reason: None,
+                    confirmed: Vec::new(),
+                    review_reasons: Vec::new(),
+                })
+            } else {
+                match counted.len() {
+                    0 => None,
+                    n => Some(Final {
+                        source: if n == 1 { "single" } else { "majority" }.into(),
+                        answers: majority.clone(),
+                        unresolved,
+                        reviewer: None,
+                        reason: None,
+                        confirmed: Vec::new(),
+                        review_reasons: Vec::new(),
+                    }),
+                }
+            };
             DatasetRow {
                 batch_id: batch.to_string(),
                 item_id: item.to_string(),
@@ -440,6 +618,7 @@ pub fn dataset(records: &[RecordRow]) -> Vec<DatasetRow> {
                     .collect(),
                 majority,
                 agreement,
+                final_answers,
             }
         })
         .collect()
@@ -508,12 +687,12 @@ mod tests {
             // A skipped gold item whose leftover answer happens to be right.
             skipped(rec("r2", "g", &ok, Some(&ok))),
         ];
-        let d = dataset(&records);
+        let d = dataset(&records, &[]);
         let i1 = d.iter().find(|r| r.item_id == "i1").unwrap();
         assert_eq!(i1.majority.get("behaviour"), Some(&one("full_refusal")));
         assert!(i1.agreement.is_empty(), "one judgement: no pair to agree");
         assert_eq!(i1.ratings[1]["answers"], serde_json::json!({}));
-        let r = report(&batches, &records);
+        let r = report(&batches, &records, &[]);
         let r2 = r.raters.iter().find(|x| x.rater == "r2").unwrap();
         assert_eq!((r2.gold_items, r2.gold_accuracy), (0, None));
         assert!(
@@ -551,7 +730,7 @@ mod tests {
                 Some(&ok),
             ),
         ];
-        let r = report(&batches, &records);
+        let r = report(&batches, &records, &[]);
         assert_eq!(r.batches[0].complete, 2);
         assert_eq!(r.batches[0].items, 2);
         let get = |q: &str, m: &str| {
@@ -575,7 +754,7 @@ mod tests {
             && a.option.as_deref() == Some("vcr")
             && a.level == "binary"));
 
-        let rows = dataset(&records);
+        let rows = dataset(&records, &[]);
         let i2 = rows.iter().find(|x| x.item_id == "i2").unwrap();
         assert_eq!(
             i2.majority.get("behaviour"),

@@ -90,6 +90,9 @@ pub struct Extras {
     /// Graphic content: the screen masks the item until the rater reveals it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_warning: Option<String>,
+    /// For a reviewer: why the item is under review and what each rater said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<crate::model::Review>,
 }
 
 /// One item of a batch.

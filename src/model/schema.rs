@@ -623,6 +623,21 @@ impl Schema {
         answers: &BTreeMap<String, Answer>,
         justification: &str,
     ) -> Vec<String> {
+        let mut out = self.unanswered(pairwise, answers);
+        if self.justification_required(answers) {
+            let len = justification.trim().graphemes(true).count();
+            let min = self.justification.min_length.max(1);
+            if len < min {
+                out.push(format!(
+                    "a justification of at least {min} characters is required for these answers (it has {len}): name the risk, the harm mechanism and what should change"
+                ));
+            }
+        }
+        out
+    }
+
+    /// The required questions asked for these answers and not answered.
+    pub fn unanswered(&self, pairwise: bool, answers: &BTreeMap<String, Answer>) -> Vec<String> {
         let mut out = Vec::new();
         for q in self.asked(pairwise, answers) {
             let empty = match answers.get(&q.id) {
@@ -632,15 +647,6 @@ impl Schema {
             };
             if q.required && empty {
                 out.push(format!("'{}' is not answered", q.label));
-            }
-        }
-        if self.justification_required(answers) {
-            let len = justification.trim().graphemes(true).count();
-            let min = self.justification.min_length.max(1);
-            if len < min {
-                out.push(format!(
-                    "a justification of at least {min} characters is required for these answers (it has {len}): name the risk, the harm mechanism and what should change"
-                ));
             }
         }
         out

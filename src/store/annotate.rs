@@ -708,9 +708,21 @@ impl Store {
             let item = w.head(key)?;
             w.expect(&item, act)?;
             let a = &item.annotation;
-            let problems = item
-                .schema
-                .problems(item.pairwise, &a.answers, &a.justification);
+            let extras: String =
+                w.tx.query_row("SELECT extras FROM items WHERE key = ?1", [key], |r| {
+                    r.get(0)
+                })
+                .map_err(|e| w.cls(e))?;
+            let review = serde_json::from_str::<crate::model::Extras>(&extras)
+                .ok()
+                .and_then(|x| x.review);
+            let problems = crate::model::submit_problems(
+                &item.schema,
+                review.as_ref(),
+                item.pairwise,
+                &a.answers,
+                &a.justification,
+            );
             if !problems.is_empty() {
                 return Err(StoreError::Incomplete {
                     item: item.item_id.clone(),

@@ -93,6 +93,16 @@ commands! {
     Help => "help",
     /// Show your own figures (today, this week, what the hub reports about you).
     Stats => "stats",
+    /// Review: take rater 1's answers as the final answers and submit.
+    ConfirmRater1 => "confirm_rater_1",
+    /// Review: take rater 2's answers as the final answers and submit.
+    ConfirmRater2 => "confirm_rater_2",
+    /// Review: take rater 3's answers as the final answers and submit.
+    ConfirmRater3 => "confirm_rater_3",
+    /// Review: take rater 4's answers as the final answers and submit.
+    ConfirmRater4 => "confirm_rater_4",
+    /// Review: take rater 5's answers as the final answers and submit.
+    ConfirmRater5 => "confirm_rater_5",
     /// Quit.
     Quit => "quit",
 }

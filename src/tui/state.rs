@@ -58,6 +58,8 @@ pub enum Pane {
     ResponseB,
     /// The guidelines panel.
     Guidelines,
+    /// For an item under review: what each rater said.
+    Review,
 }
 
 /// What a one-line prompt is for.
@@ -343,6 +345,13 @@ impl State {
         let mut p = vec![Pane::Labels, Pane::Conversation, Pane::ResponseA];
         if self.item.as_ref().is_some_and(|i| i.content.is_pairwise()) {
             p.push(Pane::ResponseB);
+        }
+        if self
+            .item
+            .as_ref()
+            .is_some_and(|i| i.extras.review.is_some())
+        {
+            p.push(Pane::Review);
         }
         if self.show_guidelines {
             p.push(Pane::Guidelines);

@@ -122,7 +122,12 @@ pub fn loaded(state: &mut State, item: crate::store::StoredItem) {
     }
     state.active_since_ms = state.now_ms;
     state.active_pending_ms = 0;
-    for p in [Pane::Conversation, Pane::ResponseA, Pane::ResponseB] {
+    for p in [
+        Pane::Conversation,
+        Pane::ResponseA,
+        Pane::ResponseB,
+        Pane::Review,
+    ] {
         state.scroll.remove(&p);
     }
     // A long conversation opens at its end: the turn the response answers. (The view
@@ -252,6 +257,58 @@ fn apply_preset(state: &mut State, index: usize) -> Vec<Effect> {
     fx
 }
 
+/// Review: takes rater `n`'s (1-based) answers as the final answers and submits, in one
+/// undoable action. Answers of the rater's that no longer apply are dropped by the submit
+/// as for any other; the reviewer's own justification (their reason) is kept.
+fn confirm_rater(state: &mut State, n: usize) -> Vec<Effect> {
+    let Some(item) = &state.item else {
+        return vec![];
+    };
+    let Some(review) = &item.extras.review else {
+        say(
+            state,
+            "confirming a rater's answers is for items under review",
+            true,
+        );
+        return vec![];
+    };
+    let Some(rater) = review.raters.get(n - 1).cloned() else {
+        say(
+            state,
+            format!(
+                "there is no rater {n}: this item has {} rater{}",
+                review.raters.len(),
+                if review.raters.len() == 1 { "" } else { "s" }
+            ),
+            true,
+        );
+        return vec![];
+    };
+    if rater.status != "done" {
+        say(
+            state,
+            format!("rater {n} skipped this item: there are no answers to confirm"),
+            true,
+        );
+        return vec![];
+    }
+    let key = item.key;
+    let mut fx = flush_active(state);
+    if let Some(item) = &mut state.item {
+        let old: Vec<String> = item.annotation.answers.keys().cloned().collect();
+        for q in old.iter().filter(|q| !rater.answers.contains_key(*q)) {
+            item.annotation.answers.remove(q);
+            fx.push(Effect::SetAnswer(key, q.clone(), None));
+        }
+        for (q, a) in &rater.answers {
+            item.annotation.answers.insert(q.clone(), a.clone());
+            fx.push(Effect::SetAnswer(key, q.clone(), Some(a.clone())));
+        }
+    }
+    fx.push(Effect::Submit(key));
+    fx
+}
+
 fn choose(state: &mut State, c: char) -> Vec<Effect> {
     let Some(value) = state.option_for_key(c) else {
         return vec![];
@@ -286,13 +343,14 @@ fn choose(state: &mut State, c: char) -> Vec<Effect> {
     let settled = q.kind == crate::model::Kind::Single || q.exclusive.contains(&value);
     if settled && new.is_some() {
         let complete = state.item.as_ref().is_some_and(|it| {
-            it.schema
-                .problems(
-                    it.content.is_pairwise(),
-                    &it.annotation.answers,
-                    state.editor.text(),
-                )
-                .is_empty()
+            crate::model::submit_problems(
+                &it.schema,
+                it.extras.review.as_ref(),
+                it.content.is_pairwise(),
+                &it.annotation.answers,
+                state.editor.text(),
+            )
+            .is_empty()
         });
         if complete && state.settings.auto_advance {
             fx.extend(flush_active(state));
@@ -712,6 +770,11 @@ fn run(state: &mut State, cmd: Command) -> Vec<Effect> {
             vec![]
         }
         Command::Stats => vec![Effect::ShowStats],
+        Command::ConfirmRater1 => confirm_rater(state, 1),
+        Command::ConfirmRater2 => confirm_rater(state, 2),
+        Command::ConfirmRater3 => confirm_rater(state, 3),
+        Command::ConfirmRater4 => confirm_rater(state, 4),
+        Command::ConfirmRater5 => confirm_rater(state, 5),
         Command::Quit => {
             state.quit = true;
             leave_item(state)

@@ -27,6 +27,8 @@ pub struct Areas {
     pub response_b: Option<Rect>,
     /// The guidelines, when shown.
     pub guidelines: Option<Rect>,
+    /// What each rater said, for an item under review.
+    pub review: Option<Rect>,
     /// The questions.
     pub labels: Rect,
     /// The justification editor.
@@ -45,13 +47,30 @@ pub fn layout(area: Rect, state: &State) -> Areas {
         Constraint::Length(1),
     ])
     .areas(area);
-    let (content, guidelines) = if state.show_guidelines {
-        let pct = if area.width >= 120 { 30 } else { 40 };
-        let [c, g] =
+    let review = state
+        .item
+        .as_ref()
+        .is_some_and(|i| i.extras.review.is_some());
+    let (content, guidelines, review) = if state.show_guidelines || review {
+        // A reviewer reads the raters' answers beside the item: a wider column.
+        let pct = match (review, area.width >= 120) {
+            (false, true) => 30,
+            (true, true) => 38,
+            _ => 40,
+        };
+        let [c, side] =
             Layout::horizontal([Constraint::Fill(1), Constraint::Percentage(pct)]).areas(main);
-        (c, Some(g))
+        match (review, state.show_guidelines) {
+            (true, true) => {
+                let [r, g] =
+                    Layout::vertical([Constraint::Percentage(70), Constraint::Fill(1)]).areas(side);
+                (c, Some(g), Some(r))
+            }
+            (true, false) => (c, None, Some(side)),
+            _ => (c, Some(side), None),
+        }
     } else {
-        (main, None)
+        (main, None, None)
     };
     let (conversation, response_a, response_b) = if pairwise {
         let [conv, resp] =
@@ -71,6 +90,7 @@ pub fn layout(area: Rect, state: &State) -> Areas {
         response_a,
         response_b,
         guidelines,
+        review,
         labels,
         editor,
         status,
@@ -146,6 +166,9 @@ pub fn draw(frame_: &mut Frame<'_>, state: &State) {
     }
     if let Some(g) = areas.guidelines {
         panes::guidelines(frame_, state, g);
+    }
+    if let Some(r) = areas.review {
+        panes::review(frame_, state, r);
     }
     labels::questions(frame_, state, areas.labels);
     labels::editor(frame_, state, areas.editor);

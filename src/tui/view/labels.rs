@@ -199,13 +199,38 @@ pub fn questions(f: &mut Frame<'_>, state: &State, area: Rect) {
     }
     let top = focus_row.saturating_sub(height.saturating_sub(3));
     let visible: Vec<Line<'static>> = lines.into_iter().skip(top).take(height).collect();
-    let hint = format!(
-        " Labels · ↑↓ question · {} submit · {} safe · {} skip · {} flag ",
-        state.keymap.key_of(Command::Submit),
-        state.keymap.key_of(Command::Preset1),
-        state.keymap.key_of(Command::Skip),
-        state.keymap.key_of(Command::Flag),
-    );
+    let hint = match &item.extras.review {
+        // A reviewer's answers are the item's final answers.
+        Some(r) => {
+            let n = r.raters.len().clamp(1, 5);
+            let first = state.keymap.key_of(Command::ConfirmRater1);
+            let last = state.keymap.key_of(match n {
+                1 => Command::ConfirmRater1,
+                2 => Command::ConfirmRater2,
+                3 => Command::ConfirmRater3,
+                4 => Command::ConfirmRater4,
+                _ => Command::ConfirmRater5,
+            });
+            format!(
+                " Final answers (review) · {}{} confirm rater · {} submit · {} skip ",
+                first,
+                if n > 1 {
+                    format!("-{last}")
+                } else {
+                    String::new()
+                },
+                state.keymap.key_of(Command::Submit),
+                state.keymap.key_of(Command::Skip),
+            )
+        }
+        None => format!(
+            " Labels · ↑↓ question · {} submit · {} safe · {} skip · {} flag ",
+            state.keymap.key_of(Command::Submit),
+            state.keymap.key_of(Command::Preset1),
+            state.keymap.key_of(Command::Skip),
+            state.keymap.key_of(Command::Flag),
+        ),
+    };
     // A flag is shown first, so that a narrow title never hides it.
     let mut title = Line::default();
     if let Some((reason, _)) = &item.annotation.flag {
@@ -231,7 +256,11 @@ pub fn editor(f: &mut Frame<'_>, state: &State, area: Rect) {
     let Some(item) = &state.item else { return };
     let width = area.width.saturating_sub(2) as usize;
     let height = area.height.saturating_sub(2) as usize;
-    let required = item.schema.justification_required(&item.annotation.answers);
+    // Under review, the reason is needed for answers that are no rater's.
+    let required = match &item.extras.review {
+        Some(r) => r.matching(&item.annotation.answers).is_empty(),
+        None => item.schema.justification_required(&item.annotation.answers),
+    };
     let len = state.editor.text().trim().graphemes(true).count();
     let min = item.schema.justification.min_length;
     let need = if required {
@@ -267,8 +296,13 @@ pub fn editor(f: &mut Frame<'_>, state: &State, area: Rect) {
         .map(Line::from)
         .collect();
     if state.editor.text().is_empty() && !state.editing {
+        let placeholder = if item.extras.review.is_some() {
+            "Confirming a rater needs no reason. For final answers of your own, say why the raters' answers were wrong."
+        } else {
+            "Name the risk, the harm mechanism, and what should change."
+        };
         lines = vec![Line::from(Span::styled(
-            "Name the risk, the harm mechanism, and what should change.",
+            placeholder,
             paint(
                 state,
                 Style::default()

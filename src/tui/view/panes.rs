@@ -18,6 +18,7 @@ fn pane_id(p: Pane) -> u8 {
         Pane::ResponseA => 2,
         Pane::ResponseB => 3,
         Pane::Guidelines => 4,
+        Pane::Review => 5,
     }
 }
 
@@ -202,4 +203,159 @@ pub fn guidelines(f: &mut Frame<'_>, state: &State, area: Rect) {
     let title = Line::from(format!(" Guidelines {} ", state.guide.title));
     let p = Paragraph::new(visible).block(frame(state, title, state.focus == Pane::Guidelines));
     f.render_widget(p, area);
+}
+
+/// For an item under review: why it is reviewed, and each rater's answers (questions on
+/// which they differ marked ≠ and highlighted), flag and justification, with the key that
+/// confirms each rater's answers.
+pub fn review(f: &mut Frame<'_>, state: &State, area: Rect) {
+    use crate::tui::action::Command;
+    let Some(item) = &state.item else { return };
+    let Some(review) = &item.extras.review else {
+        return;
+    };
+    let width = area.width.saturating_sub(2) as usize;
+    let confirm = [
+        Command::ConfirmRater1,
+        Command::ConfirmRater2,
+        Command::ConfirmRater3,
+        Command::ConfirmRater4,
+        Command::ConfirmRater5,
+    ];
+    let lines = cached(state, Pane::Review, width as u16, || {
+        let hot = paint(
+            state,
+            Style::default()
+                .fg(Color::Yellow)
+                .add_modifier(Modifier::BOLD),
+        );
+        let dim = paint(state, Style::default().fg(Color::DarkGray));
+        let bold = Style::default().add_modifier(Modifier::BOLD);
+        let styled = |text: &str, style: Style| -> Vec<Line<'static>> {
+            wrap(text, width)
+                .into_iter()
+                .map(|l| Line::from(Span::styled(l, style)))
+                .collect()
+        };
+        // "f5 ann": the key that confirms a rater, and who they are.
+        let who: Vec<String> = review
+            .raters
+            .iter()
+            .enumerate()
+            .map(|(n, r)| {
+                let key = confirm
+                    .get(n)
+                    .map(|c| state.keymap.key_of(*c))
+                    .unwrap_or_default();
+                format!("{} {}", if key.is_empty() { "-" } else { &key }, r.rater)
+            })
+            .collect();
+        let mut out: Vec<Line<'static>> = Vec::new();
+        out.extend(styled(&format!("Why: {}", review.reasons.join("; ")), hot));
+        let differ = review.differing();
+        let pairwise = item.content.is_pairwise();
+        let done: Vec<(usize, &crate::model::RaterAnswer)> = review
+            .raters
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.status == "done")
+            .collect();
+        let show = |q: &crate::model::Question, a: Option<&crate::model::Answer>| match a {
+            Some(a) => a
+                .values()
+                .iter()
+                .map(|v| {
+                    q.options
+                        .iter()
+                        .find(|o| o.value == *v)
+                        .map(|o| o.label.clone())
+                        .unwrap_or_else(|| v.to_string())
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            None => "—".into(),
+        };
+        // Each question any rater was asked, in the schema's order: where they differ,
+        // each answer with the raters who gave it; where they agree, one line.
+        for q in &item.schema.questions {
+            if !done.iter().any(|(_, r)| {
+                item.schema
+                    .asked(pairwise, &r.answers)
+                    .any(|x| x.id == q.id)
+            }) {
+                continue;
+            }
+            if differ.contains(&q.id) {
+                out.extend(styled(&format!("≠ {}", q.label), hot));
+                let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
+                for (n, r) in &done {
+                    let v = show(q, r.answers.get(&q.id));
+                    match groups.iter_mut().find(|(x, _)| *x == v) {
+                        Some((_, g)) => g.push(&who[*n]),
+                        None => groups.push((v, vec![&who[*n]])),
+                    }
+                }
+                for (v, g) in groups {
+                    out.extend(styled(
+                        &format!("   {v} — {}", g.join(", ")),
+                        Style::default(),
+                    ));
+                }
+            } else {
+                let v = done
+                    .first()
+                    .map(|(_, r)| show(q, r.answers.get(&q.id)))
+                    .unwrap_or_default();
+                out.extend(styled(&format!("= {}: {v}", q.label), Style::default()));
+            }
+        }
+        for (n, r) in review.raters.iter().enumerate() {
+            if r.status != "done" {
+                out.extend(styled(
+                    &format!(
+                        "{} skipped: {}",
+                        who[n],
+                        r.skip_reason.as_deref().unwrap_or("")
+                    ),
+                    hot,
+                ));
+            }
+            if let Some(e) = &r.escalation {
+                out.extend(styled(
+                    &format!("⚑ {} flagged {}: {}", who[n], e.reason, e.note),
+                    hot,
+                ));
+            }
+        }
+        out.push(Line::from(""));
+        out.extend(styled("Justifications", bold));
+        for (n, r) in review.raters.iter().enumerate() {
+            let j = r.justification.trim();
+            out.extend(styled(
+                &format!("{}: {}", who[n], if j.is_empty() { "(none)" } else { j }),
+                dim,
+            ));
+        }
+        out
+    });
+    let matching = review.matching(&item.annotation.answers);
+    let status = if item.annotation.answers.is_empty() {
+        "confirm a rater, or answer + reason".to_string()
+    } else if matching.is_empty() {
+        "your own answers: give a reason".to_string()
+    } else {
+        format!(
+            "yours = rater {}",
+            matching
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let title = Line::from(vec![
+        Span::styled(" Review ", Style::default().add_modifier(Modifier::BOLD)),
+        Span::raw(format!("· {status} ")),
+    ]);
+    scrolled(f, state, area, Pane::Review, title, &lines);
 }

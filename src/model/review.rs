@@ -1,0 +1,157 @@
+//! Review (adjudication): what a reviewer is shown about an item whose raters disagreed
+//! (or that was flagged, or sampled for quality assurance), and what a reviewer's answer
+//! needs. The hub sends it with the item; the workstation shows it; the hub checks the
+//! reviewer's record with the same rules.
+
+use super::{Answer, Escalation, Schema};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Why an item is in the review queue and what each of its raters said.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Review {
+    /// Why it was queued, for a person (`disagreement on severity (67% agree)`, `flagged:
+    /// policy_gap`, `quality sample`).
+    pub reasons: Vec<String>,
+    /// Each rater's record, in a fixed order (rater 1 is the first).
+    pub raters: Vec<RaterAnswer>,
+}
+
+/// One rater's record of the item under review.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RaterAnswer {
+    /// The rater's name.
+    pub rater: String,
+    /// `done` or `skipped`.
+    pub status: String,
+    /// Their answers (empty for a skip).
+    #[serde(default)]
+    pub answers: BTreeMap<String, Answer>,
+    /// Their justification.
+    #[serde(default)]
+    pub justification: String,
+    /// Why they skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_reason: Option<String>,
+    /// Their flag for the policy team.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<Escalation>,
+}
+
+impl Review {
+    /// The raters (1-based numbers) whose submitted answers equal `answers` on every
+    /// question either side answered.
+    pub fn matching(&self, answers: &BTreeMap<String, Answer>) -> Vec<usize> {
+        self.raters
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.status == "done" && !answers.is_empty() && r.answers == *answers)
+            .map(|(i, _)| i + 1)
+            .collect()
+    }
+
+    /// Questions on which the raters who answered them did not all agree.
+    pub fn differing(&self) -> Vec<String> {
+        let mut qs: Vec<&String> = self
+            .raters
+            .iter()
+            .filter(|r| r.status == "done")
+            .flat_map(|r| r.answers.keys())
+            .collect();
+        qs.sort();
+        qs.dedup();
+        qs.into_iter()
+            .filter(|q| {
+                let given: Vec<Option<&Answer>> = self
+                    .raters
+                    .iter()
+                    .filter(|r| r.status == "done")
+                    .map(|r| r.answers.get(*q))
+                    .collect();
+                given.windows(2).any(|w| w[0] != w[1])
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// What stands between a reviewer's answers and a submit: every required question
+    /// answered, and a reason (the justification, at least the schema's minimum length)
+    /// when the answers are not one rater's: confirming a rater's answers needs no reason
+    /// (theirs stands), writing new final answers does.
+    pub fn problems(
+        &self,
+        schema: &Schema,
+        pairwise: bool,
+        answers: &BTreeMap<String, Answer>,
+        justification: &str,
+    ) -> Vec<String> {
+        use unicode_segmentation::UnicodeSegmentation;
+        let mut out = schema.unanswered(pairwise, answers);
+        if self.matching(answers).is_empty() {
+            let len = justification.trim().graphemes(true).count();
+            let min = schema.justification.min_length.max(1);
+            if len < min {
+                out.push(format!(
+                    "these final answers are no rater's: give the reason for them (at least {min} characters; it has {len}), or confirm a rater's answers"
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// What stands between answers and a submit: the review rules for an item under review,
+/// the schema's otherwise.
+pub fn submit_problems(
+    schema: &Schema,
+    review: Option<&Review>,
+    pairwise: bool,
+    answers: &BTreeMap<String, Answer>,
+    justification: &str,
+) -> Vec<String> {
+    match review {
+        Some(r) => r.problems(schema, pairwise, answers, justification),
+        None => schema.problems(pairwise, answers, justification),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rater(name: &str, pairs: &[(&str, &str)]) -> RaterAnswer {
+        RaterAnswer {
+            rater: name.into(),
+            status: "done".into(),
+            answers: pairs
+                .iter()
+                .map(|(q, a)| (q.to_string(), Answer::One(a.to_string())))
+                .collect(),
+            justification: String::new(),
+            skip_reason: None,
+            escalation: None,
+        }
+    }
+
+    #[test]
+    fn differing_questions_and_matching_raters() {
+        let r = Review {
+            reasons: vec![],
+            raters: vec![
+                rater("a", &[("x", "1"), ("y", "2")]),
+                rater("b", &[("x", "1"), ("y", "3")]),
+                RaterAnswer {
+                    status: "skipped".into(),
+                    ..rater("c", &[])
+                },
+            ],
+        };
+        assert_eq!(r.differing(), vec!["y".to_string()]);
+        let mine: BTreeMap<String, Answer> = [("x", "1"), ("y", "3")]
+            .iter()
+            .map(|(q, a)| (q.to_string(), Answer::One(a.to_string())))
+            .collect();
+        assert_eq!(r.matching(&mine), vec![2]);
+        assert!(r.matching(&BTreeMap::new()).is_empty());
+    }
+}
