@@ -1761,6 +1761,9 @@ impl HubDb {
         for key in finished {
             queue_for_review(&mut tx, key, policy, schemas, seed).map_err(sq)?;
         }
+        // (Tests hold a push here, its items locked, to show that another push finishing
+        // the same item waits for it and then sees its record.)
+        crate::failpoint::pause("hub:push-queued");
         settle_qualification(&mut tx, rater.id).map_err(sq)?;
         tx.commit().map_err(sq)?;
         // (Tests crash here: stored, but the answer never sent.)
