@@ -1,7 +1,8 @@
 //! `verdict stats`: a rater's own figures. From the cache (what this machine saw: items
 //! and active time today and this week, items per hour, median seconds per item by kind)
 //! and, as of the last pull from a hub, what the hub reports about this rater (items
-//! received, gold accuracy on first records, agreement with the majority per question,
+//! received, gold accuracy on first records, agreement with the majority and with the
+//! final answers per question,
 //! qualification). Nothing about any other rater.
 
 use super::Env;
@@ -150,6 +151,25 @@ fn text(stats: &Stats) -> Vec<String> {
             out.push(format!(
                 "  {:<20} same as the majority on {agree} of {n} items",
                 crate::safe::sanitize_line(q)
+            ));
+        }
+    }
+    if let Some(m) = f["with_final"].as_object().filter(|m| !m.is_empty()) {
+        out.push(
+            "  agreement with the final answers (adjudicated by a reviewer, or the majority's):"
+                .into(),
+        );
+        for (q, v) in m {
+            out.push(format!(
+                "  {:<20} {} of {} items{} ({} adjudicated)",
+                crate::safe::sanitize_line(q),
+                v["agreed"].as_u64().unwrap_or(0),
+                v["items"].as_u64().unwrap_or(0),
+                v["share"]
+                    .as_f64()
+                    .map(|x| format!(", {:.0}%", x * 100.0))
+                    .unwrap_or_default(),
+                v["adjudicated"].as_u64().unwrap_or(0)
             ));
         }
     }

@@ -301,15 +301,17 @@ pub fn editor(f: &mut Frame<'_>, state: &State, area: Rect) {
         } else {
             "Name the risk, the harm mechanism, and what should change."
         };
-        lines = vec![Line::from(Span::styled(
-            placeholder,
-            paint(
-                state,
-                Style::default()
-                    .fg(Color::DarkGray)
-                    .add_modifier(Modifier::ITALIC),
-            ),
-        ))];
+        let style = paint(
+            state,
+            Style::default()
+                .fg(Color::DarkGray)
+                .add_modifier(Modifier::ITALIC),
+        );
+        lines = crate::tui::text::wrap(placeholder, width)
+            .into_iter()
+            .take(height)
+            .map(|l| Line::from(Span::styled(l, style)))
+            .collect();
     }
     f.render_widget(
         Paragraph::new(lines).block(frame(state, title, state.editing)),

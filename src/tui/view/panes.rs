@@ -340,9 +340,9 @@ pub fn review(f: &mut Frame<'_>, state: &State, area: Rect) {
     });
     let matching = review.matching(&item.annotation.answers);
     let status = if item.annotation.answers.is_empty() {
-        "confirm a rater, or answer + reason".to_string()
+        "confirm a rater".to_string()
     } else if matching.is_empty() {
-        "your own answers: give a reason".to_string()
+        "yours: own, give a reason".to_string()
     } else {
         format!(
             "yours = rater {}",
