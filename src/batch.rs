@@ -79,6 +79,9 @@ pub struct Header {
     pub schema: Schema,
     /// The guideline document and version.
     pub guidelines: GuidelineRef,
+    /// The document's Markdown, when the manifest carries it (`guidelines.text`: a
+    /// document that is not shipped with verdict, or a newer version of one).
+    pub guideline_text: Option<String>,
     /// The manifest as given (or as derived for a bare file), stored with the batch.
     pub manifest: serde_json::Value,
     /// True when the file had no manifest and the id was derived from its content.
@@ -301,6 +304,7 @@ fn derived_header(path: &Path, format: Format, options: &Options) -> Result<Head
         batch_id,
         schema,
         guidelines,
+        guideline_text: None,
         manifest,
         derived: true,
     })

@@ -338,6 +338,17 @@ pub enum HubCommand {
         #[command(flatten)]
         db: HubDb,
     },
+    /// Give a batch a new version of its guideline document (Markdown with `id:` and
+    /// `version:` front matter): raters' next pulls bring it, their workstation shows what
+    /// changed, and the report splits agreement by version.
+    Guidelines {
+        /// The batch.
+        batch: String,
+        /// The document.
+        file: PathBuf,
+        #[command(flatten)]
+        db: HubDb,
+    },
     /// Show or set which finished items go to the review queue (see docs/review.md).
     ReviewPolicy {
         #[command(flatten)]

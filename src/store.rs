@@ -2,6 +2,7 @@
 //! Only this module and its children speak SQL; nothing here knows the UI.
 
 mod annotate;
+mod guidelines;
 mod history;
 mod import;
 pub mod lock;
@@ -10,6 +11,7 @@ mod queue;
 mod report;
 
 pub use annotate::{Act, Annotation, Event, StoredItem};
+pub use guidelines::GuidelineChange;
 pub use history::Reverted;
 pub use import::ImportReport;
 pub use lock::{Announced, Waiter};

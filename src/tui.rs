@@ -77,6 +77,20 @@ pub fn resolve(state: &State, ev: &KeyEvent) -> Option<Action> {
                 _ => Action::Dismiss,
             });
         }
+        // Read before going on: a key meant for the item (space, a digit) does not
+        // close it unread.
+        Some(Overlay::Changes(..)) => {
+            return match ev.code {
+                KeyCode::Down | KeyCode::PageDown | KeyCode::Char('j') => {
+                    Some(Action::Edit(EditKey::Down))
+                }
+                KeyCode::Up | KeyCode::PageUp | KeyCode::Char('k') => {
+                    Some(Action::Edit(EditKey::Up))
+                }
+                KeyCode::Enter | KeyCode::Esc => Some(Action::Dismiss),
+                _ => None,
+            };
+        }
         Some(Overlay::Break) => return Some(Action::Dismiss),
         Some(Overlay::Prompt(..)) => {
             if ev.code == KeyCode::Esc {

@@ -260,8 +260,54 @@ fn manifest(
         }
     }
     .map_err(|e| err("manifest.schema", e.to_string()))?;
+    let mut guideline_text = None;
     let guidelines = match obj.get("guidelines") {
         None => guidelines::default_reference(),
+        // The document itself, carried by the batch: its hash is computed here (a given
+        // one must match), and it stands whatever verdict ships.
+        Some(Value::Object(g)) if g.contains_key("text") => {
+            let Some(Value::String(text)) = g.get("text") else {
+                return Err(err(
+                    "manifest.guidelines.text",
+                    "must be a string: the document's Markdown".into(),
+                ));
+            };
+            let field = |k: &str| match g.get(k) {
+                Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+                _ => Err(err(
+                    &format!("manifest.guidelines.{k}"),
+                    "missing: a document carried with the batch needs an id and a version".into(),
+                )),
+            };
+            let (id, version) = (field("id")?, field("version")?);
+            if text.len() > 1 << 20 {
+                return Err(err(
+                    "manifest.guidelines.text",
+                    "is larger than 1 MiB".into(),
+                ));
+            }
+            if text.contains('\0') {
+                return Err(err(
+                    "manifest.guidelines.text",
+                    "holds a NUL character".into(),
+                ));
+            }
+            let sha = crate::model::sha256_hex(text.as_bytes());
+            if let Some(given) = g.get("sha256").and_then(Value::as_str)
+                && given != sha
+            {
+                return Err(err(
+                    "manifest.guidelines.sha256",
+                    format!("does not match the text carried with it (its sha256 is {sha})"),
+                ));
+            }
+            guideline_text = Some(text.clone());
+            GuidelineRef {
+                id,
+                version,
+                sha256: Some(sha),
+            }
+        }
         Some(v) => {
             let given: GuidelineRef = serde_json::from_value(v.clone()).map_err(|e| {
                 err(
@@ -291,6 +337,7 @@ fn manifest(
         batch_id,
         schema,
         guidelines,
+        guideline_text,
         manifest: m,
         derived: false,
     })

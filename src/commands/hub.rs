@@ -269,6 +269,37 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
                 p.qa_rate * 100.0
             );
         }
+        HubCommand::Guidelines { batch, file, db } => {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let Some((id, version)) = crate::guidelines::id_and_version(&text) else {
+                anyhow::bail!(
+                    "{}: a guideline document starts with front matter naming it:\n---\nid: verdict-safety\nversion: \"1.1\"\n---",
+                    file.display()
+                );
+            };
+            if text.contains('\0') || text.len() > 1 << 20 {
+                anyhow::bail!(
+                    "{}: a guideline document is text of at most 1 MiB",
+                    file.display()
+                );
+            }
+            let doc = crate::model::GuidelineRef {
+                id,
+                version,
+                sha256: Some(crate::model::sha256_hex(text.as_bytes())),
+            };
+            let mut hub = HubDb::open(&db.db)?;
+            let old = hub.set_guidelines(batch, &doc, &text)?;
+            crate::outln!(
+                "Batch {} now follows {} {} (was {} {}); raters see what changed after their next pull",
+                crate::safe::sanitize_line(batch),
+                crate::safe::sanitize_line(&doc.id),
+                crate::safe::sanitize_line(&doc.version),
+                crate::safe::sanitize_line(&old.id),
+                crate::safe::sanitize_line(&old.version)
+            );
+        }
         HubCommand::ReviewScan { db } => {
             let mut hub = HubDb::open(&db.db)?;
             let n = hub.review_scan()?;
@@ -537,10 +568,13 @@ fn print_report(r: &crate::hub::report::Report) {
     );
     let mut last = String::new();
     for a in &r.agreement {
-        let q = match &a.option {
+        let mut q = match &a.option {
             Some(o) => format!("{}={}", a.question, o),
             None => a.question.clone(),
         };
+        if let Some(g) = &a.guidelines {
+            q = format!("{q} @ {}", crate::safe::sanitize_line(g));
+        }
         if a.batch != last {
             crate::outln!("  {}", a.batch);
             last = a.batch.clone();

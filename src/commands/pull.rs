@@ -97,6 +97,7 @@ pub fn pull_file(store: &mut Store, file: &Path, options: Options) -> anyhow::Re
 }
 
 fn report(file: &Path, r: &ImportReport) {
+    guidelines_line(r);
     if r.added == 0 {
         crate::outln!(
             "{}: batch {} is already in the cache; nothing new ({} items unchanged)",
@@ -226,4 +227,17 @@ fn report_line(url: &str, r: &ImportReport) {
         r.added,
         r.unchanged
     );
+    guidelines_line(r);
+}
+
+/// Says that a pull changed a batch's guideline document.
+fn guidelines_line(r: &ImportReport) {
+    if let Some(g) = &r.guidelines_changed {
+        crate::outln!(
+            "batch {}: the guidelines changed to {} {}; the workstation shows what changed before the batch's next item",
+            r.batch_id,
+            crate::safe::sanitize_line(&g.id),
+            crate::safe::sanitize_line(&g.version)
+        );
+    }
 }

@@ -173,6 +173,10 @@ CREATE TABLE adjudications (
     submitted     TEXT NOT NULL,
     received_at   INTEGER NOT NULL
 );
+"#, // 7: the guideline document each record was made under (JSON reference), as its
+    // bundle says; agreement is split by it.
+    r#"
+ALTER TABLE records ADD COLUMN guidelines TEXT;
 "#,
 ];
 
@@ -881,7 +885,7 @@ impl HubDb {
                     &vals![
                         &header.batch_id,
                         &schema_sha,
-                        serde_json::to_string(&header.guidelines).unwrap_or_default(),
+                        guidelines_json(&header.guidelines, header.guideline_text.as_deref()),
                         overlap as i64,
                         now_ms(),
                         rank
@@ -1362,6 +1366,58 @@ impl HubDb {
         })
     }
 
+    /// Gives a batch a new guideline document (`verdict hub guidelines`): pulls from now
+    /// on carry it (the workstation shows raters what changed), and records name the
+    /// document they were made under. Returns the reference it replaced.
+    pub fn set_guidelines(
+        &mut self,
+        batch: &str,
+        doc: &crate::model::GuidelineRef,
+        text: &str,
+    ) -> Result<crate::model::GuidelineRef, HubError> {
+        let at = self.at();
+        let sq = |e: SqlError| HubError::Database {
+            at: at.clone(),
+            cause: e,
+        };
+        let mut tx = self.conn.begin(true).map_err(sq)?;
+        HubDb::check_schema(&mut tx, &at)?;
+        let Some(row) = tx
+            .row(
+                "SELECT guidelines FROM batches WHERE id = ?1 /*PG: FOR UPDATE*/",
+                &vals![batch],
+            )
+            .map_err(sq)?
+        else {
+            return Err(refused(format!("no batch '{batch}' on this hub")));
+        };
+        let old: crate::model::GuidelineRef = serde_json::from_str(&row.text(0).map_err(sq)?)
+            .map_err(|e| {
+                refused(format!(
+                    "the stored guidelines of batch {batch} are unreadable: {e}"
+                ))
+            })?;
+        if old.sha256 == doc.sha256 {
+            return Err(refused(format!(
+                "batch {batch} already has this document ({} {}); nothing was changed",
+                doc.id, doc.version
+            )));
+        }
+        if old.id == doc.id && old.version == doc.version {
+            return Err(refused(format!(
+                "batch {batch} has another text of {} {}: give the changed document a new version in its front matter, so that records tell the two apart",
+                doc.id, doc.version
+            )));
+        }
+        tx.exec(
+            "UPDATE batches SET guidelines = ?2 WHERE id = ?1",
+            &vals![batch, guidelines_json(doc, Some(text))],
+        )
+        .map_err(sq)?;
+        tx.commit().map_err(sq)?;
+        Ok(old)
+    }
+
     /// The review policy (`verdict hub review-policy`).
     pub fn review_policy(&mut self) -> Result<Policy, HubError> {
         Ok(self
@@ -1599,12 +1655,24 @@ impl HubDb {
             });
         }
         let sha = crate::model::sha256_hex(bundle);
+        // Each record names the guideline document it was made under: its own, else its
+        // batch's in the manifest.
+        let mut records = v.records.clone();
+        for r in &mut records {
+            if r.guidelines.is_none() {
+                r.guidelines = manifest
+                    .batches
+                    .iter()
+                    .find(|b| b.id == r.batch_id)
+                    .map(|b| b.guidelines.clone());
+            }
+        }
         // (Tests hold a push here, checked and not yet storing, to show that it holds up
         // no one.)
         crate::failpoint::pause("hub:push-checked");
         if rater.role == Role::Reviewer {
             return self.retrying(|db| {
-                db.store_review_bundle(rater, &v.records, &manifest.bundle_id, &sha, &schemas)
+                db.store_review_bundle(rater, &records, &manifest.bundle_id, &sha, &schemas)
             });
         }
         let policy = self.review_policy()?;
@@ -1612,7 +1680,7 @@ impl HubDb {
         self.retrying(|db| {
             db.store_bundle(
                 rater,
-                &v.records,
+                &records,
                 &manifest.bundle_id,
                 &sha,
                 (&policy, &schemas, &seed),
@@ -1726,12 +1794,12 @@ impl HubDb {
                 .map_err(sq)?;
             }
             tx.exec(
-                "INSERT INTO records (item, rater, bundle, revision, status, answers, justification, skip_reason, escalation, active_ms, submitted)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                "INSERT INTO records (item, rater, bundle, revision, status, answers, justification, skip_reason, escalation, active_ms, submitted, guidelines)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                  ON CONFLICT (item, rater) DO UPDATE SET bundle = excluded.bundle, revision = excluded.revision,
                    status = excluded.status, answers = excluded.answers, justification = excluded.justification,
                    skip_reason = excluded.skip_reason, escalation = excluded.escalation, active_ms = excluded.active_ms,
-                   submitted = excluded.submitted
+                   submitted = excluded.submitted, guidelines = excluded.guidelines
                  WHERE excluded.revision > records.revision",
                 &vals![
                     key,
@@ -1744,7 +1812,8 @@ impl HubDb {
                     r.skip_reason.clone(),
                     r.escalation.as_ref().map(|e| serde_json::to_string(e).unwrap_or_default()),
                     r.active_ms as i64,
-                    &r.submitted
+                    &r.submitted,
+                    r.guidelines.as_ref().map(|g| serde_json::to_string(g).unwrap_or_default())
                 ],
             )
             .map_err(sq)?;
@@ -2291,6 +2360,16 @@ fn refusal(bundle_id: &str, problems: Vec<String>) -> HubError {
     }
 }
 
+/// A batch's guideline reference as the hub keeps it (and sends it with a pull): with the
+/// document's text when the batch carried one.
+fn guidelines_json(g: &crate::model::GuidelineRef, text: Option<&str>) -> String {
+    let mut v = serde_json::to_value(g).unwrap_or_default();
+    if let Some(t) = text {
+        v["text"] = serde_json::Value::String(t.to_string());
+    }
+    v.to_string()
+}
+
 /// An item row (batch id, schema, guidelines, item id, content, extras in columns 0-5) in
 /// the batch format, with the review for a reviewer.
 fn wire_item(
@@ -2585,6 +2664,9 @@ pub struct RecordRow {
     pub escalation: Option<serde_json::Value>,
     /// Active time.
     pub active_ms: i64,
+    /// The guideline document (`id version`) the record was made under, when known (not
+    /// for records stored before hubs kept it).
+    pub guidelines: Option<String>,
 }
 
 /// A batch as the report sees it.
@@ -2744,7 +2826,7 @@ impl HubDb {
     fn record_rows(&mut self, filter: &str, params: &[Val]) -> Result<Vec<RecordRow>, HubError> {
         let sql = format!(
             "SELECT ra.name, i.batch_id, i.item_id, i.sha256, i.gold, r.status, r.answers, r.justification,
-                    r.skip_reason, r.escalation, r.active_ms, g.status, g.answers
+                    r.skip_reason, r.escalation, r.active_ms, g.status, g.answers, r.guidelines
              FROM records r JOIN raters ra ON ra.id = r.rater JOIN items i ON i.key = r.item
              LEFT JOIN gold_first g ON g.item = r.item AND g.rater = r.rater
              {filter}
@@ -2771,6 +2853,10 @@ impl HubDb {
                 skip_reason: r.opt_text(8)?,
                 escalation: escalation.and_then(|e| serde_json::from_str(&e).ok()),
                 active_ms: r.int(10)?,
+                guidelines: r
+                    .opt_text(13)?
+                    .and_then(|g| serde_json::from_str::<crate::model::GuidelineRef>(&g).ok())
+                    .map(|g| format!("{} {}", g.id, g.version)),
                 first: match (r.opt_text(11)?, r.opt_text(12)?) {
                     (Some(status), Some(answers)) => {
                         Some((status, serde_json::from_str(&answers).unwrap_or_default()))

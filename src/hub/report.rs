@@ -131,6 +131,10 @@ pub struct AgreementRow {
     pub value: Option<f64>,
     /// Items behind it.
     pub items: usize,
+    /// When the batch's records were made under more than one guideline document: the
+    /// one (`id version`) whose records this figure counts (each item's records under it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guidelines: Option<String>,
 }
 
 /// The whole report.
@@ -198,6 +202,7 @@ fn row(
         level: level.into(),
         value: a.value,
         items: a.units,
+        guidelines: None,
     }
 }
 
@@ -333,6 +338,33 @@ pub fn report(
         }
         for q in &b.schema.questions {
             agreement.extend(question_agreement(&b.id, q, &items));
+        }
+        // Split by guideline version when the batch's records name more than one: each
+        // version's figures count only the records made under it.
+        let mut versions: Vec<&str> = records
+            .iter()
+            .filter(|r| r.batch == b.id)
+            .filter_map(|r| r.guidelines.as_deref())
+            .collect();
+        versions.sort_unstable();
+        versions.dedup();
+        if versions.len() > 1 {
+            for v in versions {
+                let under: Vec<RecordRow> = records
+                    .iter()
+                    .filter(|r| r.batch == b.id && r.guidelines.as_deref() == Some(v))
+                    .cloned()
+                    .collect();
+                let items = by_item(&under, &b.id);
+                for q in &b.schema.questions {
+                    agreement.extend(question_agreement(&b.id, q, &items).into_iter().map(
+                        |mut row| {
+                            row.guidelines = Some(v.to_string());
+                            row
+                        },
+                    ));
+                }
+            }
         }
     }
     let mut raters: BTreeMap<&str, Vec<&RecordRow>> = BTreeMap::new();
@@ -650,6 +682,7 @@ mod tests {
             escalation: None,
             active_ms: 10_000,
             first: None,
+            guidelines: None,
         }
     }
 

@@ -81,4 +81,8 @@ pub struct Record {
     pub submitted: String,
     /// How many times it was submitted (1 for the first).
     pub revision: u64,
+    /// The guideline document it was submitted under, when that is not the one its
+    /// batch names in the manifest (the batch's document changed since).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guidelines: Option<super::GuidelineRef>,
 }

@@ -324,6 +324,20 @@ impl W<'_> {
             .map_err(|e| self.cls(e))
     }
 
+    /// Records the guideline document in force now (the batch's) as the one this
+    /// submit was made under: its exported record names it.
+    fn stamp_guidelines(&self, key: i64) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "UPDATE annotations SET guidelines =
+                    (SELECT b.guidelines FROM items i JOIN batches b ON b.id = i.batch_id WHERE i.key = ?1)
+                 WHERE item = ?1",
+                [key],
+            )
+            .map_err(|e| self.cls(e))?;
+        Ok(())
+    }
+
     fn set_status(&self, key: i64, action: i64, old: &str, new: &str) -> Result<(), StoreError> {
         self.tx
             .execute(
@@ -746,6 +760,7 @@ impl Store {
                 w.log(key, action, &format!("answer:{q}"), Some(&v), None)?;
             }
             w.set_status(key, action, &a.status, "done")?;
+            w.stamp_guidelines(key)?;
             w.annotation(key)
         })
     }
@@ -782,6 +797,7 @@ impl Store {
                 Some(&json_str(reason)),
             )?;
             w.set_status(key, action, &a.status, "skipped")?;
+            w.stamp_guidelines(key)?;
             w.annotation(key)
         })
     }

@@ -15,6 +15,8 @@ pub struct ImportReport {
     pub added: u64,
     /// Items already cached with the same content.
     pub unchanged: u64,
+    /// The batch's new guideline document, when this pull changed it.
+    pub guidelines_changed: Option<crate::model::GuidelineRef>,
 }
 
 impl Store {
@@ -48,16 +50,46 @@ impl Store {
             params![schema_sha, header.schema.id, header.schema.canonical_json()],
         )
         .map_err(cls)?;
-        let existing: Option<String> = tx
+        let guidelines = serde_json::to_string(&header.guidelines).unwrap_or_default();
+        if let (Some(text), Some(sha)) = (&header.guideline_text, &header.guidelines.sha256) {
+            tx.execute(
+                "INSERT OR IGNORE INTO guideline_docs (sha256, id, version, text) VALUES (?1, ?2, ?3, ?4)",
+                params![sha, header.guidelines.id, header.guidelines.version, text],
+            )
+            .map_err(cls)?;
+        }
+        let existing: Option<(String, String)> = tx
             .query_row(
-                "SELECT schema_sha256 FROM batches WHERE id = ?1",
+                "SELECT schema_sha256, guidelines FROM batches WHERE id = ?1",
                 [&header.batch_id],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
             .map_err(cls)?;
         let new_batch = existing.is_none();
-        match existing {
+        // A pull that brings another version of the batch's guideline document: the
+        // batch takes it (records submitted from now on name it), and the change is kept
+        // for the workstation to show, once.
+        let mut guidelines_changed = None;
+        if let Some((_, old)) = &existing
+            && serde_json::from_str::<crate::model::GuidelineRef>(old)
+                .ok()
+                .as_ref()
+                != Some(&header.guidelines)
+        {
+            tx.execute(
+                "UPDATE batches SET guidelines = ?2, manifest = ?3 WHERE id = ?1",
+                params![header.batch_id, guidelines, header.manifest.to_string()],
+            )
+            .map_err(cls)?;
+            tx.execute(
+                "INSERT INTO guideline_changes (batch_id, old, new, changed_at) VALUES (?1, ?2, ?3, ?4)",
+                params![header.batch_id, old, guidelines, now_ms()],
+            )
+            .map_err(cls)?;
+            guidelines_changed = Some(header.guidelines.clone());
+        }
+        match existing.map(|e| e.0) {
             Some(old) if old != schema_sha => {
                 let old_id: String = tx
                     .query_row("SELECT id FROM schemas WHERE sha256 = ?1", [&old], |r| {
@@ -80,7 +112,7 @@ impl Store {
                     params![
                         header.batch_id,
                         schema_sha,
-                        serde_json::to_string(&header.guidelines).unwrap_or_default(),
+                        guidelines,
                         header.manifest.to_string(),
                         origin,
                         now_ms()
@@ -175,6 +207,7 @@ impl Store {
             new_batch,
             added,
             unchanged,
+            guidelines_changed,
         })
     }
 }

@@ -126,6 +126,26 @@ ALTER TABLE bundles ADD COLUMN state TEXT NOT NULL DEFAULT 'written'
 -- were never completed gives back.
 ALTER TABLE annotations ADD COLUMN exported_previous INTEGER NOT NULL DEFAULT 0;
 "#,
+    // 6: guideline versions. Documents carried by batches (not shipped with verdict); each
+    // change of a batch's document that a pull brought, and when the rater saw it; and
+    // per annotation, the document in force at its last submit (what its record names).
+    r#"
+CREATE TABLE guideline_docs (
+    sha256  TEXT PRIMARY KEY,
+    id      TEXT NOT NULL,
+    version TEXT NOT NULL,
+    text    TEXT NOT NULL
+);
+CREATE TABLE guideline_changes (
+    id         INTEGER PRIMARY KEY,
+    batch_id   TEXT NOT NULL REFERENCES batches(id),
+    old        TEXT NOT NULL CHECK (json_valid(old)),     -- the reference before
+    new        TEXT NOT NULL CHECK (json_valid(new)),     -- and after
+    changed_at INTEGER NOT NULL,
+    seen_at    INTEGER                                    -- when the rater was shown it
+);
+ALTER TABLE annotations ADD COLUMN guidelines TEXT;
+"#,
 ];
 
 /// What runs after migration `n` (1-based) in its transaction, beyond its SQL.

@@ -155,8 +155,9 @@ impl Store {
                 .prepare(&format!(
                     "SELECT i.key, i.batch_id, i.item_id, i.sha256, a.status, a.justification,
                             a.skip_reason, a.flag_reason, a.flag_note, a.active_ms, a.started_at,
-                            a.submitted_at, a.revision
+                            a.submitted_at, a.revision, a.guidelines, b.guidelines
                      FROM items i INDEXED BY items_queue JOIN annotations a ON a.item = i.key
+                     JOIN batches b ON b.id = i.batch_id
                      WHERE {PENDING} ORDER BY i.batch_id, i.seq"
                 ))
                 .map_err(cls)?;
@@ -169,6 +170,12 @@ impl Store {
                 let skipped = status == "skipped";
                 let flag_reason: Option<String> = r.get(7).map_err(cls)?;
                 let flag_note: Option<String> = r.get(8).map_err(cls)?;
+                // Named only when it is not the batch's document now.
+                let stamped: Option<String> = r.get(13).map_err(cls)?;
+                let current: String = r.get(14).map_err(cls)?;
+                let guidelines = stamped
+                    .filter(|g| *g != current)
+                    .and_then(|g| serde_json::from_str::<GuidelineRef>(&g).ok());
                 records.push(PendingRecord {
                     key,
                     record: Record {
@@ -195,6 +202,7 @@ impl Store {
                                 .unwrap_or_default(),
                         ),
                         revision: r.get::<_, i64>(12).map_err(cls)?.max(0) as u64,
+                        guidelines,
                     },
                 });
             }

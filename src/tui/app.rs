@@ -221,9 +221,11 @@ impl App {
                 _ => None,
             };
             let result = match e {
-                Effect::Load(key) => self.store.item(key).map(|item| {
-                    update::loaded(&mut self.state, item);
-                }),
+                Effect::Load(key) => self
+                    .store
+                    .item(key)
+                    .map(|item| update::loaded(&mut self.state, item))
+                    .and_then(|_| self.follow_guidelines()),
                 Effect::SetAnswer(key, q, a) => self
                     .store
                     .set_answer(key, &q, a.as_ref(), self.shown(key, act))
@@ -300,6 +302,29 @@ impl App {
                 Err(err) => return self.fail(err, typed),
             }
         }
+    }
+
+    /// The guidelines panel shows the current item's batch's document; a change of it
+    /// that a pull brought and the rater has not seen is shown first, once (and recorded
+    /// as seen).
+    fn follow_guidelines(&mut self) -> Result<(), StoreError> {
+        let Some(batch) = self.state.item.as_ref().map(|i| i.batch_id.clone()) else {
+            return Ok(());
+        };
+        if let Some((r, Some(text))) = self.store.batch_guidelines(&batch)?
+            && r.sha256.is_some()
+            && self.state.guide_sha != r.sha256
+        {
+            self.state.guide = Guide::parse(&text);
+            self.state.guide_sha = r.sha256;
+            self.state.guide_line = 0;
+            *self.state.guide_rows.borrow_mut() = None;
+        }
+        if let Some(change) = self.store.unseen_guideline_change(&batch)? {
+            self.state.overlay = Some(Overlay::Changes(change.lines(), 0));
+            self.store.mark_guidelines_seen(&batch)?;
+        }
+        Ok(())
     }
 
     fn revert(&mut self, redo: bool) -> Result<(), StoreError> {

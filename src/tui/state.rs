@@ -86,6 +86,9 @@ pub enum Overlay {
     Break,
     /// The rater's own figures (lines of text), scrolled this many rows.
     Stats(Vec<String>, usize),
+    /// What changed in a batch's guidelines (lines of text), scrolled this many rows:
+    /// shown once, before the batch's next item; only enter or esc closes it.
+    Changes(Vec<String>, usize),
     /// A one-line prompt.
     Prompt(PromptKind, Editor),
 }
@@ -183,6 +186,8 @@ pub struct State {
     pub guide: Guide,
     /// The guidelines' first shown logical line.
     pub guide_line: usize,
+    /// The hash of the guideline document in the panel (the current item's batch's).
+    pub guide_sha: Option<String>,
     /// An overlay with the keyboard.
     pub overlay: Option<Overlay>,
     /// The status-line message.
@@ -236,6 +241,7 @@ impl State {
             show_guidelines: true,
             guide,
             guide_line: 0,
+            guide_sha: None,
             overlay: None,
             message: None,
             size: (160, 45),

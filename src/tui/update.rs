@@ -489,9 +489,14 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             vec![]
         }
         Action::Edit(k @ (EditKey::Down | EditKey::Up))
-            if matches!(state.overlay, Some(Overlay::Help(_) | Overlay::Stats(..))) =>
+            if matches!(
+                state.overlay,
+                Some(Overlay::Help(_) | Overlay::Stats(..) | Overlay::Changes(..))
+            ) =>
         {
-            if let Some(Overlay::Help(top) | Overlay::Stats(_, top)) = &mut state.overlay {
+            if let Some(Overlay::Help(top) | Overlay::Stats(_, top) | Overlay::Changes(_, top)) =
+                &mut state.overlay
+            {
                 *top = if k == EditKey::Down {
                     *top + 5
                 } else {

@@ -263,6 +263,7 @@ pub fn records_for(resp: &verdict::hub::api::PullResponse) -> Vec<verdict::model
                 started: "2026-11-30T00:00:00Z".into(),
                 submitted: "2026-11-30T00:00:05Z".into(),
                 revision: 1,
+                guidelines: None,
             });
         }
     }

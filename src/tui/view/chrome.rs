@@ -199,7 +199,8 @@ pub fn overlay(f: &mut Frame<'_>, state: &State, area: Rect) {
                 r,
             );
         }
-        Overlay::Stats(lines, top) => {
+        Overlay::Stats(lines, top) | Overlay::Changes(lines, top) => {
+            let changes = matches!(o, Overlay::Changes(..));
             let inner_w = area.width.min(84).saturating_sub(2) as usize;
             let rows = wrap_lines(
                 lines.iter().map(|l| vec![(l.clone(), Style::default())]),
@@ -208,10 +209,11 @@ pub fn overlay(f: &mut Frame<'_>, state: &State, area: Rect) {
             let r = centered(area, 84, rows.len() as u16 + 2);
             let inner_h = r.height.saturating_sub(2) as usize;
             let top = (*top).min(rows.len().saturating_sub(inner_h));
-            let title = if rows.len() > inner_h {
-                " Your figures (↑↓ scroll, any other key closes) "
-            } else {
-                " Your figures (any key closes) "
+            let title = match (changes, rows.len() > inner_h) {
+                (true, true) => " The guidelines changed (↑↓ scroll, enter: go on) ",
+                (true, false) => " The guidelines changed (enter: go on) ",
+                (false, true) => " Your figures (↑↓ scroll, any other key closes) ",
+                (false, false) => " Your figures (any key closes) ",
             };
             f.render_widget(Clear, r);
             f.render_widget(
