@@ -73,6 +73,10 @@ fn inline(text: &str, base: Style) -> Vec<Piece> {
 impl Guide {
     /// Parses a guideline document (Markdown with a `---` front matter).
     pub fn parse(text: &str) -> Guide {
+        // A document a batch carries is untrusted text: no control character, escape
+        // sequence or direction override reaches the terminal (they show as placeholders).
+        let clean = crate::tui::text::safe_lines(text).join("\n");
+        let text = clean.as_str();
         let mut g = Guide::default();
         let mut body = text;
         if let Some(rest) = text.strip_prefix("---\n")
