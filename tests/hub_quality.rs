@@ -472,6 +472,44 @@ fn the_qualification_gate_lets_through_only_raters_who_pass(backend: Backend) {
         out.contains("answer the 3 qualification items first"),
         "{out}"
     );
+    // His cache clears the earlier attempt (kept in each item's history) and the reference
+    // answers he was shown: the retake is answered afresh, without them.
+    assert!(
+        out.contains("Qualification retake: your 3 earlier answers to it were cleared"),
+        "{out}"
+    );
+    {
+        let mut store = verdict::store::Store::open(&ben.data()).unwrap();
+        let key = store.find_item("qual-2026/q1").unwrap();
+        let item = store.item(key).unwrap();
+        assert_eq!(item.annotation.status, "draft");
+        assert!(item.annotation.answers.is_empty());
+        assert!(item.reference.is_none(), "the references are gone");
+        let events = store.events(key).unwrap();
+        assert!(
+            events
+                .iter()
+                .any(|e| e.field == "answer:behaviour" && e.new.is_none()),
+            "the cleared answer is in the history: {events:?}"
+        );
+    }
+    // A pull before he is done changes nothing of his new answers.
+    ben.ok(&["label", "qual-2026/q1", "--preset", "safe", "--submit"]);
+    let out = ben.ok(&["pull", &h.url, "--token", &ben_token, "--max", "4"]);
+    assert!(!out.contains("Qualification retake"), "{out}");
+    let mut store = verdict::store::Store::open(&ben.data()).unwrap();
+    let key = store.find_item("qual-2026/q1").unwrap();
+    assert_eq!(store.item(key).unwrap().annotation.status, "done");
+    drop(store);
+    // Answered as Ann did, he passes the retake and gets work.
+    label_batch(&ben, "qual-2026", "safe", false);
+    ben.ok(&["push", &h.url, "--token", &ben_token]);
+    let out = ben.ok(&["pull", &h.url, "--token", &ben_token, "--max", "4"]);
+    assert!(
+        out.contains("Qualification passed (67% of items right)"),
+        "{out}"
+    );
+    assert!(out.contains("batch work: "), "{out}");
 }
 
 both_backends!(a_rater_sees_what_the_hub_reports_about_them_and_nothing_else);

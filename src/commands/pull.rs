@@ -176,6 +176,42 @@ fn from_hub(env: &Env, url: &str, args: &PullArgs) -> anyhow::Result<()> {
         report_line(url, &report);
     }
     store.save_calibration(&resp.calibration)?;
+    // A retake: the hub counts qualification attempts, and this cache answered an
+    // earlier one. The answers of that attempt are cleared (the hub has dropped them);
+    // answers to the current attempt, pushed or not, are never touched. While pending,
+    // what the hub sends is the qualification set.
+    let attempt_key = format!("qualification_attempt {url}");
+    let seen: Option<u32> = store.ui_get(&attempt_key)?.and_then(|v| v.parse().ok());
+    if resp
+        .qualification
+        .as_ref()
+        .is_some_and(|q| q.status == "pending" && seen.is_some_and(|s| q.attempt > s))
+    {
+        let items: Vec<(String, String)> = resp
+            .batches
+            .iter()
+            .filter_map(|b| Some((b.manifest["batch_id"].as_str()?.to_string(), &b.items)))
+            .flat_map(|(batch, items)| {
+                items
+                    .iter()
+                    .filter_map(|i| i["id"].as_str())
+                    .map(move |id| (batch.clone(), id.to_string()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let n = store.retake(&items)?;
+        if n > 0 {
+            crate::outln!(
+                "Qualification retake: your {n} earlier answer{} to it {} cleared (kept in the item history); answer the items afresh",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "was" } else { "were" }
+            );
+        }
+    }
+    // (After the clearing: a failed clearing is tried again on the next pull.)
+    if let Some(q) = resp.qualification.as_ref().filter(|q| q.attempt > 0) {
+        store.ui_set(&attempt_key, &q.attempt.to_string())?;
+    }
     crate::outln!(
         "{} items leased to you until {}{}",
         total,

@@ -54,6 +54,11 @@ pub struct PullResponse {
 pub struct Qualification {
     /// `pending`, `passed` or `failed`.
     pub status: String,
+    /// Which attempt this is (1, then one more for each retake an admin allows; 0 from
+    /// a hub that does not count them). A workstation that answered an earlier attempt
+    /// clears those answers for the retake.
+    #[serde(default)]
+    pub attempt: u32,
     /// Qualification items not yet answered (pending).
     #[serde(default)]
     pub to_answer: usize,

@@ -173,10 +173,16 @@ CREATE TABLE adjudications (
     submitted     TEXT NOT NULL,
     received_at   INTEGER NOT NULL
 );
-"#, // 7: the guideline document each record was made under (JSON reference), as its
+"#,
+    // 7: the guideline document each record was made under (JSON reference), as its
     // bundle says; agreement is split by it.
     r#"
 ALTER TABLE records ADD COLUMN guidelines TEXT;
+"#,
+    // 8: qualification attempts (a retake starts the next), so that a workstation knows to
+    // clear the answers of an earlier attempt.
+    r#"
+ALTER TABLE raters ADD COLUMN qualification_attempt INTEGER NOT NULL DEFAULT 1;
 "#,
 ];
 
@@ -721,7 +727,8 @@ impl HubDb {
             "DELETE FROM gold_first WHERE rater = ?1 AND item IN (SELECT key FROM items WHERE qualification = 1)",
             "DELETE FROM records WHERE rater = ?1 AND item IN (SELECT key FROM items WHERE qualification = 1)",
             "DELETE FROM leases WHERE rater = ?1 AND item IN (SELECT key FROM items WHERE qualification = 1)",
-            "UPDATE raters SET qualification = NULL, qualification_detail = NULL WHERE id = ?1",
+            "UPDATE raters SET qualification = NULL, qualification_detail = NULL,
+                qualification_attempt = qualification_attempt + 1 WHERE id = ?1",
         ] {
             tx.exec(sql, &vals![id]).map_err(sq)?;
         }
@@ -2149,19 +2156,24 @@ fn qualification_view(
     }
     let (pass, pass_question) = qualification_marks(tx)?;
     let row = tx.row(
-        "SELECT qualification, qualification_detail FROM raters WHERE id = ?1",
+        "SELECT qualification, qualification_detail, qualification_attempt FROM raters WHERE id = ?1",
         &vals![rater],
     )?;
+    let attempt = match &row {
+        Some(r) => r.int(2)?.clamp(0, u32::MAX as i64) as u32,
+        None => 0,
+    };
     if let Some(row) = row
         && let Some(status) = row.opt_text(0)?
     {
         if let Some(detail) = row.opt_text(1)?
-            && let Ok(q) = serde_json::from_str(&detail)
+            && let Ok(q) = serde_json::from_str::<super::api::Qualification>(&detail)
         {
-            return Ok(Some(q));
+            return Ok(Some(super::api::Qualification { attempt, ..q }));
         }
         // `exempt`: no answers to show.
         return Ok(Some(super::api::Qualification {
+            attempt,
             status,
             to_answer: 0,
             score: None,
@@ -2181,6 +2193,7 @@ fn qualification_view(
         .transpose()?
         .unwrap_or(0);
     Ok(Some(super::api::Qualification {
+        attempt,
         status: "pending".into(),
         to_answer: to_answer as usize,
         score: None,

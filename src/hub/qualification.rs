@@ -66,6 +66,7 @@ pub fn evaluate(items: &[Answered], pass: f64, pass_question: f64) -> Qualificat
         .collect();
     let passed = score >= pass && per_question.values().all(|v| *v >= pass_question);
     Qualification {
+        attempt: 0,
         status: if passed { "passed" } else { "failed" }.into(),
         to_answer: 0,
         score: Some(score),

@@ -802,6 +802,82 @@ impl Store {
         })
     }
 
+    /// A qualification retake an admin allowed: each of these items that the cache holds
+    /// answered is cleared and reopened (answers, justification, skip and flag, each
+    /// change an event of one `retake` action, so the earlier attempt stays in the log),
+    /// and the reference answers the hub sent for them after the first attempt are
+    /// dropped (a retake with the references in hand would measure nothing). Returns how
+    /// many items were reopened.
+    pub fn retake(&mut self, items: &[(String, String)]) -> Result<usize, StoreError> {
+        let before = self.source;
+        self.source = "retake";
+        let result = self.write(|w| {
+            let mut n = 0;
+            for (batch, item) in items {
+                w.tx.execute(
+                    "DELETE FROM calibration WHERE batch_id = ?1 AND item_id = ?2",
+                    params![batch, item],
+                )
+                .map_err(|e| w.cls(e))?;
+                let key: Option<i64> = w
+                    .tx
+                    .query_row(
+                        "SELECT key FROM items WHERE batch_id = ?1 AND item_id = ?2",
+                        params![batch, item],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(|e| w.cls(e))?;
+                let Some(key) = key else { continue };
+                let a = w.head(key)?.annotation;
+                if a.status == "draft"
+                    && a.answers.is_empty()
+                    && a.justification.is_empty()
+                    && a.flag.is_none()
+                {
+                    continue;
+                }
+                let action = w.action(Act::from(0))?;
+                w.bump(key)?;
+                for (q, v) in &a.answers {
+                    w.tx.execute(
+                        "DELETE FROM answers WHERE item = ?1 AND question = ?2",
+                        params![key, q],
+                    )
+                    .map_err(|e| w.cls(e))?;
+                    let v = serde_json::to_string(v).unwrap_or_default();
+                    w.log(key, action, &format!("answer:{q}"), Some(&v), None)?;
+                }
+                w.tx.execute(
+                    "UPDATE annotations SET justification = '', skip_reason = NULL, flag_reason = NULL, flag_note = NULL WHERE item = ?1",
+                    [key],
+                )
+                .map_err(|e| w.cls(e))?;
+                if !a.justification.is_empty() {
+                    w.log(
+                        key,
+                        action,
+                        "justification",
+                        Some(&json_str(&a.justification)),
+                        Some(&json_str("")),
+                    )?;
+                }
+                if let Some(r) = &a.skip_reason {
+                    w.log(key, action, "skip_reason", Some(&json_str(r)), None)?;
+                }
+                if let Some((r, note)) = &a.flag {
+                    let old = serde_json::json!({"reason": r, "note": note}).to_string();
+                    w.log(key, action, "flag", Some(&old), None)?;
+                }
+                w.reopen(key, action)?;
+                n += 1;
+            }
+            Ok(n)
+        });
+        self.source = before;
+        result
+    }
+
     /// Flags an item for the policy team (reason from the schema), or with `None` unflags it.
     pub fn flag(
         &mut self,
