@@ -151,6 +151,9 @@ pub struct LabelArgs {
     /// The note that goes with --flag.
     #[arg(long, value_name = "TEXT", requires = "flag", default_value = "")]
     pub note: String,
+    /// With --flag: the guideline section the flag is about ("Harm categories › Hate").
+    #[arg(long, value_name = "SECTION", requires = "flag")]
+    pub section: Option<String>,
     /// Submit after the changes.
     #[arg(long, conflicts_with = "skip")]
     pub submit: bool,

@@ -194,6 +194,8 @@ fn escalations_are_grouped_for_the_policy_team_and_resolved(backend: Backend) {
         r.escalation = Some(verdict::model::Escalation {
             reason: reason.into(),
             note: note.into(),
+            // The guideline section the rater was reading (the workstation fills it in).
+            section: (i < 2).then(|| "Harm categories › Violent crimes (`v`)".to_string()),
         });
     }
     let (bundle, sig) = signed_bundle(&resp, &records, "ann", &kp, None);
@@ -233,6 +235,8 @@ fn escalations_are_grouped_for_the_policy_team_and_resolved(backend: Backend) {
         "fiction with a how-to inside: which rule wins?"
     );
     assert_eq!(top["guidelines"].as_str().unwrap().split(' ').count(), 2);
+    assert_eq!(top["section"], "Harm categories › Violent crimes (`v`)");
+    assert_eq!(v["groups"][1]["section"], "(not given)");
     // Resolved with a note: counted as resolved from then on.
     let first = top["items"][0].as_str().unwrap().to_string();
     let (ok, out, err) = run(&["resolve", &first, "--note", "fixed in guidelines 1.1"]);
@@ -263,7 +267,10 @@ fn escalations_are_grouped_for_the_policy_team_and_resolved(backend: Backend) {
     assert!(!ok && err.contains("give a note"), "{err}");
     // Text and CSV: every flag, nothing that drives a terminal.
     let (ok, text, _) = run(&["escalations"]);
-    assert!(ok && text.contains("guideline_gap · vcr"), "{text}");
+    assert!(
+        ok && text.contains("guideline_gap · vcr · verdict-safety 1.0 · Harm categories › Violent crimes (`v`): 2 (1 open)"),
+        "{text}"
+    );
     assert!(common::terminal_unsafe(&text).is_empty(), "{text:?}");
     let (ok, csv_text, _) = run(&["escalations", "--csv"]);
     assert!(ok && common::terminal_unsafe(&csv_text).is_empty());

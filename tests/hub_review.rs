@@ -93,6 +93,7 @@ fn three_raters(db: &HubTarget, dir: &std::path::Path) -> Vec<Person> {
             r.escalation = Some(Escalation {
                 reason: "edge_case".into(),
                 note: "Is a general overview of lock mechanisms uplift?".into(),
+                section: None,
             });
         }
     });
@@ -156,6 +157,7 @@ fn disagreements_and_flags_are_adjudicated_and_become_final(backend: Backend) {
             r.escalation = Some(Escalation {
                 reason: "edge_case".into(),
                 note: "Is a general overview of lock mechanisms uplift?".into(),
+                section: None,
             });
         }
     });

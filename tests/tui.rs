@@ -336,6 +336,9 @@ fn skip_and_flag_go_through_their_prompts() {
     let (_d, mut app) = app();
     goto(&mut app, "multi");
     let k = app.state.item.as_ref().unwrap().key;
+    // Choosing a harm category brings its guideline section into view; a flag raised
+    // now names that section.
+    app.dispatch(Action::Choose('n'));
     run(&mut app, Command::Flag);
     assert!(matches!(
         app.state.overlay,
@@ -353,6 +356,18 @@ fn skip_and_flag_go_through_their_prompts() {
             "guideline_gap".into(),
             "lock-picking for locksmiths?".into()
         ))
+    );
+    let section: Option<String> = rusqlite::Connection::open(app.store.dir().join("cache.sqlite3"))
+        .unwrap()
+        .query_row(
+            "SELECT flag_section FROM annotations WHERE item = ?1",
+            [k],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        section.as_deref(),
+        Some("Harm categories › Non-violent crimes (`n`)")
     );
     run(&mut app, Command::Skip);
     app.dispatch(Action::Edit(EditKey::Enter));

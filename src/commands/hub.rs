@@ -377,13 +377,14 @@ fn print_escalations(r: &crate::hub::escalations::EscalationReport) {
             line(&x.label)
         );
     }
-    crate::outln!("\nBy reason, harm category and guidelines (largest first)");
+    crate::outln!("\nBy reason, harm category, guidelines and section (largest first)");
     for g in &r.groups {
         crate::outln!(
-            "  {} · {} · {}: {} ({} open)",
+            "  {} · {} · {} · {}: {} ({} open)",
             line(&g.reason),
             line(&g.harm),
             line(&g.guidelines),
+            line(&g.section),
             g.count,
             g.open
         );
@@ -425,6 +426,7 @@ fn print_escalations_csv(r: &crate::hub::escalations::EscalationReport) -> anyho
         "reason",
         "harm",
         "guidelines",
+        "section",
         "submitted",
         "note",
         "resolved_at",
@@ -443,6 +445,7 @@ fn print_escalations_csv(r: &crate::hub::escalations::EscalationReport) -> anyho
             &e.reason,
             &harm,
             &e.guidelines,
+            &e.section,
             &e.submitted,
             &e.note,
             at,

@@ -51,7 +51,12 @@ pub fn run(env: &Env, args: &LabelArgs) -> anyhow::Result<()> {
         store.set_justification(key, j, action)?;
     }
     if let Some(reason) = &args.flag {
-        store.flag(key, Some((reason, &args.note)), action)?;
+        store.flag_in(
+            key,
+            Some((reason, &args.note)),
+            args.section.as_deref(),
+            action,
+        )?;
     }
     if let Some(secs) = args.active_seconds {
         store.add_active_ms(key, (secs * 1000) as i64)?;

@@ -2704,7 +2704,7 @@ impl HubDb {
         let rows = self
             .conn
             .rows(
-                "SELECT i.batch_id, i.item_id, ra.name, r.escalation, r.answers, b.guidelines, s.body,
+                "SELECT i.batch_id, i.item_id, ra.name, r.escalation, r.answers, coalesce(r.guidelines, b.guidelines), s.body,
                         r.submitted, x.resolved_at, x.note
                  FROM records r JOIN raters ra ON ra.id = r.rater JOIN items i ON i.key = r.item
                  JOIN batches b ON b.id = i.batch_id JOIN schemas s ON s.sha256 = b.schema_sha256
@@ -2775,6 +2775,7 @@ impl HubDb {
                     .map(|a| a.values().iter().map(|v| v.to_string()).collect())
                     .unwrap_or_default(),
                 guidelines: format!("{} {}", g.id, g.version),
+                section: esc.section.unwrap_or_else(|| "(not given)".into()),
                 submitted,
                 resolved: at.map(|at| super::escalations::Resolution {
                     at: rfc3339(at),

@@ -26,6 +26,9 @@ pub struct Escalation {
     pub harm: Vec<String>,
     /// The guideline document the rater worked under (`id version`).
     pub guidelines: String,
+    /// The guideline section the rater was reading when they flagged (`(not given)`
+    /// when the record does not say).
+    pub section: String,
     /// When the rater submitted the record (RFC 3339).
     pub submitted: String,
     /// The admin's resolution, if any.
@@ -55,7 +58,7 @@ pub struct ReasonCount {
     pub resolved: usize,
 }
 
-/// Flags that share a reason, a harm category and a guideline document.
+/// Flags that share a reason, a harm category, a guideline document and section.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Group {
     /// The reason.
@@ -64,6 +67,8 @@ pub struct Group {
     pub harm: String,
     /// The guideline document.
     pub guidelines: String,
+    /// The guideline section.
+    pub section: String,
     /// Flags in the group.
     pub count: usize,
     /// Of those, still open.
@@ -109,7 +114,7 @@ pub fn report(mut flags: Vec<Escalation>) -> EscalationReport {
         ))
     });
     let mut by_reason: BTreeMap<&str, ReasonCount> = BTreeMap::new();
-    let mut groups: BTreeMap<(&str, String, &str), Group> = BTreeMap::new();
+    let mut groups: BTreeMap<(&str, String, &str, &str), Group> = BTreeMap::new();
     let mut by_day: BTreeMap<(String, &str), usize> = BTreeMap::new();
     for f in &flags {
         let r = by_reason.entry(&f.reason).or_insert_with(|| ReasonCount {
@@ -130,11 +135,12 @@ pub fn report(mut flags: Vec<Escalation>) -> EscalationReport {
         };
         for h in harms {
             let g = groups
-                .entry((&f.reason, h.clone(), &f.guidelines))
+                .entry((&f.reason, h.clone(), &f.guidelines, &f.section))
                 .or_insert_with(|| Group {
                     reason: f.reason.clone(),
                     harm: h,
                     guidelines: f.guidelines.clone(),
+                    section: f.section.clone(),
                     count: 0,
                     open: 0,
                     items: Vec::new(),
@@ -173,6 +179,7 @@ mod tests {
 
     fn flag(item: &str, reason: &str, harm: &[&str], day: &str, resolved: bool) -> Escalation {
         Escalation {
+            section: "(not given)".into(),
             batch: "b".into(),
             item: item.into(),
             rater: "ann".into(),

@@ -50,6 +50,10 @@ pub struct Escalation {
     pub reason: String,
     /// The rater's note.
     pub note: String,
+    /// The guideline section the rater was reading when they flagged it (the panel
+    /// follows the chosen harm category), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
 }
 
 /// One annotation, as exported.

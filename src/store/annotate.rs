@@ -849,7 +849,7 @@ impl Store {
                     w.log(key, action, &format!("answer:{q}"), Some(&v), None)?;
                 }
                 w.tx.execute(
-                    "UPDATE annotations SET justification = '', skip_reason = NULL, flag_reason = NULL, flag_note = NULL WHERE item = ?1",
+                    "UPDATE annotations SET justification = '', skip_reason = NULL, flag_reason = NULL, flag_note = NULL, flag_section = NULL WHERE item = ?1",
                     [key],
                 )
                 .map_err(|e| w.cls(e))?;
@@ -885,7 +885,22 @@ impl Store {
         flag: Option<(&str, &str)>,
         act: impl Into<Act>,
     ) -> Result<Annotation, StoreError> {
+        self.flag_in(key, flag, None, act)
+    }
+
+    /// [`Store::flag`], naming the guideline section the rater was reading.
+    pub fn flag_in(
+        &mut self,
+        key: i64,
+        flag: Option<(&str, &str)>,
+        section: Option<&str>,
+        act: impl Into<Act>,
+    ) -> Result<Annotation, StoreError> {
         let act = act.into();
+        let section = flag.and(section);
+        if let Some(s) = section {
+            check_text("flag section", s)?;
+        }
         if let Some((_, note)) = flag {
             check_text("flag note", note)?;
         }
@@ -910,24 +925,41 @@ impl Store {
                         .join(", ")
                 )));
             }
-            let to_json = |f: Option<(&str, &str)>| {
-                f.map(|(r, n)| serde_json::json!({"reason": r, "note": n}).to_string())
+            let to_json = |f: Option<(&str, &str)>, section: Option<&str>| {
+                f.map(|(r, n)| {
+                    let mut v = serde_json::json!({"reason": r, "note": n});
+                    if let Some(s) = section {
+                        v["section"] = serde_json::json!(s);
+                    }
+                    v.to_string()
+                })
             };
+            let old_section: Option<String> = w
+                .tx
+                .query_row(
+                    "SELECT flag_section FROM annotations WHERE item = ?1",
+                    [key],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| w.cls(e))?
+                .flatten();
             let old = to_json(
                 item.annotation
                     .flag
                     .as_ref()
                     .map(|(r, n)| (r.as_str(), n.as_str())),
+                old_section.as_deref(),
             );
-            let new = to_json(flag);
+            let new = to_json(flag, section);
             if old == new {
                 return Ok(item.annotation);
             }
             let action = w.action(act)?;
             w.bump(key)?;
             w.tx.execute(
-                "UPDATE annotations SET flag_reason = ?2, flag_note = ?3 WHERE item = ?1",
-                params![key, flag.map(|f| f.0), flag.map(|f| f.1)],
+                "UPDATE annotations SET flag_reason = ?2, flag_note = ?3, flag_section = ?4 WHERE item = ?1",
+                params![key, flag.map(|f| f.0), flag.map(|f| f.1), section],
             )
             .map_err(|e| w.cls(e))?;
             w.log(key, action, "flag", old.as_deref(), new.as_deref())?;

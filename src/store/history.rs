@@ -182,8 +182,8 @@ fn apply(
             let v: Option<serde_json::Value> = value.and_then(|j| serde_json::from_str(j).ok());
             let get = |k: &str| v.as_ref().and_then(|v| v[k].as_str().map(str::to_string));
             tx.execute(
-                "UPDATE annotations SET flag_reason = ?2, flag_note = ?3 WHERE item = ?1",
-                params![key, get("reason"), get("note")],
+                "UPDATE annotations SET flag_reason = ?2, flag_note = ?3, flag_section = ?4 WHERE item = ?1",
+                params![key, get("reason"), get("note"), get("section")],
             )?;
         }
         _ => {}

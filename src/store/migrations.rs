@@ -146,6 +146,10 @@ CREATE TABLE guideline_changes (
 );
 ALTER TABLE annotations ADD COLUMN guidelines TEXT;
 "#,
+    // 7: the guideline section in view when an item was flagged.
+    r#"
+ALTER TABLE annotations ADD COLUMN flag_section TEXT;
+"#,
 ];
 
 /// What runs after migration `n` (1-based) in its transaction, beyond its SQL.

@@ -155,7 +155,7 @@ impl Store {
                 .prepare(&format!(
                     "SELECT i.key, i.batch_id, i.item_id, i.sha256, a.status, a.justification,
                             a.skip_reason, a.flag_reason, a.flag_note, a.active_ms, a.started_at,
-                            a.submitted_at, a.revision, a.guidelines, b.guidelines
+                            a.submitted_at, a.revision, a.guidelines, b.guidelines, a.flag_section
                      FROM items i INDEXED BY items_queue JOIN annotations a ON a.item = i.key
                      JOIN batches b ON b.id = i.batch_id
                      WHERE {PENDING} ORDER BY i.batch_id, i.seq"
@@ -170,6 +170,7 @@ impl Store {
                 let skipped = status == "skipped";
                 let flag_reason: Option<String> = r.get(7).map_err(cls)?;
                 let flag_note: Option<String> = r.get(8).map_err(cls)?;
+                let flag_section: Option<String> = r.get(15).map_err(cls)?;
                 // Named only when it is not the batch's document now.
                 let stamped: Option<String> = r.get(13).map_err(cls)?;
                 let current: String = r.get(14).map_err(cls)?;
@@ -193,6 +194,7 @@ impl Store {
                         escalation: flag_reason.map(|reason| Escalation {
                             reason,
                             note: flag_note.unwrap_or_default(),
+                            section: flag_section.clone(),
                         }),
                         active_ms: r.get::<_, i64>(9).map_err(cls)?.max(0) as u64,
                         started: rfc3339(r.get(10).map_err(cls)?),

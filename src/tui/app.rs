@@ -240,9 +240,14 @@ impl App {
                         item.annotation.active_ms += ms;
                     }
                 }),
-                Effect::Flag(key, reason, note) => self
+                Effect::Flag(key, reason, note, section) => self
                     .store
-                    .flag(key, Some((&reason, &note)), self.shown(key, act))
+                    .flag_in(
+                        key,
+                        Some((&reason, &note)),
+                        section.as_deref(),
+                        self.shown(key, act),
+                    )
                     .map(|ann| {
                         update::saved(&mut self.state, key, ann);
                         self.say(format!("flagged for the policy team ({reason})"), false);

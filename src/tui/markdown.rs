@@ -209,6 +209,24 @@ impl Guide {
             .map(|(i, _, _)| *i)
     }
 
+    /// The section that logical line `line` is in, with its parent sections ("Harm
+    /// categories › Hate"); a document's single level-1 heading (its title) is left out.
+    pub fn section_at(&self, line: usize) -> Option<String> {
+        let titles = self.headings.iter().filter(|(_, l, _)| *l == 1).count();
+        let mut path: Vec<(usize, &str)> = Vec::new();
+        for (at, level, title) in self.headings.iter().take_while(|(at, _, _)| *at <= line) {
+            let _ = at;
+            path.retain(|(l, _)| *l < *level);
+            path.push((*level, title));
+        }
+        let shown: Vec<&str> = path
+            .iter()
+            .filter(|(l, _)| !(titles == 1 && *l == 1 && path.len() > 1))
+            .map(|(_, t)| *t)
+            .collect();
+        (!shown.is_empty()).then(|| shown.join(" › "))
+    }
+
     /// The first logical line at or after `from` containing `query` (case-insensitive),
     /// wrapping around to the start.
     pub fn find(&self, query: &str, from: usize) -> Option<usize> {

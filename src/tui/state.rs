@@ -188,6 +188,9 @@ pub struct State {
     pub guide_line: usize,
     /// The hash of the guideline document in the panel (the current item's batch's).
     pub guide_sha: Option<String>,
+    /// The guidelines were moved for the current item (a chosen category brought its
+    /// section, a search, a scroll): a flag raised now names the section in view.
+    pub guide_followed: bool,
     /// An overlay with the keyboard.
     pub overlay: Option<Overlay>,
     /// The status-line message.
@@ -242,6 +245,7 @@ impl State {
             guide,
             guide_line: 0,
             guide_sha: None,
+            guide_followed: false,
             overlay: None,
             message: None,
             size: (160, 45),

@@ -17,8 +17,8 @@ pub enum Effect {
     Submit(i64),
     /// Skip with a reason, then go on.
     Skip(i64, String),
-    /// Flag with a reason and a note.
-    Flag(i64, String, String),
+    /// Flag with a reason, a note and the guideline section in view.
+    Flag(i64, String, String, Option<String>),
     /// Save the justification draft (no event).
     SaveDraft(i64, String),
     /// Record the finished justification edit (with an event).
@@ -103,6 +103,7 @@ pub fn next_unfinished(state: &State) -> Option<usize> {
 pub fn loaded(state: &mut State, item: crate::store::StoredItem) {
     state.editor = Editor::new(&item.annotation.justification);
     state.revealed = false;
+    state.guide_followed = false;
     state.editing = false;
     if let Some(draft) = item
         .draft
@@ -338,6 +339,7 @@ fn choose(state: &mut State, c: char) -> Vec<Effect> {
         && let Some(line) = state.guide.section(&label)
     {
         state.guide_line = line;
+        state.guide_followed = true;
     }
     // A single choice, or an option that stands alone ("none"), settles the question.
     let settled = q.kind == crate::model::Kind::Single || q.exclusive.contains(&value);
@@ -430,7 +432,15 @@ fn prompt_enter(state: &mut State, kind: PromptKind, text: String) -> Vec<Effect
             fx
         }
         PromptKind::FlagReason => vec![],
-        PromptKind::FlagNote(reason) => vec![Effect::Flag(key, reason, text.trim().to_string())],
+        PromptKind::FlagNote(reason) => vec![Effect::Flag(
+            key,
+            reason,
+            text.trim().to_string(),
+            state
+                .guide_followed
+                .then(|| state.guide.section_at(state.guide_line))
+                .flatten(),
+        )],
         PromptKind::SearchQueue => {
             if text.trim().is_empty() {
                 return vec![];
@@ -443,6 +453,7 @@ fn prompt_enter(state: &mut State, kind: PromptKind, text: String) -> Vec<Effect
             match state.guide.find(&text, from) {
                 Some(line) => {
                     state.guide_line = line;
+                    state.guide_followed = true;
                     say(
                         state,
                         format!("guidelines: '{text}' found (ctrl-f, enter for the next)"),
@@ -799,6 +810,7 @@ fn scroll_pane(state: &mut State, delta: isize) {
             d => (cur as isize + d * 10).clamp(0, max as isize) as usize,
         };
         state.guide_line = line;
+        state.guide_followed = true;
     } else {
         scroll(state, delta);
     }
