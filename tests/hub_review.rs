@@ -309,6 +309,10 @@ fn disagreements_and_flags_are_adjudicated_and_become_final(backend: Backend) {
         serde_json::json!({"agreed": 2, "items": 4, "share": 0.5, "adjudicated": 2})
     );
     assert_eq!(report["reviews"]["adjudicated"], 2);
+    assert_eq!(
+        report["reviewers"],
+        serde_json::json!([{"reviewer": "rev", "adjudicated": 2, "confirmed_a_rater": 1, "own_answers": 1}])
+    );
     // A rater's own figures (what `verdict stats` shows) are the report's.
     let mine = HubDb::open(&db)
         .unwrap()

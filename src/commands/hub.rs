@@ -566,6 +566,15 @@ fn print_report(r: &crate::hub::report::Report) {
             q.adjudicated
         );
     }
+    for x in &r.reviewers {
+        crate::outln!(
+            "  {:<20} {} adjudicated: {} confirmed a rater, {} with answers of their own",
+            x.reviewer,
+            x.adjudicated,
+            x.confirmed_a_rater,
+            x.own_answers
+        );
+    }
     crate::outln!(
         "\nAgreement (items behind each figure in brackets; n/a: undefined, e.g. no variation)"
     );

@@ -151,6 +151,23 @@ pub struct Report {
     /// The review queue, when the report was made from a hub.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reviews: Option<ReviewCounts>,
+    /// Per reviewer: items adjudicated, and how (a rater's answers confirmed, or final
+    /// answers of their own).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reviewers: Vec<ReviewerFigures>,
+}
+
+/// One reviewer's work.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ReviewerFigures {
+    /// Name.
+    pub reviewer: String,
+    /// Items adjudicated.
+    pub adjudicated: usize,
+    /// Of those, where the final answers are some rater's.
+    pub confirmed_a_rater: usize,
+    /// Of those, final answers of the reviewer's own (with a reason).
+    pub own_answers: usize,
 }
 
 /// The review queue's state.
@@ -425,7 +442,34 @@ pub fn report(
         agreement,
         escalations: Vec::new(),
         reviews: None,
+        reviewers: reviewer_figures(records, adjudications),
     }
+}
+
+/// Per reviewer: adjudications, split by whether they confirmed a rater.
+fn reviewer_figures(
+    records: &[RecordRow],
+    adjudications: &[AdjudicationRow],
+) -> Vec<ReviewerFigures> {
+    let mut out: BTreeMap<&str, ReviewerFigures> = BTreeMap::new();
+    for a in adjudications {
+        let f = out.entry(&a.reviewer).or_insert_with(|| ReviewerFigures {
+            reviewer: a.reviewer.clone(),
+            adjudicated: 0,
+            confirmed_a_rater: 0,
+            own_answers: 0,
+        });
+        f.adjudicated += 1;
+        let confirmed = records.iter().any(|r| {
+            r.batch == a.batch && r.item == a.item && r.status == "done" && r.answers == a.answers
+        });
+        if confirmed {
+            f.confirmed_a_rater += 1;
+        } else {
+            f.own_answers += 1;
+        }
+    }
+    out.into_values().collect()
 }
 
 /// Per question, how often a rater's submitted answers were the final ones (on items

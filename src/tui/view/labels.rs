@@ -223,13 +223,24 @@ pub fn questions(f: &mut Frame<'_>, state: &State, area: Rect) {
                 state.keymap.key_of(Command::Skip),
             )
         }
-        None => format!(
-            " Labels · ↑↓ question · {} submit · {} safe · {} skip · {} flag ",
-            state.keymap.key_of(Command::Submit),
-            state.keymap.key_of(Command::Preset1),
-            state.keymap.key_of(Command::Skip),
-            state.keymap.key_of(Command::Flag),
-        ),
+        None => {
+            // Every preset this item's shape offers, with its key (the schema names them).
+            let pairwise = item.content.is_pairwise();
+            let presets: String = item
+                .schema
+                .presets
+                .iter()
+                .filter(|p| p.applies.covers(pairwise))
+                .zip([Command::Preset1, Command::Preset2])
+                .map(|(p, c)| format!("{} {} · ", state.keymap.key_of(c), sanitize_line(&p.id)))
+                .collect();
+            format!(
+                " Labels · ↑↓ question · {} submit · {presets}{} skip · {} flag ",
+                state.keymap.key_of(Command::Submit),
+                state.keymap.key_of(Command::Skip),
+                state.keymap.key_of(Command::Flag),
+            )
+        }
     };
     // A flag is shown first, so that a narrow title never hides it.
     let mut title = Line::default();
