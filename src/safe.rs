@@ -16,6 +16,13 @@ use serde::Serialize;
 use std::borrow::Cow;
 use std::io::Write;
 
+/// "1 record", "2 records": a count with its noun in the right number (`many` is the
+/// plural).
+pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// The visible stand-in for a character that must not reach the terminal, if it is one
 /// (see [`is_unsafe`]).
 pub fn placeholder(c: char) -> Option<String> {

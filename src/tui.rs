@@ -107,6 +107,11 @@ pub fn resolve(state: &State, ev: &KeyEvent) -> Option<Action> {
         if let Some(cmd) = key.and_then(|k| state.keymap.lookup(k, Scope::Editor)) {
             return Some(Action::Run(cmd));
         }
+        if ev.code == KeyCode::Tab && !ctrl && !alt {
+            // A tab typed (or pasted by a terminal without bracketed paste) is kept,
+            // visibly, as the editor keeps a pasted one.
+            return Some(Action::Type("\t".into()));
+        }
         return edit_key()
             .map(Action::Edit)
             .or(typed.map(|c| Action::Type(c.to_string())));
@@ -120,13 +125,41 @@ pub fn resolve(state: &State, ev: &KeyEvent) -> Option<Action> {
         .map(Action::Run)
 }
 
+/// A key that arrived as alt+key while the editor (or a prompt) has the keyboard, and
+/// that nothing binds there, is Esc followed quickly by that key: a fast typist, a macro,
+/// or an SSH link that batches keystrokes (terminals send alt+key as ESC then the key).
+/// Returns the key without alt, to be read after the Esc has left the editor.
+pub fn split_escape(state: &State, ev: &KeyEvent) -> Option<KeyEvent> {
+    let editing = state.editing && state.overlay.is_none();
+    let prompt = matches!(state.overlay, Some(Overlay::Prompt(..)));
+    if !(editing || prompt) || ev.kind == KeyEventKind::Release || ev.modifiers != KeyModifiers::ALT
+    {
+        return None;
+    }
+    let KeyCode::Char(_) = ev.code else {
+        return None;
+    };
+    if editing
+        && Key::from_event(ev)
+            .and_then(|k| state.keymap.lookup(k, Scope::Editor))
+            .is_some()
+    {
+        return None;
+    }
+    Some(KeyEvent::new(ev.code, KeyModifiers::NONE))
+}
+
 /// Restores the terminal when dropped, on every exit path (the panic hook that
 /// `ratatui::try_init` installs covers panics).
 struct Restore;
 
 impl Drop for Restore {
     fn drop(&mut self) {
-        let _ = ratatui::crossterm::execute!(std::io::stdout(), event::DisableBracketedPaste);
+        let _ = ratatui::crossterm::execute!(
+            std::io::stdout(),
+            event::PopKeyboardEnhancementFlags,
+            event::DisableBracketedPaste
+        );
         ratatui::restore();
     }
 }
@@ -154,6 +187,16 @@ pub fn run(
     let mut terminal = ratatui::try_init()?;
     let _restore = Restore;
     ratatui::crossterm::execute!(std::io::stdout(), event::EnableBracketedPaste)?;
+    // Where the terminal offers it (kitty's keyboard protocol), Esc is a key of its own
+    // however fast the next one follows; elsewhere `split_escape` reads ESC+key as both.
+    if ratatui::crossterm::terminal::supports_keyboard_enhancement().unwrap_or(false) {
+        ratatui::crossterm::execute!(
+            std::io::stdout(),
+            event::PushKeyboardEnhancementFlags(
+                event::KeyboardEnhancementFlags::DISAMBIGUATE_ESCAPE_CODES
+            )
+        )?;
+    }
     let size = terminal.size()?;
     // A write that waits for another process (a long pull) says so on the bottom line
     // while it waits; the keys typed meanwhile stay in the terminal's input and are read
@@ -192,7 +235,16 @@ pub fn run(
         loop {
             match event::read()? {
                 Event::Key(k) => {
-                    if let Some(a) = resolve(&app.state, &k) {
+                    if let Some(plain) = split_escape(&app.state, &k) {
+                        app.dispatch(if app.state.editing {
+                            Action::Run(Command::LeaveEditor)
+                        } else {
+                            Action::Dismiss
+                        });
+                        if let Some(a) = resolve(&app.state, &plain) {
+                            app.dispatch(a);
+                        }
+                    } else if let Some(a) = resolve(&app.state, &k) {
                         app.dispatch(a);
                     }
                 }

@@ -111,7 +111,7 @@ fn a_rater_labels_every_kind_of_item_in_a_real_terminal() {
     t.key(&k["preset_1"]);
     t.wait_for("Every item is finished");
     t.key(&k["quit"]);
-    t.wait_for("Session: 1 items done");
+    t.wait_for("Session: 1 item done");
     drop(t);
 
     // Export and check the bundle against what was typed.

@@ -562,9 +562,9 @@ fn a_reviewer_confirms_a_rater_in_the_workstation() {
     assert!(screen.contains("flagged edge_case"), "{screen}");
     t.key("q");
     let out = s.ok(&["export"]);
-    assert!(out.contains("Wrote 1 records"), "{out}");
+    assert!(out.contains("Wrote 1 record"), "{out}");
     let pushed = s.ok(&["push", &hub.url, "--token", &token]);
-    assert!(pushed.contains("1 records acknowledged"), "{pushed}");
+    assert!(pushed.contains("1 record acknowledged"), "{pushed}");
     let rows = export_rows(&db, dir.path());
     let x2 = rows.iter().find(|r| r["item_id"] == "x2").unwrap();
     assert_eq!(x2["final"]["source"], "adjudicated");

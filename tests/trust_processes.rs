@@ -439,7 +439,7 @@ fn an_export_killed_before_its_files_were_whole_is_taken_back_and_redone() {
         let (ok, out, err) = s.run(&["export"]);
         assert!(ok, "{err}");
         assert!(err.contains("before bundle"), "{point}: {err}");
-        assert!(out.contains("Wrote 1 records"), "{point}: {out}");
+        assert!(out.contains("Wrote 1 record"), "{point}: {out}");
         let recs = records_in_valid_bundles(&s, &s.data().join("outbox"));
         assert_eq!(
             recs.keys().cloned().collect::<Vec<_>>(),
@@ -490,7 +490,7 @@ fn a_bundle_the_cache_never_recorded_is_adopted_if_it_matches_else_moved_aside()
     let (ok, out, err) = s.run(&["export"]);
     assert!(ok, "{err}");
     assert!(err.contains("moved to"), "{err}");
-    assert!(out.contains("Wrote 1 records"), "{out}");
+    assert!(out.contains("Wrote 1 record"), "{out}");
     let outbox = s.data().join("outbox");
     let aside: Vec<_> = std::fs::read_dir(outbox.join("unrecorded"))
         .unwrap()

@@ -110,7 +110,7 @@ fn a_justification_edit_on_an_exported_item_is_one_event_reopens_it_and_exports_
     run(&mut app, Command::Undo);
     assert_eq!(status(&mut app, "single"), ("done".into(), 2));
     assert_eq!(app.state.editor.text(), "");
-    assert!(s.ok(&["export"]).contains("Wrote 1 records"));
+    assert!(s.ok(&["export"]).contains("Wrote 1 record"));
     // Redo it and submit: the next export carries revision 3 with the new text.
     run(&mut app, Command::Redo);
     assert_eq!(

@@ -231,9 +231,20 @@ fn the_editor_owns_the_keyboard_until_esc() {
     assert_eq!(
         resolve(
             &app.state,
-            &KeyEvent::new(KeyCode::Char('1'), KeyModifiers::ALT)
+            &KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE)
         ),
         Some(Action::Run(Command::Snippet1))
+    );
+    // Alt+key in the editor is Esc followed at once by the key: the editor is left and
+    // the key read after (verdict::tui::split_escape); a tab is kept, as four spaces.
+    let alt_v = KeyEvent::new(KeyCode::Char('v'), KeyModifiers::ALT);
+    assert_eq!(
+        verdict::tui::split_escape(&app.state, &alt_v),
+        Some(KeyEvent::new(KeyCode::Char('v'), KeyModifiers::NONE))
+    );
+    assert_eq!(
+        resolve(&app.state, &key(KeyCode::Tab)),
+        Some(Action::Type("\t".into()))
     );
     for a in ["The ", "risk"] {
         app.dispatch(Action::Type(a.into()));

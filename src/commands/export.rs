@@ -24,8 +24,8 @@ pub fn run(env: &Env, args: &ExportArgs) -> anyhow::Result<()> {
         }
         Some(x) => {
             crate::outln!(
-                "Wrote {} records to {}\nSignature: {}\nCheck it with: minisign -Vm {} -p {}",
-                x.manifest.record_count,
+                "Wrote {} to {}\nSignature: {}\nCheck it with: minisign -Vm {} -p {}",
+                crate::safe::count(x.manifest.record_count, "record", "records"),
                 x.path.display(),
                 x.sig_path.display(),
                 x.path.display(),

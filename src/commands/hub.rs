@@ -176,7 +176,11 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
             let mut hub = HubDb::open(&db.db)?;
             let rows = crate::hub::report::dataset(&hub.all_records()?, &hub.adjudications()?);
             write_dataset(&rows, out, format)?;
-            crate::outln!("Wrote {} items to {}", rows.len(), out.display());
+            crate::outln!(
+                "Wrote {} to {}",
+                crate::safe::count(rows.len() as u64, "item", "items"),
+                out.display()
+            );
         }
         HubCommand::Status { db } => {
             let mut hub = HubDb::open(&db.db)?;
@@ -338,7 +342,11 @@ fn ingest(dir: &std::path::Path, db: &str) -> anyhow::Result<()> {
             })?;
             match hub.push(&rater, &bundle, &sig) {
                 Ok(ack) if ack.duplicate => Ok(format!("{}: already ingested", rater.name)),
-                Ok(ack) => Ok(format!("{}: {} records stored", rater.name, ack.accepted)),
+                Ok(ack) => Ok(format!(
+                    "{}: {} stored",
+                    rater.name,
+                    crate::safe::count(ack.accepted, "record", "records")
+                )),
                 Err(HubError::Refused { message, problems })
                 | Err(HubError::Invalid { message, problems }) => {
                     anyhow::bail!("{message}\n  - {}", problems.join("\n  - "))

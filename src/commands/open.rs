@@ -25,11 +25,11 @@ pub fn workstation(env: &Env, mut store: Store) -> anyhow::Result<()> {
     let notes = crate::bundle::recover(&mut store, &env.config_dir)?;
     let summary = tui::run(store, keymap, env.settings(), notes)?;
     crate::outln!(
-        "Session: {} items done, median {:.0} s per item, {:.0} items per hour. {} finished items not yet exported{}",
-        summary.done,
+        "Session: {} done, median {:.0} s per item, {:.0} items per hour. {} not yet exported{}",
+        crate::safe::count(summary.done as u64, "item", "items"),
         summary.median_secs,
         summary.per_hour,
-        summary.unexported,
+        crate::safe::count(summary.unexported, "finished item", "finished items"),
         if summary.unexported > 0 {
             " (verdict export)."
         } else {

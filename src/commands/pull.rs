@@ -213,8 +213,8 @@ fn from_hub(env: &Env, url: &str, args: &PullArgs) -> anyhow::Result<()> {
         store.ui_set(&attempt_key, &q.attempt.to_string())?;
     }
     crate::outln!(
-        "{} items leased to you until {}{}",
-        total,
+        "{} leased to you until {}{}",
+        crate::safe::count(total as u64, "item", "items"),
         resp.lease_expires,
         if resp.calibration.is_empty() {
             String::new()

@@ -69,7 +69,10 @@ pub fn run(env: &Env, args: &PushArgs) -> anyhow::Result<()> {
                 if ack.duplicate {
                     crate::outln!("{id}: the hub had it already (acknowledged)");
                 } else {
-                    crate::outln!("{id}: {} records acknowledged", ack.accepted);
+                    crate::outln!(
+                        "{id}: {} acknowledged",
+                        crate::safe::count(ack.accepted, "record", "records")
+                    );
                 }
             }
             Err(e) => {

@@ -963,7 +963,14 @@ impl Store {
             )
             .map_err(|e| w.cls(e))?;
             w.log(key, action, "flag", old.as_deref(), new.as_deref())?;
-            w.reopen(key, action)?;
+            // A flag is about the item, not a change of judgement: a finished item stays
+            // finished (no second submit), and its record, now flagged, is exported again
+            // as a new revision.
+            w.tx.execute(
+                "UPDATE annotations SET revision = revision + 1 WHERE item = ?1 AND status <> 'draft'",
+                [key],
+            )
+            .map_err(|e| w.cls(e))?;
             w.annotation(key)
         })
     }

@@ -185,6 +185,11 @@ fn apply(
                 "UPDATE annotations SET flag_reason = ?2, flag_note = ?3, flag_section = ?4 WHERE item = ?1",
                 params![key, get("reason"), get("note"), get("section")],
             )?;
+            // As a flag itself: a finished item's record changed, to be exported again.
+            tx.execute(
+                "UPDATE annotations SET revision = revision + 1 WHERE item = ?1 AND status <> 'draft'",
+                [key],
+            )?;
         }
         _ => {}
     }

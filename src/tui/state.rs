@@ -191,6 +191,9 @@ pub struct State {
     /// The guidelines were moved for the current item (a chosen category brought its
     /// section, a search, a scroll): a flag raised now names the section in view.
     pub guide_followed: bool,
+    /// The rater chose an option of an optional multi-select question (quality flags)
+    /// on this item: auto-advance leaves the submit to them.
+    pub optional_touched: bool,
     /// An overlay with the keyboard.
     pub overlay: Option<Overlay>,
     /// The status-line message.
@@ -246,6 +249,7 @@ impl State {
             guide_line: 0,
             guide_sha: None,
             guide_followed: false,
+            optional_touched: false,
             overlay: None,
             message: None,
             size: (160, 45),

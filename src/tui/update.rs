@@ -101,9 +101,15 @@ pub fn next_unfinished(state: &State) -> Option<usize> {
 /// justification that was being typed when the workstation last stopped (killed, the
 /// machine off) comes back in the open editor.
 pub fn loaded(state: &mut State, item: crate::store::StoredItem) {
+    // What was said belongs to the item (and the action) that caused it: another item
+    // starts with a clean line.
+    if state.item.as_ref().is_some_and(|i| i.key != item.key) {
+        state.message = None;
+    }
     state.editor = Editor::new(&item.annotation.justification);
     state.revealed = false;
     state.guide_followed = false;
+    state.optional_touched = false;
     state.editing = false;
     if let Some(draft) = item
         .draft
@@ -321,6 +327,9 @@ fn choose(state: &mut State, c: char) -> Vec<Effect> {
         return vec![];
     };
     let new = State::toggled(&q, item.annotation.answers.get(&q.id), &value);
+    if q.kind == crate::model::Kind::Multi && !q.required {
+        state.optional_touched = true;
+    }
     match &new {
         Some(a) => item.annotation.answers.insert(q.id.clone(), a.clone()),
         None => item.annotation.answers.remove(&q.id),
@@ -354,10 +363,20 @@ fn choose(state: &mut State, c: char) -> Vec<Effect> {
             )
             .is_empty()
         });
-        if complete && state.settings.auto_advance {
+        if complete && state.settings.auto_advance && !state.optional_touched {
             fx.extend(flush_active(state));
             fx.push(Effect::Submit(key));
         } else {
+            if complete && state.settings.auto_advance {
+                let submit = state.keymap.key_of(Command::Submit);
+                say(
+                    state,
+                    format!(
+                        "complete; you set optional answers on this item, so {submit} submits it (auto-advance waits)"
+                    ),
+                    false,
+                );
+            }
             // On to the next unanswered question.
             let asked = state.asked();
             let answers = state

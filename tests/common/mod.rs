@@ -101,7 +101,7 @@ impl Sandbox {
     /// Runs `verdict export`, insists it wrote `n` records, and returns the bundle's text.
     pub fn export_records(&self, n: usize) -> String {
         let out = self.ok(&["export"]);
-        let prefix = format!("Wrote {n} records to ");
+        let prefix = format!("Wrote {n} record{} to ", if n == 1 { "" } else { "s" });
         let path = out
             .lines()
             .find_map(|l| l.strip_prefix(prefix.as_str()))

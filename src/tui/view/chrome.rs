@@ -225,7 +225,8 @@ pub fn overlay(f: &mut Frame<'_>, state: &State, area: Rect) {
         Overlay::Break => {
             let minutes = (state.now_ms - state.session.stretch_since_ms) / 60_000;
             let text = format!(
-                "You have been labeling for {minutes} minutes without a pause.\n\nTake a few minutes away from the screen: stand up, look into the distance, breathe. Everything is saved.\n\nPress any key to go on."
+                "You have been labeling for {} without a pause.\n\nTake a few minutes away from the screen: stand up, look into the distance, breathe. Everything is saved.\n\nPress any key to go on.",
+                crate::safe::count(minutes.max(0) as u64, "minute", "minutes")
             );
             let r = centered(area, 64, 9);
             f.render_widget(Clear, r);

@@ -288,8 +288,10 @@ pub fn editor(f: &mut Frame<'_>, state: &State, area: Rect) {
     };
     let hint = if state.editing {
         format!(
-            " Justification · {} done · alt-1..5 snippets ",
-            state.keymap.key_of(Command::LeaveEditor)
+            " Justification · {} done · {}..{} snippets ",
+            state.keymap.key_of(Command::LeaveEditor),
+            state.keymap.key_of(Command::Snippet1),
+            state.keymap.key_of(Command::Snippet5)
         )
     } else {
         format!(
