@@ -333,6 +333,9 @@ pub enum HubCommand {
         /// How it was resolved (for example: fixed in guidelines 1.1).
         #[arg(long)]
         note: String,
+        /// Replace an earlier resolution of the item (otherwise refused).
+        #[arg(long)]
+        replace: bool,
         #[command(flatten)]
         db: HubDb,
     },
@@ -349,6 +352,9 @@ pub enum HubCommand {
         batch: String,
         /// The document.
         file: PathBuf,
+        /// Accept another document (a different id) or an older version.
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         db: HubDb,
     },
@@ -370,6 +376,15 @@ pub enum HubCommand {
         /// Whether items a rater flagged are reviewed.
         #[arg(long, value_name = "BOOL")]
         flagged: Option<bool>,
+    },
+    /// The review queue, item by item: state (waiting, with a reviewer, adjudicated),
+    /// why each item is reviewed, and how many reviewers skipped it.
+    Reviews {
+        #[command(flatten)]
+        db: HubDb,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
     },
     /// Judge every finished item not yet in the review queue by the current policy (items
     /// finished before an upgrade, or after the policy changed). Items are queued as they

@@ -349,3 +349,46 @@ fn undo_restores_flags_skips_and_justifications() {
     assert_eq!(ann.justification, "first");
     assert_eq!(ann.flag, None);
 }
+
+/// `verdict label` is one action, checked before anything is written: an unknown
+/// question, a bad option, a bad flag reason or a submit that would be refused changes
+/// nothing; a change that reopens a finished item says so.
+#[test]
+fn label_changes_nothing_on_an_error_and_says_when_it_reopens() {
+    let s = common::Sandbox::new();
+    s.ok(&["pull", fixture("mixed.jsonl").to_str().unwrap()]);
+    let item = "fixture-mixed/single";
+    for (args, says) in [
+        (
+            vec!["-a", "harm=vcr", "-a", "foo=1"],
+            "has no question 'foo' (questions: harm",
+        ),
+        (vec!["-a", "harm=vcr", "-a", "severity=9"], "severity"),
+        (
+            vec!["-a", "harm=vcr", "-j", "short", "--flag", "bogus"],
+            "'bogus' is not an escalation reason",
+        ),
+        (
+            vec!["-a", "harm=vcr", "-j", "short", "--submit"],
+            "cannot be submitted",
+        ),
+    ] {
+        let mut full = vec!["label", item];
+        full.extend(args.iter());
+        let err = s.fails(&full);
+        assert!(
+            err.contains(says) && err.contains("othing was changed"),
+            "{args:?}: {err}"
+        );
+        let log = s.ok(&["log", item]);
+        assert!(!log.contains("harm"), "{args:?} changed something: {log}");
+    }
+    s.ok(&["label", item, "--preset", "safe", "--submit"]);
+    let (ok, out, err) = s.run(&["label", item, "-a", "severity=1"]);
+    assert!(ok, "{err}");
+    assert!(out.contains(": draft"), "{out}");
+    assert!(
+        err.contains("was done; the change reopened it") && err.contains("--submit"),
+        "{err}"
+    );
+}

@@ -124,6 +124,22 @@ fn records_name_the_version_they_were_made_under(backend: Backend) {
         "{err}"
     );
     let v11 = version_1_1(dir.path());
+    let other = dir.path().join("other.md");
+    std::fs::write(&other, "---\nid: other-doc\nversion: \"2\"\n---\n# Other\n").unwrap();
+    let (ok, _, err) = hub_run(&db, &["guidelines", "gv", other.to_str().unwrap()]);
+    assert!(
+        !ok && err.contains("this file is another document (other-doc 2)"),
+        "{err}"
+    );
+    let older = dir.path().join("older.md");
+    std::fs::write(
+        &older,
+        include_str!("../guidelines/verdict-safety.md")
+            .replace("version: \"1.0\"", "version: \"0.9\""),
+    )
+    .unwrap();
+    let (ok, _, err) = hub_run(&db, &["guidelines", "gv", older.to_str().unwrap()]);
+    assert!(!ok && err.contains("0.9 is an older version"), "{err}");
     let (ok, _, err) = hub_run(&db, &["guidelines", "nope", v11.to_str().unwrap()]);
     assert!(!ok && err.contains("no batch 'nope'"), "{err}");
 

@@ -24,10 +24,7 @@ fn the_audit_trail_and_undo_work_from_the_command_line() {
         (Some("draft"), Some("done"))
     );
 
-    assert!(
-        s.ok(&["undo"])
-            .contains("on fixture-mixed/pair (1 changes)")
-    );
+    assert!(s.ok(&["undo"]).contains("on fixture-mixed/pair (1 change)"));
     let out = s.ok(&["undo"]);
     assert!(
         out.contains("on fixture-mixed/single (5 changes); it is now draft"),

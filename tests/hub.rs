@@ -232,7 +232,10 @@ fn three_raters_pull_label_and_push_and_bad_bundles_are_refused(backend: Backend
     let err = verdict::hub::client::push(&hub.url, &bob.token, a_bundle.clone(), a_sig.clone())
         .unwrap_err()
         .to_string();
-    assert!(err.contains("signed by someone else"), "{err}");
+    assert!(
+        err.contains("(registered to alice), but the token is bob's"),
+        "{err}"
+    );
     let out = bob.s.ok(&["push", &hub.url, "--token", &bob.token]);
     assert!(out.contains("4 records acknowledged"), "{out}");
 

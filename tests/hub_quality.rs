@@ -241,6 +241,12 @@ fn escalations_are_grouped_for_the_policy_team_and_resolved(backend: Backend) {
     let first = top["items"][0].as_str().unwrap().to_string();
     let (ok, out, err) = run(&["resolve", &first, "--note", "fixed in guidelines 1.1"]);
     assert!(ok && out.contains("Resolved 1 escalation"), "{out}{err}");
+    // A second resolution does not silently replace the first.
+    let (ok, _, err) = run(&["resolve", &first, "--note", "again"]);
+    assert!(
+        !ok && err.contains("with the note 'fixed in guidelines 1.1'; nothing was changed"),
+        "{err}"
+    );
     let (ok, json, _) = run(&["escalations", "--json"]);
     assert!(ok);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();

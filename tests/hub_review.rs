@@ -416,6 +416,11 @@ fn the_policy_sets_thresholds_and_a_scan_applies_it(backend: Backend) {
         !ok && err.contains("--question takes QUESTION=SHARE"),
         "{err}"
     );
+    let (ok, _, err) = hub_run(&db, &["review-policy", "--question", "sevrity=1"]);
+    assert!(
+        !ok && err.contains("--question sevrity: no loaded batch asks") && err.contains("severity"),
+        "{err}"
+    );
     let shown = hub_ok(&db, &["review-policy"]);
     assert!(shown.contains("fewer than 50%"), "{shown}");
     assert!(
@@ -513,7 +518,7 @@ fn two_pushes_finishing_one_item_at_once_queue_it_once(backend: Backend) {
 fn a_reviewer_confirms_a_rater_in_the_workstation() {
     let dir = tempfile::tempdir().unwrap();
     let db = HubTarget::new(Backend::Sqlite, dir.path());
-    let _raters = three_raters(&db, dir.path());
+    let raters = three_raters(&db, dir.path());
     let hub = Hub::start(&db);
     let s = Sandbox::new();
     s.ok(&["key", "show"]);
@@ -571,4 +576,64 @@ fn a_reviewer_confirms_a_rater_in_the_workstation() {
     assert_eq!(x2["final"]["reviewer"], "e2e-rater");
     assert_eq!(x2["final"]["confirmed"], serde_json::json!(["cat"]));
     assert_eq!(x2["final"]["answers"]["severity"], "2");
+
+    // Cat changes her mind after the adjudication (revision 2: severity 0). The item goes
+    // back for review, its adjudication final until then; the reviewer's next pull brings
+    // the raters' records now and reopens the earlier answer.
+    {
+        let mut h = HubDb::open(&db).unwrap();
+        let cat = &raters[2];
+        let resp = h.pull(&me(&db, cat), 50).unwrap();
+        assert!(resp.batches.iter().all(|b| b.items.is_empty()));
+        let mut records: Vec<Record> = Vec::new();
+        let mut r = records_for(&PullResponse {
+            batches: vec![verdict::hub::api::WireBatch {
+                manifest: serde_json::json!({"batch_id": "rv", "schema": verdict::model::Schema::builtin("ai-safety-v1").unwrap(), "guidelines": verdict::guidelines::default_reference()}),
+                items: vec![
+                    serde_json::json!({"id": "x2", "messages": [{"role": "user", "content": "Question 2"}], "responses": [{"text": "Answer 2"}]}),
+                ],
+            }],
+            calibration: vec![],
+            lease_expires: String::new(),
+            qualification: None,
+        });
+        r[0].revision = 2;
+        records.append(&mut r);
+        let fake = PullResponse {
+            batches: vec![verdict::hub::api::WireBatch {
+                manifest: serde_json::json!({"batch_id": "rv", "schema": verdict::model::Schema::builtin("ai-safety-v1").unwrap(), "guidelines": verdict::guidelines::default_reference()}),
+                items: vec![],
+            }],
+            calibration: vec![],
+            lease_expires: String::new(),
+            qualification: None,
+        };
+        let (bundle, sig) = signed_bundle(&fake, &records, "cat", &cat.kp, None);
+        h.push(&me(&db, cat), bundle.as_bytes(), &sig).unwrap();
+    }
+    let queue = hub_ok(&db, &["reviews"]);
+    assert!(
+        queue.contains("rv/x2  waiting")
+            && queue.contains("cat revised their record after the adjudication"),
+        "{queue}"
+    );
+    let rows = export_rows(&db, dir.path());
+    let x2 = rows.iter().find(|r| r["item_id"] == "x2").unwrap();
+    assert_eq!(x2["final"]["source"], "adjudicated");
+    assert_eq!(x2["review"], "waiting");
+    let again = s.ok(&["pull", &hub.url, "--token", &token]);
+    assert!(
+        again.contains("2 items leased"),
+        "x2 again, and x3 not yet answered: {again}"
+    );
+    let mut store = verdict::store::Store::open(&s.data()).unwrap();
+    let key = store.find_item("rv/x2").unwrap();
+    let item = store.item(key).unwrap();
+    assert_eq!(item.annotation.status, "draft", "reopened for review");
+    let review = item.extras.review.unwrap();
+    assert_eq!(
+        review.raters[2].answers["severity"],
+        Answer::One("0".into())
+    );
+    assert!(review.differing().is_empty(), "the raters agree now");
 }

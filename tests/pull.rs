@@ -303,12 +303,12 @@ fn a_byte_order_mark_is_accepted() {
     );
     assert!(
         s.ok(&["pull", jsonl.to_str().unwrap()])
-            .contains("pulled batch bom: 1 new items")
+            .contains("pulled batch bom: 1 new item")
     );
     let csv = s.write("bom.csv", b"\xEF\xBB\xBFid,prompt,response\nx1,p,r\n");
     assert!(
         s.ok(&["pull", csv.to_str().unwrap()])
-            .contains("1 new items")
+            .contains("1 new item")
     );
     let c = rusqlite::Connection::open(s.data().join("cache.sqlite3")).unwrap();
     let n: i64 = c
@@ -369,7 +369,7 @@ fn a_changed_item_is_refused_and_the_cached_one_kept() {
         "{\"manifest\": {\"batch_id\": \"evolving\"}}\n{\"id\": \"a\", \"prompt\": \"p\", \"responses\": [\"first\"]}\n{\"id\": \"new\", \"prompt\": \"p\", \"responses\": [\"x\"]}\n",
     );
     let out = s.ok(&["pull", v3.to_str().unwrap()]);
-    assert!(out.contains("1 new items, 1 already cached"), "{out}");
+    assert!(out.contains("1 new item, 1 already cached"), "{out}");
 }
 
 #[test]

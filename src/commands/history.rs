@@ -62,12 +62,12 @@ pub fn undo(env: &Env, redo: bool) -> anyhow::Result<()> {
         Some(r) => {
             let item = store.item(r.key)?;
             crate::outln!(
-                "{} action #{} on {}/{} ({} changes); it is now {}",
+                "{} action #{} on {}/{} ({}); it is now {}",
                 if redo { "Redid" } else { "Undid" },
                 r.action,
                 item.batch_id,
                 item.item_id,
-                r.changes,
+                crate::safe::count(r.changes as u64, "change", "changes"),
                 item.annotation.status
             );
         }

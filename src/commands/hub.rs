@@ -138,12 +138,17 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
                 print_escalations(&r);
             }
         }
-        HubCommand::Resolve { item, note, db } => {
+        HubCommand::Resolve {
+            item,
+            note,
+            replace,
+            db,
+        } => {
             let mut hub = HubDb::open(&db.db)?;
             let Some((batch, id)) = item.split_once('/') else {
                 anyhow::bail!("name the item as BATCH/ITEM (for example fixture-mixed/q1)");
             };
-            let n = hub.resolve_escalation(batch, id, note)?;
+            let n = hub.resolve_escalation(batch, id, note, *replace)?;
             crate::outln!(
                 "Resolved {n} escalation{} on {}",
                 if n == 1 { "" } else { "s" },
@@ -174,7 +179,15 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
         }
         HubCommand::Export { db, out, format } => {
             let mut hub = HubDb::open(&db.db)?;
-            let rows = crate::hub::report::dataset(&hub.all_records()?, &hub.adjudications()?);
+            let mut rows = crate::hub::report::dataset(&hub.all_records()?, &hub.adjudications()?);
+            let queue: std::collections::HashMap<(String, String), String> = hub
+                .review_queue()?
+                .into_iter()
+                .map(|q| ((q.batch, q.item), q.state))
+                .collect();
+            for r in &mut rows {
+                r.review = queue.get(&(r.batch_id.clone(), r.item_id.clone())).cloned();
+            }
             write_dataset(&rows, out, format)?;
             crate::outln!(
                 "Wrote {} to {}",
@@ -229,6 +242,15 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
             if let Some(v) = flagged {
                 p.flagged = *v;
             }
+            // A question id is checked against the loaded batches' schemas: a typo would
+            // set a rule nothing follows.
+            let mut known: Vec<String> = hub
+                .batches()?
+                .iter()
+                .flat_map(|b| b.schema.questions.iter().map(|q| q.id.clone()))
+                .collect();
+            known.sort();
+            known.dedup();
             for q in questions {
                 let Some((id, v)) = q.split_once('=') else {
                     anyhow::bail!(
@@ -239,6 +261,13 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
                 if v.trim().is_empty() {
                     p.questions.remove(id);
                     continue;
+                }
+                if !known.is_empty() && !known.iter().any(|k| k == id) {
+                    anyhow::bail!(
+                        "--question {}: no loaded batch asks a question with that id (questions: {}); nothing was changed",
+                        crate::safe::sanitize_line(id),
+                        known.join(", ")
+                    );
                 }
                 let v: f64 = v.trim().parse().map_err(|_| {
                     anyhow::anyhow!(
@@ -273,7 +302,12 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
                 p.qa_rate * 100.0
             );
         }
-        HubCommand::Guidelines { batch, file, db } => {
+        HubCommand::Guidelines {
+            batch,
+            file,
+            force,
+            db,
+        } => {
             let text = std::fs::read_to_string(file)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             let Some((id, version)) = crate::guidelines::id_and_version(&text) else {
@@ -294,7 +328,7 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
                 sha256: Some(crate::model::sha256_hex(text.as_bytes())),
             };
             let mut hub = HubDb::open(&db.db)?;
-            let old = hub.set_guidelines(batch, &doc, &text)?;
+            let old = hub.set_guidelines(batch, &doc, &text, *force)?;
             crate::outln!(
                 "Batch {} now follows {} {} (was {} {}); raters see what changed after their next pull",
                 crate::safe::sanitize_line(batch),
@@ -303,6 +337,36 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
                 crate::safe::sanitize_line(&old.id),
                 crate::safe::sanitize_line(&old.version)
             );
+        }
+        HubCommand::Reviews { db, json } => {
+            let mut hub = HubDb::open(&db.db)?;
+            let rows = hub.review_queue()?;
+            if *json {
+                crate::outln!("{}", crate::safe::json_pretty(&rows)?);
+            } else if rows.is_empty() {
+                crate::outln!("The review queue is empty.");
+            } else {
+                for r in &rows {
+                    crate::outln!(
+                        "{}/{}  {}{}  (queued {})",
+                        r.batch,
+                        r.item,
+                        r.state,
+                        if r.skipped_by > 0 {
+                            format!(
+                                "; skipped by {}",
+                                crate::safe::count(r.skipped_by as u64, "reviewer", "reviewers")
+                            )
+                        } else {
+                            String::new()
+                        },
+                        r.queued
+                    );
+                    for reason in &r.reasons {
+                        crate::outln!("    {reason}");
+                    }
+                }
+            }
         }
         HubCommand::ReviewScan { db } => {
             let mut hub = HubDb::open(&db.db)?;
@@ -363,7 +427,13 @@ fn ingest(dir: &std::path::Path, db: &str) -> anyhow::Result<()> {
         }
     }
     if refused > 0 {
-        anyhow::bail!("{refused} bundles were refused");
+        anyhow::bail!(
+            "{} refused",
+            match refused {
+                1 => "1 bundle was".to_string(),
+                n => format!("{n} bundles were"),
+            }
+        );
     }
     Ok(())
 }

@@ -107,10 +107,10 @@ fn report(file: &Path, r: &ImportReport) {
         );
     } else {
         crate::outln!(
-            "{}: pulled batch {}: {} new items{}",
+            "{}: pulled batch {}: {}{}",
             file.display(),
             r.batch_id,
-            r.added,
+            crate::safe::count(r.added, "new item", "new items"),
             if r.unchanged > 0 {
                 format!(", {} already cached", r.unchanged)
             } else {
@@ -258,9 +258,9 @@ fn print_qualification(q: &crate::hub::api::Qualification) {
 
 fn report_line(url: &str, r: &ImportReport) {
     crate::outln!(
-        "{url}: batch {}: {} new items, {} already cached",
+        "{url}: batch {}: {}, {} already cached",
         r.batch_id,
-        r.added,
+        crate::safe::count(r.added, "new item", "new items"),
         r.unchanged
     );
     guidelines_line(r);

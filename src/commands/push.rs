@@ -82,7 +82,18 @@ pub fn run(env: &Env, args: &PushArgs) -> anyhow::Result<()> {
         }
     }
     if refused > 0 {
-        anyhow::bail!("{refused} bundles were not pushed; they stay in the outbox");
+        anyhow::bail!(
+            "{} not pushed; {} in the outbox",
+            match refused {
+                1 => "1 bundle was".to_string(),
+                n => format!("{n} bundles were"),
+            },
+            if refused == 1 {
+                "it stays"
+            } else {
+                "they stay"
+            }
+        );
     }
     Ok(())
 }

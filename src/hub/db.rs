@@ -1381,6 +1381,7 @@ impl HubDb {
         batch: &str,
         doc: &crate::model::GuidelineRef,
         text: &str,
+        force: bool,
     ) -> Result<crate::model::GuidelineRef, HubError> {
         let at = self.at();
         let sq = |e: SqlError| HubError::Database {
@@ -1408,6 +1409,24 @@ impl HubDb {
             return Err(refused(format!(
                 "batch {batch} already has this document ({} {}); nothing was changed",
                 doc.id, doc.version
+            )));
+        }
+        // Another document, or an older version, is most often the wrong file.
+        let numbers =
+            |v: &str| -> Option<Vec<u64>> { v.split('.').map(|p| p.trim().parse().ok()).collect() };
+        if !force && old.id != doc.id {
+            return Err(refused(format!(
+                "batch {batch} follows {} {}; this file is another document ({} {}). Nothing was changed; --force replaces it anyway",
+                old.id, old.version, doc.id, doc.version
+            )));
+        }
+        if !force
+            && let (Some(a), Some(b)) = (numbers(&old.version), numbers(&doc.version))
+            && b < a
+        {
+            return Err(refused(format!(
+                "batch {batch} follows {} {}; {} is an older version. Nothing was changed; --force goes back anyway",
+                old.id, old.version, doc.version
             )));
         }
         if old.id == doc.id && old.version == doc.version {
@@ -1511,6 +1530,50 @@ impl HubDb {
         (|| Ok::<_, SqlError>((r.int(0)?, r.int(1)?, r.int(2)?)))().map_err(|e| self.err(e))
     }
 
+    /// The review queue, item by item: (batch, item, state, reasons, queued at, who
+    /// skipped it). `state` is `waiting`, `with REVIEWER until T` or `adjudicated by
+    /// REVIEWER`.
+    pub fn review_queue(&mut self) -> Result<Vec<QueueRow>, HubError> {
+        let rows = self
+            .conn
+            .rows(
+                "SELECT i.batch_id, i.item_id, r.done, ra.name, r.expires_at, r.reasons, r.queued_at, aa.name,
+                        (SELECT count(*) FROM review_skips s WHERE s.item = r.item)
+                 FROM reviews r JOIN items i ON i.key = r.item
+                 LEFT JOIN raters ra ON ra.id = r.reviewer
+                 LEFT JOIN adjudications a ON a.item = r.item LEFT JOIN raters aa ON aa.id = a.reviewer
+                 ORDER BY r.done, r.queued_at, r.item",
+                &[],
+            )
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let row = (|| {
+                let state = match (r.int(2)?, r.opt_text(3)?, r.opt_text(7)?) {
+                    (1, _, Some(by)) => format!("adjudicated by {by}"),
+                    (1, _, None) => "adjudicated".to_string(),
+                    (_, Some(who), _) => format!(
+                        "with {who} until {}",
+                        rfc3339(r.opt_int(4)?.unwrap_or_default())
+                    ),
+                    _ => "waiting".to_string(),
+                };
+                let skips = r.int(8)?;
+                Ok::<_, SqlError>(QueueRow {
+                    batch: r.text(0)?,
+                    item: r.text(1)?,
+                    state,
+                    reasons: serde_json::from_str(&r.text(5)?).unwrap_or_default(),
+                    queued: rfc3339(r.int(6)?),
+                    skipped_by: skips as usize,
+                })
+            })()
+            .map_err(|e| self.err(e))?;
+            out.push(row);
+        }
+        Ok(out)
+    }
+
     /// Every adjudicated item's final answers.
     pub fn adjudications(&mut self) -> Result<Vec<super::report::AdjudicationRow>, HubError> {
         let rows = self
@@ -1572,6 +1635,23 @@ impl HubDb {
                     .into(),
                 problems: nul,
             });
+        }
+        // A bundle pushed with another person's token: say whose the bundle is.
+        if let Ok(sig) = minisign::SignatureBox::from_string(signature) {
+            let signed_by = crate::keys::key_id(sig.keynum());
+            if signed_by != crate::keys::key_id(rater.pubkey.keynum()) {
+                let owner = self
+                    .rater_by_key_id(&signed_by)?
+                    .map(|r| format!("registered to {}", r.name))
+                    .unwrap_or_else(|| "not registered on this hub".into());
+                return Err(HubError::Refused {
+                    message: format!(
+                        "this bundle is signed with key {signed_by} ({owner}), but the token is {}'s: push each person's bundles with their own token; nothing was stored",
+                        rater.name
+                    ),
+                    problems: Vec::new(),
+                });
+            }
         }
         let mut lookup_err = None;
         let mut contents: HashMap<(String, String), String> = HashMap::new();
@@ -1789,6 +1869,7 @@ impl HubDb {
         }
         let received = now_ms();
         let mut finished: Vec<i64> = keys.iter().filter(|k| !k.1).map(|k| k.0).collect();
+        let mut revised: Vec<i64> = Vec::new();
         for (r, (key, gold)) in records.iter().zip(keys) {
             let answers = serde_json::to_string(&r.answers).unwrap_or_default();
             if gold {
@@ -1800,7 +1881,7 @@ impl HubDb {
                 )
                 .map_err(sq)?;
             }
-            tx.exec(
+            let stored = tx.exec(
                 "INSERT INTO records (item, rater, bundle, revision, status, answers, justification, skip_reason, escalation, active_ms, submitted, guidelines)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                  ON CONFLICT (item, rater) DO UPDATE SET bundle = excluded.bundle, revision = excluded.revision,
@@ -1824,6 +1905,9 @@ impl HubDb {
                 ],
             )
             .map_err(sq)?;
+            if stored > 0 && !gold {
+                revised.push(key);
+            }
             tx.exec(
                 "UPDATE leases SET done = 1 WHERE item = ?1 AND rater = ?2 AND done = 0",
                 &vals![key, rater.id],
@@ -1836,6 +1920,33 @@ impl HubDb {
         finished.dedup();
         for key in finished {
             queue_for_review(&mut tx, key, policy, schemas, seed).map_err(sq)?;
+        }
+        // A rater who changes a record after a reviewer adjudicated the item sends it
+        // back for review: the adjudication stays final until a reviewer answers again.
+        revised.sort_unstable();
+        revised.dedup();
+        for key in revised {
+            let Some(row) = tx
+                .row(
+                    "SELECT rv.reasons FROM reviews rv JOIN adjudications a ON a.item = rv.item
+                     WHERE rv.item = ?1 AND rv.done = 1 /*PG: FOR UPDATE OF rv*/",
+                    &vals![key],
+                )
+                .map_err(sq)?
+            else {
+                continue;
+            };
+            let mut reasons: Vec<String> =
+                serde_json::from_str(&row.text(0).map_err(sq)?).unwrap_or_default();
+            let again = format!("{} revised their record after the adjudication", rater.name);
+            if !reasons.contains(&again) {
+                reasons.push(again);
+            }
+            tx.exec(
+                "UPDATE reviews SET done = 0, reviewer = NULL, expires_at = NULL, reasons = ?2 WHERE item = ?1",
+                &vals![key, serde_json::to_string(&reasons).unwrap_or_default()],
+            )
+            .map_err(sq)?;
         }
         // (Tests hold a push here, its items locked, to show that another push finishing
         // the same item waits for it and then sees its record.)
@@ -2682,6 +2793,23 @@ pub struct RecordRow {
     pub guidelines: Option<String>,
 }
 
+/// One item of the review queue (`verdict hub reviews`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct QueueRow {
+    /// Batch id.
+    pub batch: String,
+    /// Item id.
+    pub item: String,
+    /// `waiting`, `with REVIEWER until T`, `adjudicated by REVIEWER`.
+    pub state: String,
+    /// Why it is reviewed.
+    pub reasons: Vec<String>,
+    /// When it was queued (RFC 3339).
+    pub queued: String,
+    /// Reviewers who skipped it (each gets it no more).
+    pub skipped_by: usize,
+}
+
 /// A batch as the report sees it.
 #[derive(Debug, Clone)]
 pub struct BatchRow {
@@ -2787,13 +2915,14 @@ impl HubDb {
     }
 
     /// Marks the escalations on an item resolved, with a note (say, the guideline version
-    /// that settled it); a second resolution replaces the first. Refused when the item
-    /// has no escalation.
+    /// that settled it). A second resolution is refused unless `replace`. Refused when
+    /// the item has no escalation.
     pub fn resolve_escalation(
         &mut self,
         batch: &str,
         item: &str,
         note: &str,
+        replace: bool,
     ) -> Result<usize, HubError> {
         let note = note.trim();
         if note.is_empty() || note.contains('\0') {
@@ -2821,6 +2950,22 @@ impl HubDb {
         let (key, flags) = (row.int(0).map_err(sq)?, row.int(1).map_err(sq)?);
         if flags == 0 {
             return Err(refused(format!("item {batch}/{item} has no escalation")));
+        }
+        // A resolution is the policy team's record: a second one replaces it only when
+        // asked to, never by a slip.
+        if !replace
+            && let Some(old) = tx
+                .row(
+                    "SELECT resolved_at, note FROM escalation_resolutions WHERE item = ?1",
+                    &vals![key],
+                )
+                .map_err(sq)?
+        {
+            return Err(refused(format!(
+                "item {batch}/{item} was resolved on {} with the note '{}'; nothing was changed (--replace replaces that resolution)",
+                rfc3339(old.int(0).map_err(sq)?),
+                crate::safe::sanitize_line(&old.text(1).map_err(sq)?)
+            )));
         }
         tx.exec(
             "INSERT INTO escalation_resolutions (item, resolved_at, note) VALUES (?1, ?2, ?3)

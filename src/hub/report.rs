@@ -92,7 +92,8 @@ pub struct AdjudicationRow {
 /// answered it), or its only rater.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Final {
-    /// `adjudicated`, `gold`, `majority` or `single`.
+    /// `adjudicated`, `gold`, `majority`, `single`, or `unresolved` (raters answered, no
+    /// question has a majority).
     pub source: String,
     /// The answers, per question.
     pub answers: BTreeMap<String, Answer>,
@@ -523,6 +524,11 @@ pub struct DatasetRow {
     /// The final answers and their source (none when every rater skipped).
     #[serde(rename = "final", skip_serializing_if = "Option::is_none")]
     pub final_answers: Option<Final>,
+    /// Where the item stands in the review queue (`waiting`, `with REVIEWER until T`,
+    /// `adjudicated by REVIEWER`), when it is in it: final answers from a majority may
+    /// still change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review: Option<String>,
 }
 
 /// What the hub reports about one rater, for that rater (`GET /v1/me`, `verdict stats`):
@@ -662,7 +668,13 @@ pub fn dataset(records: &[RecordRow], adjudications: &[AdjudicationRow]) -> Vec<
                 match counted.len() {
                     0 => None,
                     n => Some(Final {
-                        source: if n == 1 { "single" } else { "majority" }.into(),
+                        // No question with a majority: nothing final yet.
+                        source: match (n, majority.is_empty()) {
+                            (1, _) => "single",
+                            (_, true) => "unresolved",
+                            _ => "majority",
+                        }
+                        .into(),
                         answers: majority.clone(),
                         unresolved,
                         reviewer: None,
@@ -695,6 +707,7 @@ pub fn dataset(records: &[RecordRow], adjudications: &[AdjudicationRow]) -> Vec<
                 majority,
                 agreement,
                 final_answers,
+                review: None,
             }
         })
         .collect()

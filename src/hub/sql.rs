@@ -322,6 +322,15 @@ impl Row {
         }
     }
 
+    /// An integer column that may be NULL.
+    pub fn opt_int(&self, i: usize) -> Result<Option<i64>, SqlError> {
+        match self.at(i)? {
+            Val::Null => Ok(None),
+            Val::Int(v) => Ok(Some(*v)),
+            other => Err(type_err(i, "an integer or NULL", other)),
+        }
+    }
+
     /// A text column that may be NULL.
     pub fn opt_text(&self, i: usize) -> Result<Option<String>, SqlError> {
         match self.at(i)? {

@@ -139,8 +139,14 @@ impl Store {
                 )
                 .map_err(cls)?;
             let mut cached = tx
-                .prepare("SELECT sha256 FROM items WHERE batch_id = ?1 AND item_id = ?2")
+                .prepare(
+                    "SELECT sha256, extras, key FROM items WHERE batch_id = ?1 AND item_id = ?2",
+                )
                 .map_err(cls)?;
+            // An item a reviewer adjudicated comes back when a rater revised their record:
+            // it brings the raters' records now, and the reviewer's earlier answer is
+            // reopened (one `pull` action in the log) to be confirmed or changed.
+            let mut review_again = Vec::new();
             let file = batch.path.clone();
             // Two cores, two stages: a reader thread parses, checks and hashes items while
             // this thread inserts them. Dropping the receiver (on an insert error) stops
@@ -165,9 +171,14 @@ impl Store {
                         seq += 1;
                         added += 1;
                     } else {
-                        let old: String = cached
-                            .query_row(params![header.batch_id, p.item.id], |r| r.get(0))
+                        let (old, old_extras, key): (String, String, i64) = cached
+                            .query_row(params![header.batch_id, p.item.id], |r| {
+                                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                            })
                             .map_err(cls)?;
+                        if p.extras != old_extras && p.item.extras.review.is_some() {
+                            review_again.push((key, p.extras.clone()));
+                        }
                         if old != p.hash {
                             return Err(StoreError::ItemChanged {
                                 file: file.clone(),
@@ -199,6 +210,55 @@ impl Store {
                 Ok(Err(ItemsError::Batch(e))) => return Err(StoreError::Batch(e)),
                 // The reader stopped because the inserter did: its error says why.
                 Ok(Err(ItemsError::Sink(()))) | Ok(Ok(())) => result?,
+            }
+            let mut action = None;
+            for (key, extras) in review_again {
+                tx.execute(
+                    "UPDATE items SET extras = ?2 WHERE key = ?1",
+                    params![key, extras],
+                )
+                .map_err(cls)?;
+                let status: Option<String> = tx
+                    .query_row(
+                        "SELECT status FROM annotations WHERE item = ?1",
+                        [key],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(cls)?;
+                let Some(status) = status.filter(|s| s != "draft") else {
+                    continue;
+                };
+                let now = now_ms();
+                let a = match action {
+                    Some(a) => a,
+                    None => {
+                        tx.execute(
+                            "INSERT INTO actions (at, source) VALUES (?1, 'pull')",
+                            [now],
+                        )
+                        .map_err(cls)?;
+                        let a = tx.last_insert_rowid();
+                        action = Some(a);
+                        a
+                    }
+                };
+                tx.execute(
+                    "UPDATE annotations SET status = 'draft', version = version + 1, updated_at = ?2 WHERE item = ?1",
+                    params![key, now],
+                )
+                .map_err(cls)?;
+                tx.execute(
+                    "INSERT INTO events (at, item, action, field, old, new) VALUES (?1, ?2, ?3, 'status', ?4, ?5)",
+                    params![
+                        now,
+                        key,
+                        a,
+                        serde_json::Value::String(status).to_string(),
+                        serde_json::Value::String("draft".into()).to_string()
+                    ],
+                )
+                .map_err(cls)?;
             }
         }
         tx.commit().map_err(cls)?;
