@@ -648,7 +648,7 @@ fn a_file_named_in_any_script_gets_a_batch_id_a_hub_can_hand_out() {
     let (ok, out, err) = s.run(&["pull", &url, "--token", "t"]);
     hub.join().unwrap();
     assert!(!ok);
-    assert!(out.contains("batch good: 1 new items"), "{out}");
+    assert!(out.contains("batch good: 1 new item,"), "{out}");
     assert!(err.contains("'../bad', which is not a batch id"), "{err}");
     assert!(s.batch_status("good").is_some());
 }
