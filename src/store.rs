@@ -16,6 +16,7 @@ pub use history::Reverted;
 pub use import::ImportReport;
 pub use lock::{Announced, Waiter};
 pub use migrations::MIGRATIONS;
+pub use queue::SearchHits;
 pub use report::{BatchStatus, ExportSet, PendingRecord, Written};
 
 use crate::batch::BatchError;

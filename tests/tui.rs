@@ -792,3 +792,53 @@ fn a_long_conversation_opens_at_the_turn_the_response_answers() {
     let text = screen(&mut app, 80, 18);
     assert!(text.contains("You are helpful."), "{text}");
 }
+
+/// The queue search reads the text a rater reads (not the stored JSON), finds an exact
+/// id first, and ignores case and accents.
+#[test]
+fn queue_search_finds_the_text_and_exact_ids_first() {
+    let s = common::Sandbox::new();
+    let batch = s.write(
+        "search.jsonl",
+        "{\"manifest\": {\"batch_id\": \"search\"}}\n\
+         {\"id\": \"142\", \"prompt\": \"He said the word \\\"bank\\\" twice.\", \"responses\": [\"ok\"]}\n\
+         {\"id\": \"42\", \"prompt\": \"Unrelated text here.\", \"responses\": [\"fine\"]}\n\
+         {\"id\": \"120\", \"prompt\": \"A café au lait, please.\", \"responses\": [\"sure\"], \"metadata\": {\"source\": \"menu-Z9\"}}\n\
+         {\"id\": \"150\", \"prompt\": \"Nothing\", \"responses\": [\"else\"]}\n",
+    );
+    s.ok(&["pull", batch.to_str().unwrap()]);
+    let store = Store::open(&s.data()).unwrap();
+    let key = |id: &str| store.find_item(&format!("search/{id}")).unwrap();
+    let found = store.search("42").unwrap();
+    assert_eq!(found.by_id, vec![key("42")], "42 is item 42, not 142");
+    assert_eq!(
+        store.search("the word \"bank\"").unwrap().by_text,
+        vec![key("142")]
+    );
+    // JSON keys are not text: "text" finds the one item that says it.
+    assert_eq!(store.search("text").unwrap().by_text, vec![key("42")]);
+    assert!(store.search("conversation").unwrap().by_text.is_empty());
+    assert_eq!(store.search("CAFE").unwrap().by_text, vec![key("120")]);
+    assert_eq!(store.search("menu-z9").unwrap().by_text, vec![key("120")]);
+    // FTS syntax typed by a rater is text, not an error.
+    assert!(store.search("NEAR( \" * OR").unwrap().by_text.is_empty());
+}
+
+/// A keymap key that an option key shadows (here `l`, also "Privacy / PII leak") is
+/// named when a batch with that schema is pulled, naming both.
+#[test]
+fn a_keymap_key_shadowed_by_an_option_key_is_named_at_pull() {
+    let s = common::Sandbox::new();
+    std::fs::create_dir_all(s.config()).unwrap();
+    std::fs::write(
+        s.config().join("keymap.toml"),
+        "[next_item]\nkeys = [\"right\", \"l\"]\n",
+    )
+    .unwrap();
+    let (ok, _, err) = s.run(&["pull", fixture("mixed.jsonl").to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("warning: key 'l' is the keymap's next_item and the option 'Privacy / PII leak' of 'Quality flags'"),
+        "{err}"
+    );
+}

@@ -22,7 +22,11 @@ pub fn workstation(env: &Env, mut store: Store) -> anyhow::Result<()> {
     }
     // An export interrupted at the wrong moment is finished or taken back first; what
     // was done is the first thing the status line says.
-    let notes = crate::bundle::recover(&mut store, &env.config_dir)?;
+    let mut notes = crate::bundle::recover(&mut store, &env.config_dir)?;
+    // A keymap key that an option key of a cached schema shadows is named on start.
+    for schema in store.batch_schemas()? {
+        notes.extend(keymap.shadowed_by(&schema));
+    }
     let summary = tui::run(store, keymap, env.settings(), notes)?;
     crate::outln!(
         "Session: {} done, median {:.0} s per item, {:.0} items per hour. {} not yet exported{}",

@@ -42,7 +42,10 @@ pub fn run(env: &Env, args: &PullArgs) -> anyhow::Result<()> {
             max_field_bytes: Some(args.max_field_bytes),
         };
         match pull_file(&mut store, file, options) {
-            Ok(r) => report(file, &r),
+            Ok(r) => {
+                report(file, &r);
+                warn_shadowed(env, &mut store, &r.batch_id);
+            }
             Err(e) => {
                 crate::errln!("error: {e:#}");
                 failures.push(file.display().to_string());
@@ -120,6 +123,19 @@ fn report(file: &Path, r: &ImportReport) {
     }
 }
 
+/// Warns when the rater's keymap binds a key that an option key of a pulled batch's
+/// schema shadows (a keymap with errors is reported when the workstation starts).
+fn warn_shadowed(env: &Env, store: &mut Store, batch: &str) {
+    let Ok(keymap) = crate::tui::keymap::Keymap::load_from(&env.config_dir) else {
+        return;
+    };
+    if let Ok(Some(schema)) = store.batch_schema(batch) {
+        for w in keymap.shadowed_by(&schema) {
+            crate::errln!("warning: {w}");
+        }
+    }
+}
+
 /// Removes a file when dropped (the batch file a hub pull writes, whatever happens).
 struct RemoveOnDrop(std::path::PathBuf);
 
@@ -174,6 +190,7 @@ fn from_hub(env: &Env, url: &str, args: &PullArgs) -> anyhow::Result<()> {
         let report = store.import(&mut open, &origin, |_| {})?;
         total += b.items.len();
         report_line(url, &report);
+        warn_shadowed(env, &mut store, &report.batch_id);
     }
     store.save_calibration(&resp.calibration)?;
     // A retake: the hub counts qualification attempts, and this cache answered an

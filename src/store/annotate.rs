@@ -523,6 +523,33 @@ impl Store {
         schema_of(&self.conn, &mut self.schemas, sha256).map_err(StoreError::Refused)
     }
 
+    /// The schema of a cached batch.
+    pub fn batch_schema(&mut self, batch: &str) -> Result<Option<Arc<Schema>>, StoreError> {
+        let sha: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT schema_sha256 FROM batches WHERE id = ?1",
+                [batch],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        sha.map(|s| self.schema(&s)).transpose()
+    }
+
+    /// The schemas of the cached batches.
+    pub fn batch_schemas(&mut self) -> Result<Vec<Arc<Schema>>, StoreError> {
+        let shas: Vec<String> = self
+            .conn
+            .prepare("SELECT DISTINCT schema_sha256 FROM batches ORDER BY schema_sha256")
+            .and_then(|mut s| {
+                s.query_map([], |r| r.get(0))
+                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>())
+            })
+            .map_err(|e| self.err(e))?;
+        shas.iter().map(|s| self.schema(s)).collect()
+    }
+
     /// A fresh action number from the database (never reused, whichever process asks):
     /// the events of one user action share it, so undo takes them together.
     pub fn new_action(&mut self) -> Result<i64, StoreError> {

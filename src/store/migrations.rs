@@ -150,6 +150,12 @@ ALTER TABLE annotations ADD COLUMN guidelines TEXT;
     r#"
 ALTER TABLE annotations ADD COLUMN flag_section TEXT;
 "#,
+    // 8: full-text search over what a rater reads (conversation, responses, metadata
+    // values), filled at pull time; rows are items by key. Filled for cached items by
+    // `after`.
+    r#"
+CREATE VIRTUAL TABLE items_fts USING fts5(text, tokenize = 'unicode61 remove_diacritics 2');
+"#,
 ];
 
 /// What runs after migration `n` (1-based) in its transaction, beyond its SQL.
@@ -157,7 +163,61 @@ pub fn after(n: usize, tx: &rusqlite::Connection, now: i64) -> rusqlite::Result<
     if n == 5 {
         log_unlogged_justifications(tx, now)?;
     }
+    if n == 8 {
+        let mut read = tx.prepare("SELECT key, content, extras, item_id FROM items")?;
+        let mut insert = tx.prepare("INSERT INTO items_fts (rowid, text) VALUES (?1, ?2)")?;
+        let mut rows = read.query([])?;
+        while let Some(r) = rows.next()? {
+            let (key, content, extras, id): (i64, String, String, String) =
+                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+            let content: Option<crate::model::Content> = serde_json::from_str(&content).ok();
+            let extras: crate::model::Extras = serde_json::from_str(&extras).unwrap_or_default();
+            if let Some(c) = content {
+                insert.execute(rusqlite::params![key, search_text(&id, &c, &extras)])?;
+            }
+        }
+    }
     Ok(())
+}
+
+/// What search finds an item by: its id, conversation, responses and metadata values.
+pub fn search_text(
+    id: &str,
+    content: &crate::model::Content,
+    extras: &crate::model::Extras,
+) -> String {
+    fn values(v: &serde_json::Value, out: &mut String) {
+        match v {
+            serde_json::Value::String(s) => {
+                out.push_str(s);
+                out.push('\n');
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| values(x, out)),
+            serde_json::Value::Object(o) => o.values().for_each(|x| values(x, out)),
+            serde_json::Value::Number(n) => {
+                out.push_str(&n.to_string());
+                out.push('\n');
+            }
+            _ => {}
+        }
+    }
+    let mut out = format!("{id}\n");
+    for m in &content.conversation {
+        out.push_str(&m.content);
+        out.push('\n');
+    }
+    for r in &content.responses {
+        out.push_str(&r.text);
+        out.push('\n');
+        if let Some(m) = &r.model {
+            out.push_str(m);
+            out.push('\n');
+        }
+    }
+    for v in extras.metadata.values() {
+        values(v, &mut out);
+    }
+    out
 }
 
 /// Before migration 5 the workstation saved justification edits without an event, and

@@ -123,21 +123,63 @@ impl Store {
 }
 
 impl Store {
-    /// Keys of the items whose id or rated text contains `text` (ASCII case-insensitive).
-    pub fn search(&self, text: &str) -> Result<Vec<i64>, StoreError> {
-        // LIKE with the wildcards of the query escaped, so they match themselves.
-        let pattern = format!(
-            "%{}%",
-            text.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        let mut stmt = self
+    /// Items matching a search: those whose id is `text` exactly (or `BATCH/ITEM`), then
+    /// those whose text (conversation, responses, metadata values) holds every word of
+    /// it, the last word as a prefix (case- and accent-insensitive, from the full-text
+    /// index built at pull time).
+    pub fn search(&self, text: &str) -> Result<SearchHits, StoreError> {
+        let text = text.trim();
+        let mut by_id: Vec<i64> = self
             .conn
-            .prepare("SELECT key FROM items WHERE item_id LIKE ?1 ESCAPE '\\' OR content LIKE ?1 ESCAPE '\\'")
+            .prepare_cached(
+                "SELECT key FROM items WHERE item_id = ?1 OR batch_id || '/' || item_id = ?1 ORDER BY batch_id, seq",
+            )
+            .and_then(|mut s| {
+                s.query_map([text], |r| r.get(0))
+                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<i64>>>())
+            })
             .map_err(|e| self.err(e))?;
-        stmt.query_map([pattern], |r| r.get(0))
-            .and_then(|rows| rows.collect())
-            .map_err(|e| self.err(e))
+        by_id.dedup();
+        let words: Vec<String> = text
+            .split_whitespace()
+            .map(|w| w.replace('"', ""))
+            .filter(|w| w.chars().any(char::is_alphanumeric))
+            .collect();
+        let by_text = if words.is_empty() {
+            Vec::new()
+        } else {
+            // Each word a quoted phrase (FTS syntax in a query is text), the last a prefix.
+            let last = words.len() - 1;
+            let query: Vec<String> = words
+                .iter()
+                .enumerate()
+                .map(|(i, w)| {
+                    if i == last {
+                        format!("\"{w}\"*")
+                    } else {
+                        format!("\"{w}\"")
+                    }
+                })
+                .collect();
+            self.conn
+                .prepare_cached(
+                    "SELECT rowid FROM items_fts WHERE items_fts MATCH ?1 ORDER BY rowid",
+                )
+                .and_then(|mut s| {
+                    s.query_map([query.join(" ")], |r| r.get(0))
+                        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<i64>>>())
+                })
+                .map_err(|e| self.err(e))?
+        };
+        Ok(SearchHits { by_id, by_text })
     }
+}
+
+/// What a queue search found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchHits {
+    /// Items whose id is the query exactly.
+    pub by_id: Vec<i64>,
+    /// Items whose text holds the query's words.
+    pub by_text: Vec<i64>,
 }

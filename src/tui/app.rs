@@ -258,8 +258,8 @@ impl App {
                         self.state.overlay = Some(Overlay::Stats(l, 0));
                     })
                 }
-                Effect::Search(text) => self.store.search(&text).map(|keys| {
-                    for fx in update::search_results(&mut self.state, &text, &keys)
+                Effect::Search(text) => self.store.search(&text).map(|found| {
+                    for fx in update::search_results(&mut self.state, &text, &found)
                         .into_iter()
                         .rev()
                     {

@@ -285,6 +285,32 @@ impl Keymap {
         Ok(())
     }
 
+    /// The keymap's keys that an option key of `schema` shadows: while that option's
+    /// question is focused its key chooses the option, so the keymap's action is not
+    /// reachable by it. One warning per clash, naming both.
+    pub fn shadowed_by(&self, schema: &crate::model::Schema) -> Vec<String> {
+        let mut out = Vec::new();
+        for q in &schema.questions {
+            for o in &q.options {
+                let Some(key) = o.key.as_deref().and_then(Key::parse) else {
+                    continue;
+                };
+                if let Some(cmd) = self.lookup(key, Scope::Normal) {
+                    out.push(format!(
+                        "key '{}' is the keymap's {} and the option '{}' of '{}' (schema {}): while that question is focused it chooses the option; give {} another key in keymap.toml",
+                        key.name(),
+                        cmd.name(),
+                        o.label,
+                        q.label,
+                        schema.id,
+                        cmd.name()
+                    ));
+                }
+            }
+        }
+        out
+    }
+
     /// The action a key runs in a scope.
     pub fn lookup(&self, key: Key, scope: Scope) -> Option<Command> {
         self.bindings

@@ -837,8 +837,22 @@ fn scroll_pane(state: &mut State, delta: isize) {
 
 /// Called by the loop with the keys of the items that match a search: goes to the first
 /// one after the current item, wrapping around.
-pub fn search_results(state: &mut State, text: &str, keys: &[i64]) -> Vec<Effect> {
-    let hits: std::collections::HashSet<i64> = keys.iter().copied().collect();
+pub fn search_results(
+    state: &mut State,
+    text: &str,
+    found: &crate::store::SearchHits,
+) -> Vec<Effect> {
+    // An item whose id is the query comes first (`42` is item 42, not 142).
+    if let Some(pos) = found
+        .by_id
+        .iter()
+        .find_map(|k| state.queue.iter().position(|e| e.key == *k))
+    {
+        let fx = go_to(state, pos);
+        say(state, format!("item '{text}'"), false);
+        return fx;
+    }
+    let hits: std::collections::HashSet<i64> = found.by_text.iter().copied().collect();
     let n = state.queue.len();
     let next = (1..=n)
         .map(|i| (state.pos + i) % n)
@@ -848,7 +862,10 @@ pub fn search_results(state: &mut State, text: &str, keys: &[i64]) -> Vec<Effect
             let fx = go_to(state, pos);
             say(
                 state,
-                format!("'{text}': {} matching items", hits.len()),
+                format!(
+                    "'{text}': {} (/ and enter: the next)",
+                    crate::safe::count(hits.len() as u64, "matching item", "matching items")
+                ),
                 false,
             );
             fx

@@ -33,6 +33,9 @@ pub struct Areas {
     pub labels: Rect,
     /// The justification editor.
     pub editor: Rect,
+    /// The message line(s), when there is a message: above the status line, wrapped, so
+    /// that a refusal is readable at any width.
+    pub message: Option<Rect>,
     /// The status line.
     pub status: Rect,
 }
@@ -41,12 +44,20 @@ pub struct Areas {
 pub fn layout(area: Rect, state: &State) -> Areas {
     let pairwise = state.item.as_ref().is_some_and(|i| i.content.is_pairwise());
     let bottom_h = (area.height * 2 / 5).clamp(8, 18);
-    let [main, bottom, status] = Layout::vertical([
+    let message_h = state
+        .message
+        .as_ref()
+        .map(|m| crate::tui::text::wrap(&m.text, area.width.saturating_sub(2) as usize).len())
+        .unwrap_or(0)
+        .min(3) as u16;
+    let [main, bottom, message, status] = Layout::vertical([
         Constraint::Fill(1),
         Constraint::Length(bottom_h),
+        Constraint::Length(message_h),
         Constraint::Length(1),
     ])
     .areas(area);
+    let message = (message_h > 0).then_some(message);
     let review = state
         .item
         .as_ref()
@@ -93,6 +104,7 @@ pub fn layout(area: Rect, state: &State) -> Areas {
         review,
         labels,
         editor,
+        message,
         status,
     }
 }
@@ -173,5 +185,8 @@ pub fn draw(frame_: &mut Frame<'_>, state: &State) {
     labels::questions(frame_, state, areas.labels);
     labels::editor(frame_, state, areas.editor);
     chrome::status(frame_, state, areas.status);
+    if let Some(m) = areas.message {
+        chrome::message(frame_, state, m);
+    }
     chrome::overlay(frame_, state, area);
 }

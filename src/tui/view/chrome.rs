@@ -26,15 +26,34 @@ pub fn status(f: &mut Frame<'_>, state: &State, area: Rect) {
         _ => "· to do",
     };
     let on_item = state.active_on_item();
-    let left = format!(
-        " {}/{} · {} · {} {} · ⏱ {} ",
-        state.pos + 1,
-        state.queue.len(),
-        sanitize_line(&item.batch_id),
-        sanitize_line(&item.item_id),
-        progress,
-        mmss(on_item),
+    let left_with = |batch: &str, id: &str| {
+        format!(
+            " {}/{} · {} · {} {} · ⏱ {} ",
+            state.pos + 1,
+            state.queue.len(),
+            batch,
+            id,
+            progress,
+            mmss(on_item),
+        )
+    };
+    let (batch, id) = (sanitize_line(&item.batch_id), sanitize_line(&item.item_id));
+    let short = format!(
+        " {} done · {} unexported · {} help ",
+        state.session.durations.len(),
+        state.unexported,
+        state.keymap.key_of(Command::Help)
     );
+    // Long ids are cut in the middle (their start and end tell items apart), so that the
+    // counters always fit.
+    let room = (area.width as usize).saturating_sub(crate::tui::text::width(&short));
+    let mut left = left_with(&batch, &id);
+    for max in [24usize, 16, 10, 6] {
+        if crate::tui::text::width(&left) <= room {
+            break;
+        }
+        left = left_with(&middle(&batch, max), &middle(&id, max));
+    }
     let right = format!(
         " {} done · {:.0}/h · {} not exported · auto-advance {} · {} help ",
         state.session.durations.len(),
@@ -48,33 +67,15 @@ pub fn status(f: &mut Frame<'_>, state: &State, area: Rect) {
         state.keymap.key_of(Command::Help),
     );
     let base = paint(state, Style::default().bg(Color::DarkGray).fg(Color::White));
-    let mut spans = vec![Span::styled(left, base.add_modifier(Modifier::BOLD))];
-    if let Some(m) = &state.message {
-        let style = if m.error {
-            paint(
-                state,
-                Style::default()
-                    .bg(Color::Red)
-                    .fg(Color::White)
-                    .add_modifier(Modifier::BOLD),
-            )
-        } else {
-            paint(state, Style::default().bg(Color::Blue).fg(Color::White))
-        };
-        spans.push(Span::styled(format!(" {} ", sanitize_line(&m.text)), style));
-    }
+    let spans = vec![Span::styled(left, base.add_modifier(Modifier::BOLD))];
     let used: usize = spans.iter().map(|s| s.width()).sum();
     let right = if used + crate::tui::text::width(&right) <= area.width as usize {
         right
     } else {
         // Narrow terminals get the short form.
-        format!(
-            " {} done · {} unexported · {} help ",
-            state.session.durations.len(),
-            state.unexported,
-            state.keymap.key_of(Command::Help)
-        )
+        short
     };
+    let mut spans = spans;
     let right_w = crate::tui::text::width(&right);
     let gap = (area.width as usize).saturating_sub(used + right_w);
     spans.push(Span::styled(" ".repeat(gap), base));
@@ -82,6 +83,66 @@ pub fn status(f: &mut Frame<'_>, state: &State, area: Rect) {
         spans.push(Span::styled(right, base));
     }
     f.render_widget(Paragraph::new(Line::from(spans)).style(base), area);
+}
+
+/// `s` cut to at most `max` columns, in the middle ("fixture…mixed").
+fn middle(s: &str, max: usize) -> String {
+    use unicode_segmentation::UnicodeSegmentation;
+    if crate::tui::text::width(s) <= max {
+        return s.to_string();
+    }
+    let g: Vec<&str> = s.graphemes(true).collect();
+    let half = max.saturating_sub(1) / 2;
+    let (mut head, mut tail) = (String::new(), Vec::new());
+    for x in &g {
+        if crate::tui::text::width(&head) + crate::tui::text::width(x) > half {
+            break;
+        }
+        head.push_str(x);
+    }
+    let mut w = 0;
+    for x in g.iter().rev() {
+        w += crate::tui::text::width(x);
+        if w > max.saturating_sub(1) - crate::tui::text::width(&head) {
+            break;
+        }
+        tail.push(*x);
+    }
+    tail.reverse();
+    format!("{head}…{}", tail.concat())
+}
+
+/// The message of the current item and action, wrapped over the lines above the status
+/// line (an error in red): readable whole at any width.
+pub fn message(f: &mut Frame<'_>, state: &State, area: Rect) {
+    let Some(m) = &state.message else { return };
+    let style = if m.error {
+        paint(
+            state,
+            Style::default()
+                .bg(Color::Red)
+                .fg(Color::White)
+                .add_modifier(Modifier::BOLD),
+        )
+    } else {
+        paint(state, Style::default().bg(Color::Blue).fg(Color::White))
+    };
+    let rows = crate::tui::text::wrap(&m.text, area.width.saturating_sub(2) as usize);
+    let n = rows.len();
+    let lines: Vec<Line<'static>> = rows
+        .into_iter()
+        .take(area.height as usize)
+        .enumerate()
+        .map(|(i, r)| {
+            let r = if i + 1 == area.height as usize && n > area.height as usize {
+                format!("{r}…")
+            } else {
+                r
+            };
+            Line::from(Span::styled(format!(" {r}"), style))
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines).style(style), area);
 }
 
 /// Lines of styled pieces, each wrapped to `width` (for the scrolling overlays).

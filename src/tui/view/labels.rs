@@ -299,7 +299,8 @@ pub fn editor(f: &mut Frame<'_>, state: &State, area: Rect) {
             state.keymap.key_of(Command::EditJustification)
         )
     };
-    let title = Line::from(vec![Span::raw(hint), need]);
+    // The counter first: a narrow pane cuts the title's end, never what is required.
+    let title = Line::from(vec![need, Span::raw(hint)]);
     let (rows, (crow, ccol)) = state.editor.layout(width);
     let top = crow.saturating_sub(height.saturating_sub(1));
     let mut lines: Vec<Line<'static>> = rows
