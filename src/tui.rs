@@ -204,6 +204,22 @@ pub fn run(
     let repaint = std::rc::Rc::new(std::cell::Cell::new(false));
     store.set_waiter(waiting_line(repaint.clone()));
     let mut app = app::App::new(store, keymap, settings, (size.width, size.height))?;
+    // The queue search's index is filled here, in the background, a short write at a
+    // time (a pull does not pay for it; a key never waits for it; until it is whole a
+    // search reads the rest).
+    let data_dir = app.store.dir().to_path_buf();
+    std::thread::spawn(move || {
+        let Ok(mut s) = crate::store::Store::open(&data_dir) else {
+            return;
+        };
+        s.set_waiter(Box::new(|_: Option<&str>| {}));
+        while let Ok(n) = s.index_for_search(2000) {
+            if n == 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
     if !notes.is_empty() {
         app.state.message = Some(state::Message {
             text: notes.join(" "),

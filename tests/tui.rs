@@ -807,21 +807,32 @@ fn queue_search_finds_the_text_and_exact_ids_first() {
          {\"id\": \"150\", \"prompt\": \"Nothing\", \"responses\": [\"else\"]}\n",
     );
     s.ok(&["pull", batch.to_str().unwrap()]);
-    let store = Store::open(&s.data()).unwrap();
-    let key = |id: &str| store.find_item(&format!("search/{id}")).unwrap();
-    let found = store.search("42").unwrap();
-    assert_eq!(found.by_id, vec![key("42")], "42 is item 42, not 142");
-    assert_eq!(
-        store.search("the word \"bank\"").unwrap().by_text,
-        vec![key("142")]
-    );
-    // JSON keys are not text: "text" finds the one item that says it.
-    assert_eq!(store.search("text").unwrap().by_text, vec![key("42")]);
-    assert!(store.search("conversation").unwrap().by_text.is_empty());
-    assert_eq!(store.search("CAFE").unwrap().by_text, vec![key("120")]);
-    assert_eq!(store.search("menu-z9").unwrap().by_text, vec![key("120")]);
-    // FTS syntax typed by a rater is text, not an error.
-    assert!(store.search("NEAR( \" * OR").unwrap().by_text.is_empty());
+    let mut store = Store::open(&s.data()).unwrap();
+    let check = |store: &Store| {
+        let key = |id: &str| store.find_item(&format!("search/{id}")).unwrap();
+        let found = store.search("42").unwrap();
+        assert_eq!(found.by_id, vec![key("42")], "42 is item 42, not 142");
+        assert_eq!(
+            store.search("the word \"bank\"").unwrap().by_text,
+            vec![key("142")]
+        );
+        // JSON keys are not text: "text" finds the one item that says it.
+        assert_eq!(store.search("text").unwrap().by_text, vec![key("42")]);
+        assert!(store.search("conversation").unwrap().by_text.is_empty());
+        assert_eq!(store.search("CAFE").unwrap().by_text, vec![key("120")]);
+        assert_eq!(store.search("menu-z9").unwrap().by_text, vec![key("120")]);
+        assert_eq!(store.search("Unrelat").unwrap().by_text, vec![key("42")]);
+        // FTS syntax typed by a rater is text, not an error.
+        assert!(store.search("NEAR( \" * OR").unwrap().by_text.is_empty());
+    };
+    // Before the workstation indexed them (read item by item), half indexed, and from
+    // the index: the same answers.
+    check(&store);
+    assert_eq!(store.index_for_search(2).unwrap(), 2);
+    check(&store);
+    assert_eq!(store.index_for_search(100).unwrap(), 2);
+    assert_eq!(store.index_for_search(100).unwrap(), 0);
+    check(&store);
 }
 
 /// A keymap key that an option key shadows (here `l`, also "Privacy / PII leak") is

@@ -138,9 +138,6 @@ impl Store {
                      ON CONFLICT (batch_id, item_id) DO NOTHING",
                 )
                 .map_err(cls)?;
-            let mut fts = tx
-                .prepare("INSERT INTO items_fts (rowid, text) VALUES (?1, ?2)")
-                .map_err(cls)?;
             let mut cached = tx
                 .prepare(
                     "SELECT sha256, extras, key FROM items WHERE batch_id = ?1 AND item_id = ?2",
@@ -173,15 +170,6 @@ impl Store {
                     if n == 1 {
                         seq += 1;
                         added += 1;
-                        fts.execute(params![
-                            tx.last_insert_rowid(),
-                            super::migrations::search_text(
-                                &p.item.id,
-                                &p.item.content,
-                                &p.item.extras
-                            )
-                        ])
-                        .map_err(cls)?;
                     } else {
                         let (old, old_extras, key): (String, String, i64) = cached
                             .query_row(params![header.batch_id, p.item.id], |r| {

@@ -150,11 +150,15 @@ ALTER TABLE annotations ADD COLUMN guidelines TEXT;
     r#"
 ALTER TABLE annotations ADD COLUMN flag_section TEXT;
 "#,
-    // 8: full-text search over what a rater reads (conversation, responses, metadata
-    // values), filled at pull time; rows are items by key. Filled for cached items by
-    // `after`.
+    // 8: full-text search over what a rater reads (id, conversation, responses, metadata
+    // values); rows are items by key. Contentless and without positions (the text is in
+    // `items` already; a search ANDs words): the index costs a fraction of the text it
+    // indexes. Filled in the background by the workstation (`Store::index_for_search`),
+    // so that a pull costs what it did; the `ui` key `search_indexed_upto` is the last
+    // item key indexed.
     r#"
-CREATE VIRTUAL TABLE items_fts USING fts5(text, tokenize = 'unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE items_fts USING fts5(text, content = '', detail = none,
+    tokenize = 'unicode61 remove_diacritics 2');
 "#,
 ];
 
@@ -162,20 +166,6 @@ CREATE VIRTUAL TABLE items_fts USING fts5(text, tokenize = 'unicode61 remove_dia
 pub fn after(n: usize, tx: &rusqlite::Connection, now: i64) -> rusqlite::Result<()> {
     if n == 5 {
         log_unlogged_justifications(tx, now)?;
-    }
-    if n == 8 {
-        let mut read = tx.prepare("SELECT key, content, extras, item_id FROM items")?;
-        let mut insert = tx.prepare("INSERT INTO items_fts (rowid, text) VALUES (?1, ?2)")?;
-        let mut rows = read.query([])?;
-        while let Some(r) = rows.next()? {
-            let (key, content, extras, id): (i64, String, String, String) =
-                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
-            let content: Option<crate::model::Content> = serde_json::from_str(&content).ok();
-            let extras: crate::model::Extras = serde_json::from_str(&extras).unwrap_or_default();
-            if let Some(c) = content {
-                insert.execute(rusqlite::params![key, search_text(&id, &c, &extras)])?;
-            }
-        }
     }
     Ok(())
 }

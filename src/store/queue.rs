@@ -123,6 +123,67 @@ impl Store {
 }
 
 impl Store {
+    /// The last item key the search index holds.
+    fn search_indexed_upto(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .ui_get("search_indexed_upto")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// Adds up to `limit` items the search index does not hold yet, in one short write
+    /// (the workstation runs it in the background, a chunk at a time, so that no pull
+    /// pays for the index and no key waits for it). Returns how many were added.
+    pub fn index_for_search(&mut self, limit: usize) -> Result<usize, StoreError> {
+        self.write(|w| {
+            let upto: i64 = w
+                .tx
+                .query_row(
+                    "SELECT coalesce((SELECT CAST(value AS INTEGER) FROM ui WHERE key = 'search_indexed_upto'), 0)",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(|e| w.cls(e))?;
+            let rows: Vec<(i64, String, String, String)> = w
+                .tx
+                .prepare("SELECT key, item_id, content, extras FROM items WHERE key > ?1 ORDER BY key LIMIT ?2")
+                .and_then(|mut s| {
+                    s.query_map(rusqlite::params![upto, limit as i64], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    })
+                    .and_then(|rows| rows.collect())
+                })
+                .map_err(|e| w.cls(e))?;
+            let Some(last) = rows.last().map(|r| r.0) else {
+                return Ok(0);
+            };
+            {
+                let mut insert = w
+                    .tx
+                    .prepare_cached("INSERT INTO items_fts (rowid, text) VALUES (?1, ?2)")
+                    .map_err(|e| w.cls(e))?;
+                for (key, id, content, extras) in &rows {
+                    let (Ok(c), Ok(x)) = (
+                        serde_json::from_str::<crate::model::Content>(content),
+                        serde_json::from_str::<crate::model::Extras>(extras),
+                    ) else {
+                        continue;
+                    };
+                    insert
+                        .execute(params![key, super::migrations::search_text(id, &c, &x)])
+                        .map_err(|e| w.cls(e))?;
+                }
+            }
+            w.tx.execute(
+                "INSERT INTO ui (key, value) VALUES ('search_indexed_upto', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [last.to_string()],
+            )
+            .map_err(|e| w.cls(e))?;
+            Ok(rows.len())
+        })
+    }
+
     /// Items matching a search: those whose id is `text` exactly (or `BATCH/ITEM`), then
     /// those whose text (conversation, responses, metadata values) holds every word of
     /// it, the last word as a prefix (case- and accent-insensitive, from the full-text
@@ -140,15 +201,17 @@ impl Store {
             })
             .map_err(|e| self.err(e))?;
         by_id.dedup();
-        let words: Vec<String> = text
-            .split_whitespace()
-            .map(|w| w.replace('"', ""))
-            .filter(|w| w.chars().any(char::is_alphanumeric))
+        // Words as the index tokenizes them (letters and digits; anything else separates),
+        // each a term (FTS syntax typed is text), the last a prefix; all must occur.
+        let words: Vec<&str> = text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
             .collect();
+        let mut not_searched = 0;
         let by_text = if words.is_empty() {
             Vec::new()
         } else {
-            // Each word a quoted phrase (FTS syntax in a query is text), the last a prefix.
+            let upto = self.search_indexed_upto()?;
             let last = words.len() - 1;
             let query: Vec<String> = words
                 .iter()
@@ -161,7 +224,8 @@ impl Store {
                     }
                 })
                 .collect();
-            self.conn
+            let mut keys: Vec<i64> = self
+                .conn
                 .prepare_cached(
                     "SELECT rowid FROM items_fts WHERE items_fts MATCH ?1 ORDER BY rowid",
                 )
@@ -169,10 +233,95 @@ impl Store {
                     s.query_map([query.join(" ")], |r| r.get(0))
                         .and_then(|rows| rows.collect::<rusqlite::Result<Vec<i64>>>())
                 })
-                .map_err(|e| self.err(e))?
+                .map_err(|e| self.err(e))?;
+            // Items the index does not hold yet (pulled since the workstation last
+            // indexed): read, slower, so that a search does not miss them; when there are
+            // many (the index is being built after a large pull), they are left out and
+            // the answer says so, rather than keep the rater waiting.
+            let left: i64 = self
+                .conn
+                .query_row("SELECT count(*) FROM items WHERE key > ?1", [upto], |r| {
+                    r.get(0)
+                })
+                .map_err(|e| self.err(e))?;
+            if left > SCAN_AT_MOST {
+                not_searched = left as usize;
+                return Ok(SearchHits {
+                    by_id,
+                    by_text: keys,
+                    not_searched,
+                });
+            }
+            let mut rest = self
+                .conn
+                .prepare_cached("SELECT key, item_id, content, extras FROM items WHERE key > ?1")
+                .map_err(|e| self.err(e))?;
+            let mut rows = rest.query([upto]).map_err(|e| self.err(e))?;
+            let fold = |s: &str| -> Vec<String> {
+                s.split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                    .map(fold_word)
+                    .collect()
+            };
+            let wanted: Vec<String> = words.iter().map(|w| fold_word(w)).collect();
+            while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+                let (key, id, content, extras): (i64, String, String, String) = (
+                    r.get(0).map_err(|e| self.err(e))?,
+                    r.get(1).map_err(|e| self.err(e))?,
+                    r.get(2).map_err(|e| self.err(e))?,
+                    r.get(3).map_err(|e| self.err(e))?,
+                );
+                let (Ok(c), Ok(x)) = (
+                    serde_json::from_str::<crate::model::Content>(&content),
+                    serde_json::from_str::<crate::model::Extras>(&extras),
+                ) else {
+                    continue;
+                };
+                let have = fold(&super::migrations::search_text(&id, &c, &x));
+                let last = wanted.len() - 1;
+                let all = wanted.iter().enumerate().all(|(i, w)| {
+                    have.iter().any(|h| {
+                        if i == last {
+                            h.starts_with(w.as_str())
+                        } else {
+                            h == w
+                        }
+                    })
+                });
+                if all {
+                    keys.push(key);
+                }
+            }
+            keys
         };
-        Ok(SearchHits { by_id, by_text })
+        Ok(SearchHits {
+            by_id,
+            by_text,
+            not_searched,
+        })
     }
+}
+
+/// A word as the search index compares it: lower case, accents removed (as the index's
+/// `unicode61 remove_diacritics 2` tokenizer does for the Latin letters raters meet).
+fn fold_word(w: &str) -> String {
+    w.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' => 'a',
+            'ç' | 'ć' | 'č' => 'c',
+            'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ę' => 'e',
+            'ì' | 'í' | 'î' | 'ï' | 'ī' => 'i',
+            'ñ' | 'ń' => 'n',
+            'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' => 'o',
+            'ù' | 'ú' | 'û' | 'ü' | 'ū' => 'u',
+            'ý' | 'ÿ' => 'y',
+            'ś' | 'š' => 's',
+            'ź' | 'ż' | 'ž' => 'z',
+            'ł' => 'l',
+            c => c,
+        })
+        .collect()
 }
 
 /// What a queue search found.
@@ -182,4 +331,10 @@ pub struct SearchHits {
     pub by_id: Vec<i64>,
     /// Items whose text holds the query's words.
     pub by_text: Vec<i64>,
+    /// Items whose text was not searched: the index is still being built after a large
+    /// pull (the workstation builds it in the background, a few seconds per 100,000).
+    pub not_searched: usize,
 }
+
+/// Items not yet in the search index that a search reads one by one at most.
+const SCAN_AT_MOST: i64 = 2000;

@@ -853,6 +853,14 @@ pub fn search_results(
         return fx;
     }
     let hits: std::collections::HashSet<i64> = found.by_text.iter().copied().collect();
+    let partial = if found.not_searched > 0 {
+        format!(
+            "; the search index is still being built: {} not searched yet, try again in a few seconds",
+            crate::safe::count(found.not_searched as u64, "item", "items")
+        )
+    } else {
+        String::new()
+    };
     let n = state.queue.len();
     let next = (1..=n)
         .map(|i| (state.pos + i) % n)
@@ -863,7 +871,7 @@ pub fn search_results(
             say(
                 state,
                 format!(
-                    "'{text}': {} (/ and enter: the next)",
+                    "'{text}': {} (/ and enter: the next){partial}",
                     crate::safe::count(hits.len() as u64, "matching item", "matching items")
                 ),
                 false,
@@ -871,7 +879,7 @@ pub fn search_results(
             fx
         }
         None => {
-            say(state, format!("no item matches '{text}'"), true);
+            say(state, format!("no item matches '{text}'{partial}"), true);
             vec![]
         }
     }
