@@ -29,16 +29,55 @@ fn esc_followed_at_once_by_a_key_leaves_the_editor_and_the_key_counts() {
     assert!(screen.contains("A first    column."), "{screen}");
     t.key("q");
     drop(t);
-    let key = {
-        let store = verdict::store::Store::open(&s.data()).unwrap();
-        let key = store.find_item("fixture-mixed/single").unwrap();
-        let a = store.annotation(key).unwrap();
-        assert_eq!(a.justification, "A first    column.");
-        assert_eq!(
-            a.answers.get("harm"),
-            Some(&verdict::model::Answer::Many(vec!["none".into()]))
-        );
-        key
-    };
-    let _ = key;
+    let store = verdict::store::Store::open(&s.data()).unwrap();
+    let key = store.find_item("fixture-mixed/single").unwrap();
+    let a = store.annotation(key).unwrap();
+    assert_eq!(a.justification, "A first    column.");
+    assert_eq!(
+        a.answers.get("harm"),
+        Some(&verdict::model::Answer::Many(vec!["none".into()]))
+    );
+}
+
+/// A bracketed paste inserts exactly what was pasted: CRLF is one line break, a tab is
+/// kept (as four spaces, visibly), and nothing else changes.
+#[test]
+fn a_paste_keeps_its_lines_and_tabs() {
+    let s = Sandbox::new();
+    s.ok(&["pull", fixture("mixed.jsonl").to_str().unwrap()]);
+    let k = keys(&s);
+    let t = Tmux::start(&s, "paste");
+    t.wait_for("1/6 · fixture-mixed · single");
+    t.key(&k["edit_justification"]);
+    t.wait_for("esc done");
+    let ok = t
+        .cmd()
+        .args([
+            "set-buffer",
+            "-b",
+            "clip",
+            "First line of the reason.\r\nSecond\tline, with a tab.",
+        ])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    // -p: bracketed, as a terminal pastes into a program that asked for it; -r: the
+    // text as it is (tmux would otherwise turn line feeds into carriage returns).
+    let ok = t
+        .cmd()
+        .args(["paste-buffer", "-p", "-r", "-b", "clip", "-t", &t.session])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    t.wait_for("Second    line, with a tab.");
+    t.key(&k["leave_editor"]);
+    t.wait_for("j to write");
+    t.key("q");
+    drop(t);
+    let store = verdict::store::Store::open(&s.data()).unwrap();
+    let key = store.find_item("fixture-mixed/single").unwrap();
+    assert_eq!(
+        store.annotation(key).unwrap().justification,
+        "First line of the reason.\nSecond    line, with a tab."
+    );
 }

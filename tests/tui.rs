@@ -378,7 +378,7 @@ fn skip_and_flag_go_through_their_prompts() {
         .unwrap();
     assert_eq!(
         section.as_deref(),
-        Some("Harm categories › Non-violent crimes (`n`)")
+        Some("Harm categories › Non-violent crimes (n)")
     );
     run(&mut app, Command::Skip);
     app.dispatch(Action::Edit(EditKey::Enter));

@@ -20,59 +20,111 @@ pub struct Guide {
     pub title: String,
 }
 
-fn inline(text: &str, base: Style) -> Vec<Piece> {
-    let mut out: Vec<Piece> = Vec::new();
-    let mut cur = String::new();
-    let mut bold = false;
-    let mut em = false;
-    let mut code = false;
-    let style = |bold: bool, em: bool, code: bool| {
-        let mut s = base;
-        if bold {
+/// Where a document being rendered stands: its lines so far and the open blocks.
+#[derive(Default)]
+struct Render {
+    lines: Vec<Vec<Piece>>,
+    cur: Vec<Piece>,
+    heading: Option<usize>,
+    list: Vec<Option<u64>>,
+    item_open: bool,
+    quote: usize,
+    code_block: bool,
+    em: usize,
+    strong: usize,
+    strike: usize,
+    links: Vec<String>,
+    table: Option<Vec<Vec<Vec<Piece>>>>,
+}
+
+impl Render {
+    fn style(&self) -> Style {
+        let mut s = Style::default();
+        if self.strong > 0 {
             s = s.add_modifier(Modifier::BOLD);
         }
-        if em {
+        if self.em > 0 {
             s = s.add_modifier(Modifier::ITALIC);
         }
-        if code {
-            s = s.fg(Color::Cyan);
+        if self.strike > 0 {
+            s = s.add_modifier(Modifier::CROSSED_OUT);
         }
         s
-    };
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        let toggle = match c {
-            '`' => Some(3),
-            '*' if !code && chars.peek() == Some(&'*') => {
-                chars.next();
-                Some(1)
-            }
-            '*' if !code => Some(2),
-            _ => None,
-        };
-        match toggle {
-            Some(t) => {
-                if !cur.is_empty() {
-                    out.push((std::mem::take(&mut cur), style(bold, em, code)));
-                }
-                match t {
-                    1 => bold = !bold,
-                    2 => em = !em,
-                    _ => code = !code,
-                }
-            }
-            None => cur.push(c),
+    }
+
+    fn push(&mut self, text: &str, style: Style) {
+        if self.cur.is_empty() && self.quote > 0 {
+            self.cur.push((
+                "│ ".repeat(self.quote),
+                Style::default().fg(Color::DarkGray),
+            ));
+        }
+        match self.cur.last_mut() {
+            Some((t, s)) if *s == style => t.push_str(text),
+            _ => self.cur.push((text.to_string(), style)),
         }
     }
-    if !cur.is_empty() {
-        out.push((cur, style(bold, em, code)));
+
+    /// Ends the current line (if it holds anything).
+    fn end_line(&mut self) {
+        if !self.cur.is_empty() {
+            self.lines.push(std::mem::take(&mut self.cur));
+        }
     }
-    out
+
+    /// A blank line between blocks (never two).
+    fn blank(&mut self) {
+        self.end_line();
+        if self.lines.last().is_some_and(|l| !l.is_empty()) {
+            self.lines.push(Vec::new());
+        }
+    }
+
+    /// Starts a block: what was open ends.
+    fn block(&mut self) {
+        self.end_line();
+    }
+
+    /// A table as lines that read well at any width: the header, then per row its first
+    /// cell (bold) and each other cell after its column's name.
+    fn table_lines(&mut self, rows: Vec<Vec<Vec<Piece>>>) {
+        let mut rows = rows.into_iter();
+        let Some(head) = rows.next() else { return };
+        let names: Vec<String> = head
+            .iter()
+            .map(|c| c.iter().map(|p| p.0.as_str()).collect::<String>())
+            .collect();
+        self.lines.push(vec![(
+            names.join(" · "),
+            Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+        )]);
+        for row in rows {
+            let mut line: Vec<Piece> = vec![("• ".into(), Style::default())];
+            for (i, cell) in row.into_iter().enumerate() {
+                if i == 0 {
+                    line.extend(
+                        cell.into_iter()
+                            .map(|(t, s)| (t, s.add_modifier(Modifier::BOLD))),
+                    );
+                    continue;
+                }
+                let name = names.get(i).cloned().unwrap_or_default();
+                line.push((format!(" — {name}: "), Style::default().fg(Color::DarkGray)));
+                line.extend(cell);
+            }
+            self.lines.push(line);
+        }
+    }
 }
 
 impl Guide {
-    /// Parses a guideline document (Markdown with a `---` front matter).
+    /// Parses a guideline document (Markdown with a `---` front matter) with
+    /// pulldown-cmark: headings, paragraphs, emphasis, strong, inline code, code blocks,
+    /// lists (nested, numbered), block quotes, links (their text, then the address),
+    /// and tables (a header line, then one line per row: its first cell, then each other
+    /// cell named by its column), which read well at any pane width.
     pub fn parse(text: &str) -> Guide {
+        use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
         // A document a batch carries is untrusted text: no control character, escape
         // sequence or direction override reaches the terminal (they show as placeholders).
         let clean = crate::tui::text::safe_lines(text).join("\n");
@@ -98,87 +150,179 @@ impl Guide {
             g.title = format!("{} {}", get("id"), get("version"));
             body = &rest[end + 5..];
         }
-        let mut in_code = false;
-        // Source lines of one paragraph (or one list item) are joined, as Markdown does.
-        let mut para: Option<String> = None;
-        // A list item: its marker ("• ", "2. ") and its text.
-        let mut item: Option<(String, String)> = None;
-        let flush =
-            |g: &mut Guide, para: &mut Option<String>, item: &mut Option<(String, String)>| {
-                if let Some(p) = para.take() {
-                    g.lines.push(inline(&p, Style::default()));
-                }
-                if let Some((marker, text)) = item.take() {
-                    let mut line = vec![(marker, Style::default())];
-                    line.extend(inline(&text, Style::default()));
-                    g.lines.push(line);
-                }
-            };
-        for raw in body.lines() {
-            if raw.trim_start().starts_with("```") {
-                flush(&mut g, &mut para, &mut item);
-                in_code = !in_code;
-                g.lines.push(Vec::new());
-                continue;
-            }
-            if in_code {
-                g.lines
-                    .push(vec![(raw.to_string(), Style::default().fg(Color::Cyan))]);
-                continue;
-            }
-            let trimmed = raw.trim_start();
-            let indent = raw.len() - trimmed.len();
-            let level = raw.chars().take_while(|c| *c == '#').count();
-            if level > 0 && raw[level..].starts_with(' ') {
-                flush(&mut g, &mut para, &mut item);
-                let t = raw[level..].trim().to_string();
-                let style = Style::default()
-                    .add_modifier(Modifier::BOLD)
-                    .fg(if level <= 2 {
-                        Color::Yellow
-                    } else {
-                        Color::LightBlue
+        let mut r = Render::default();
+        for ev in Parser::new_ext(body, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH) {
+            match ev {
+                Event::Start(Tag::Heading { level, .. }) => {
+                    r.block();
+                    r.heading = Some(match level {
+                        HeadingLevel::H1 => 1,
+                        HeadingLevel::H2 => 2,
+                        HeadingLevel::H3 => 3,
+                        HeadingLevel::H4 => 4,
+                        HeadingLevel::H5 => 5,
+                        HeadingLevel::H6 => 6,
                     });
-                g.headings.push((g.lines.len(), level, t.clone()));
-                g.lines.push(vec![(t, style)]);
-                continue;
-            }
-            if trimmed.is_empty() {
-                flush(&mut g, &mut para, &mut item);
-                g.lines.push(Vec::new());
-                continue;
-            }
-            let numbered = trimmed
-                .split_once(". ")
-                .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
-            if let Some(rest) = trimmed
-                .strip_prefix("- ")
-                .or_else(|| trimmed.strip_prefix("* "))
-            {
-                flush(&mut g, &mut para, &mut item);
-                item = Some((format!("{}• ", " ".repeat(indent)), rest.to_string()));
-            } else if numbered {
-                flush(&mut g, &mut para, &mut item);
-                let (n, rest) = trimmed.split_once(". ").unwrap_or(("", trimmed));
-                item = Some((format!("{}{n}. ", " ".repeat(indent)), rest.to_string()));
-            } else if trimmed.starts_with('|') {
-                flush(&mut g, &mut para, &mut item);
-                g.lines.push(inline(
-                    &format!("{}{}", " ".repeat(indent), trimmed),
-                    Style::default(),
-                ));
-            } else if let Some((_, text)) = item.as_mut().filter(|_| indent > 0) {
-                text.push(' ');
-                text.push_str(trimmed);
-            } else if let Some(p) = para.as_mut() {
-                p.push(' ');
-                p.push_str(trimmed);
-            } else {
-                flush(&mut g, &mut para, &mut item);
-                para = Some(trimmed.to_string());
+                }
+                Event::End(TagEnd::Heading(_)) => {
+                    let level = r.heading.take().unwrap_or(1);
+                    let title: String = r.cur.iter().map(|p| p.0.as_str()).collect();
+                    let style = Style::default()
+                        .add_modifier(Modifier::BOLD)
+                        .fg(if level <= 2 {
+                            Color::Yellow
+                        } else {
+                            Color::LightBlue
+                        });
+                    g.headings
+                        .push((r.lines.len(), level, title.trim().to_string()));
+                    r.cur = vec![(title.trim().to_string(), style)];
+                    r.end_line();
+                    r.blank();
+                }
+                Event::Start(Tag::Paragraph) => {
+                    if r.item_open {
+                        r.item_open = false;
+                    } else if r.list.is_empty() {
+                        r.block();
+                    }
+                }
+                Event::End(TagEnd::Paragraph) => {
+                    r.end_line();
+                    if r.list.is_empty() && r.table.is_none() {
+                        r.blank();
+                    }
+                }
+                Event::Start(Tag::BlockQuote(_)) => {
+                    r.block();
+                    r.quote += 1;
+                }
+                Event::End(TagEnd::BlockQuote(_)) => r.quote = r.quote.saturating_sub(1),
+                Event::Start(Tag::CodeBlock(_)) => {
+                    r.block();
+                    r.code_block = true;
+                }
+                Event::End(TagEnd::CodeBlock) => {
+                    r.end_line();
+                    r.code_block = false;
+                    r.blank();
+                }
+                Event::Start(Tag::List(first)) => {
+                    if r.list.is_empty() {
+                        r.block();
+                    } else {
+                        r.end_line();
+                    }
+                    r.list.push(first);
+                }
+                Event::End(TagEnd::List(_)) => {
+                    r.end_line();
+                    r.list.pop();
+                    if r.list.is_empty() {
+                        r.blank();
+                    }
+                }
+                Event::Start(Tag::Item) => {
+                    r.end_line();
+                    let depth = r.list.len().saturating_sub(1);
+                    let marker = match r.list.last_mut() {
+                        Some(Some(n)) => {
+                            let m = format!("{n}. ");
+                            *n += 1;
+                            m
+                        }
+                        _ => "• ".to_string(),
+                    };
+                    r.cur
+                        .push((format!("{}{marker}", "  ".repeat(depth)), Style::default()));
+                    r.item_open = true;
+                }
+                Event::End(TagEnd::Item) => {
+                    r.end_line();
+                    r.item_open = false;
+                }
+                Event::Start(Tag::Emphasis) => r.em += 1,
+                Event::End(TagEnd::Emphasis) => r.em = r.em.saturating_sub(1),
+                Event::Start(Tag::Strong) => r.strong += 1,
+                Event::End(TagEnd::Strong) => r.strong = r.strong.saturating_sub(1),
+                Event::Start(Tag::Strikethrough) => r.strike += 1,
+                Event::End(TagEnd::Strikethrough) => r.strike = r.strike.saturating_sub(1),
+                Event::Start(Tag::Link { dest_url, .. }) => r.links.push(dest_url.to_string()),
+                Event::End(TagEnd::Link) => {
+                    if let Some(url) = r.links.pop() {
+                        let shown: String = r.cur.iter().map(|p| p.0.as_str()).collect();
+                        // An address that is its own text is not said twice.
+                        if !url.is_empty() && !shown.ends_with(url.as_str()) {
+                            r.cur
+                                .push((format!(" ({url})"), Style::default().fg(Color::DarkGray)));
+                        }
+                    }
+                }
+                Event::Start(Tag::Table(_)) => {
+                    r.block();
+                    r.table = Some(Vec::new());
+                }
+                Event::Start(Tag::TableHead | Tag::TableRow) => {
+                    if let Some(t) = r.table.as_mut() {
+                        t.push(Vec::new());
+                    }
+                }
+                Event::Start(Tag::TableCell) => {
+                    r.cur.clear();
+                }
+                Event::End(TagEnd::TableCell) => {
+                    let cell = std::mem::take(&mut r.cur);
+                    if let Some(row) = r.table.as_mut().and_then(|t| t.last_mut()) {
+                        row.push(cell);
+                    }
+                }
+                Event::End(TagEnd::Table) => {
+                    if let Some(t) = r.table.take() {
+                        r.table_lines(t);
+                    }
+                    r.blank();
+                }
+                Event::Text(t) => {
+                    if r.code_block {
+                        for (i, l) in t.split('\n').enumerate() {
+                            if i > 0 {
+                                r.end_line();
+                            }
+                            if !l.is_empty() {
+                                r.cur
+                                    .push((l.to_string(), Style::default().fg(Color::Cyan)));
+                            }
+                        }
+                    } else {
+                        let style = r.style();
+                        r.push(&t, style);
+                    }
+                }
+                Event::Code(t) => {
+                    let style = r.style().fg(Color::Cyan);
+                    r.push(&t, style);
+                }
+                Event::SoftBreak => r.push(" ", Style::default()),
+                Event::HardBreak => r.end_line(),
+                Event::Rule => {
+                    r.block();
+                    r.cur
+                        .push(("────".into(), Style::default().fg(Color::DarkGray)));
+                    r.end_line();
+                    r.blank();
+                }
+                Event::Html(h) | Event::InlineHtml(h) => r.push(&h, Style::default()),
+                Event::TaskListMarker(done) => {
+                    r.push(if done { "[x] " } else { "[ ] " }, Style::default())
+                }
+                _ => {}
             }
         }
-        flush(&mut g, &mut para, &mut item);
+        r.end_line();
+        while r.lines.last().is_some_and(|l| l.is_empty()) {
+            r.lines.pop();
+        }
+        g.lines = r.lines;
         g
     }
 
@@ -289,33 +433,92 @@ pub fn wrap_pieces(pieces: &[Piece], max: usize) -> Vec<Vec<Piece>> {
 mod tests {
     use super::*;
 
+    /// The text of a line.
+    fn text(l: &[Piece]) -> String {
+        l.iter().map(|p| p.0.as_str()).collect()
+    }
+
     #[test]
     fn renders_headings_lists_emphasis_and_code() {
         let g = Guide::parse(
-            "---\nid: g\nversion: \"2\"\n---\n# Title\n\n- **bold** and *em* and `code`\n```\nraw *text*\n```\n### Hate (`h`)\none\ntwo\n",
+            "---\nid: g\nversion: \"2\"\n---\n# Title\n\n- **bold** and *em* and `code`\n- _also em_ and a lone * star\n\n```\nraw *text*\n```\n### Hate (`h`)\none\ntwo\n",
         );
         assert_eq!(g.title, "g 2");
         assert_eq!(g.headings.len(), 2);
-        let list = &g.lines[2];
+        let list = g
+            .lines
+            .iter()
+            .find(|l| text(l).starts_with("• bold"))
+            .unwrap();
         assert_eq!(list[0].0, "• ");
         assert_eq!(
             list[1],
             ("bold".into(), Style::default().add_modifier(Modifier::BOLD))
         );
-        assert_eq!(list[3].1, Style::default().add_modifier(Modifier::ITALIC));
-        assert_eq!(list[5].1, Style::default().fg(Color::Cyan));
+        assert!(
+            list.iter()
+                .any(|p| p.0 == "em" && p.1 == Style::default().add_modifier(Modifier::ITALIC))
+        );
+        assert!(
+            list.iter()
+                .any(|p| p.0 == "code" && p.1 == Style::default().fg(Color::Cyan))
+        );
+        let second = g
+            .lines
+            .iter()
+            .find(|l| text(l).starts_with("• also"))
+            .unwrap();
+        assert!(
+            second
+                .iter()
+                .any(|p| p.0 == "also em" && p.1.add_modifier.contains(Modifier::ITALIC))
+        );
+        assert!(
+            text(second).contains("a lone * star"),
+            "a lone * is text and turns nothing on: {second:?}"
+        );
+        assert!(
+            second
+                .iter()
+                .all(|p| !p.0.contains("star") || !p.1.add_modifier.contains(Modifier::ITALIC))
+        );
+        let raw = g
+            .lines
+            .iter()
+            .position(|l| text(l) == "raw *text*")
+            .unwrap();
         assert_eq!(
-            g.lines[4][0].0, "raw *text*",
+            g.lines[raw][0].1,
+            Style::default().fg(Color::Cyan),
             "no emphasis inside code blocks"
         );
-        assert_eq!(g.section("hate"), Some(6));
+        let hate = g.section("hate").unwrap();
+        assert_eq!(text(&g.lines[hate]), "Hate (h)");
         assert_eq!(
-            g.lines[7],
-            vec![("one two".to_string(), Style::default())],
+            text(&g.lines[hate + 2]),
+            "one two",
             "a paragraph's lines are joined"
         );
-        assert_eq!(g.find("RAW", 0), Some(4));
+        assert_eq!(g.find("RAW", 0), Some(raw));
         assert_eq!(g.find("title", 3), Some(0), "search wraps around");
+    }
+
+    #[test]
+    fn tables_and_links_read_as_text() {
+        let g = Guide::parse(
+            "| Level | Meaning |\n|---|---|\n| 0 None | No *plausible* harm. |\n| 1 Minor | Little uplift. |\n\nSee [the policy](https://example.org/p) or <https://example.org/q>.\n",
+        );
+        let lines: Vec<String> = g.lines.iter().map(|l| text(l)).collect();
+        assert_eq!(lines[0], "Level · Meaning");
+        assert_eq!(lines[1], "• 0 None — Meaning: No plausible harm.");
+        assert_eq!(lines[2], "• 1 Minor — Meaning: Little uplift.");
+        assert!(lines.iter().all(|l| !l.contains("|---")), "{lines:?}");
+        assert!(
+            lines.contains(
+                &"See the policy (https://example.org/p) or https://example.org/q.".to_string()
+            ),
+            "{lines:?}"
+        );
     }
 
     #[test]
