@@ -853,3 +853,23 @@ fn a_keymap_key_shadowed_by_an_option_key_is_named_at_pull() {
         "{err}"
     );
 }
+
+/// A one-line prompt scrolls by display columns: a long CJK query keeps its end and the
+/// cursor in view, and no wide character is cut in half.
+#[test]
+fn a_long_cjk_prompt_scrolls_by_columns() {
+    let (_d, mut app) = app();
+    run(&mut app, Command::SearchQueue);
+    let typed = format!("{}終", "日本語のテキスト".repeat(12));
+    app.dispatch(Action::Type(typed));
+    let text = screen(&mut app, 80, 24);
+    let prompt = text.lines().find(|l| l.contains('終')).unwrap_or("");
+    assert!(
+        prompt.contains("のテキスト終"),
+        "the end of the query is shown, whole characters only: {text}"
+    );
+    // Inside the box the text starts with a whole character of the query.
+    let inside = prompt.split('│').nth(2).unwrap_or("");
+    let first = inside.chars().next().unwrap_or(' ');
+    assert!("日本語のテキスト".contains(first), "{prompt}");
+}

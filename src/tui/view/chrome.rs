@@ -325,9 +325,10 @@ pub fn overlay(f: &mut Frame<'_>, state: &State, area: Rect) {
                     format!(" Flag ({r}): a note for the policy team (enter confirms) "),
                     vec![],
                 ),
-                PromptKind::SearchQueue => {
-                    (" Search the queue: item id (enter jumps) ".into(), vec![])
-                }
+                PromptKind::SearchQueue => (
+                    " Search the queue: an item id, or words of its text (enter jumps) ".into(),
+                    vec![],
+                ),
                 PromptKind::SearchGuidelines => {
                     (" Search the guidelines (enter jumps) ".into(), vec![])
                 }
@@ -340,10 +341,26 @@ pub fn overlay(f: &mut Frame<'_>, state: &State, area: Rect) {
                 let (rows, (_, col)) = ed.layout(usize::MAX / 2);
                 let line = rows.into_iter().next().unwrap_or_default();
                 let inner = r.width.saturating_sub(2) as usize;
-                let skip = col.saturating_sub(inner.saturating_sub(1));
-                let shown: String = line.chars().skip(skip).collect();
+                // Scrolled by display columns, a whole grapheme at a time (a wide
+                // character is never cut in half), so that the cursor stays in view.
+                let want = col.saturating_sub(inner.saturating_sub(1));
+                let mut skipped = 0;
+                let mut shown = String::new();
+                {
+                    use unicode_segmentation::UnicodeSegmentation;
+                    for g in line.graphemes(true) {
+                        if skipped < want {
+                            skipped += crate::tui::text::width(g);
+                        } else {
+                            shown.push_str(g);
+                        }
+                    }
+                }
                 f.render_widget(Paragraph::new(shown).block(block(title)), r);
-                f.set_cursor_position(Position::new(r.x + 1 + (col - skip) as u16, r.y + 1));
+                f.set_cursor_position(Position::new(
+                    r.x + 1 + col.saturating_sub(skipped) as u16,
+                    r.y + 1,
+                ));
             } else {
                 f.render_widget(Paragraph::new(extra).block(block(title)), r);
             }
