@@ -200,10 +200,34 @@ impl Editor {
         }
     }
 
+    /// The same display column on the row above, as the text is wrapped at `max`
+    /// columns (what the rater sees), not the line above.
+    pub fn up_in(&mut self, max: usize) {
+        let (starts, rows, (row, col)) = self.layout_rows(max);
+        if row > 0 {
+            self.cursor = at_column(starts[row - 1], &rows[row - 1], col);
+        }
+    }
+
+    /// The same display column on the row below, as the text is wrapped at `max`.
+    pub fn down_in(&mut self, max: usize) {
+        let (starts, rows, (row, col)) = self.layout_rows(max);
+        if row + 1 < rows.len() {
+            self.cursor = at_column(starts[row + 1], &rows[row + 1], col);
+        }
+    }
+
     /// Lays the text out in rows of at most `max` columns (breaking at word boundaries,
     /// never inside a grapheme) and returns the rows and the cursor's (row, column).
     pub fn layout(&self, max: usize) -> (Vec<String>, (usize, usize)) {
+        let (_, rows, cursor) = self.layout_rows(max);
+        (rows, cursor)
+    }
+
+    /// [`Editor::layout`], with the byte offset where each row starts.
+    fn layout_rows(&self, max: usize) -> (Vec<usize>, Vec<String>, (usize, usize)) {
         let max = max.max(1);
+        let mut starts = Vec::new();
         let mut rows = Vec::new();
         let mut cursor = (0, 0);
         let mut offset = 0;
@@ -221,6 +245,7 @@ impl Editor {
                 let w = width(word);
                 if row_w + w > max && !row.is_empty() && !word.trim().is_empty() {
                     place(&rows, &row, row_start, &mut cursor);
+                    starts.push(row_start);
                     row_start += row.len();
                     rows.push(std::mem::take(&mut row));
                     row_w = 0;
@@ -229,6 +254,7 @@ impl Editor {
                     for g in word.graphemes(true) {
                         if row_w + width(g) > max && !row.is_empty() {
                             place(&rows, &row, row_start, &mut cursor);
+                            starts.push(row_start);
                             row_start += row.len();
                             rows.push(std::mem::take(&mut row));
                             row_w = 0;
@@ -242,11 +268,27 @@ impl Editor {
                 }
             }
             place(&rows, &row, row_start, &mut cursor);
+            starts.push(row_start);
             rows.push(row);
             offset += line.len() + 1;
         }
-        (rows, cursor)
+        (starts, rows, cursor)
     }
+}
+
+/// The byte offset in a row (starting at byte `start` of the text) of display column
+/// `col`, or its end.
+fn at_column(start: usize, row: &str, col: usize) -> usize {
+    let mut at = start;
+    let mut w = 0;
+    for g in row.graphemes(true) {
+        if w + width(g) > col {
+            break;
+        }
+        w += width(g);
+        at += g.len();
+    }
+    at
 }
 
 #[cfg(test)]
@@ -306,6 +348,22 @@ mod tests {
         let (rows, cur) = e.layout(10);
         assert_eq!(rows[0], "x");
         assert_eq!(cur, (1, 1));
+    }
+
+    #[test]
+    fn up_and_down_move_by_wrapped_row() {
+        let mut e = Editor::new("the harm mechanism is 日本");
+        // Rows at 10 columns: "the harm ", "mechanism ", "is 日本"; the cursor at the end.
+        e.up_in(10);
+        assert_eq!(e.layout(10).1, (1, 7));
+        e.up_in(10);
+        assert_eq!(e.layout(10).1, (0, 7));
+        e.up_in(10);
+        assert_eq!(e.layout(10).1, (0, 7), "no row above the first");
+        e.down_in(10);
+        e.down_in(10);
+        assert_eq!(e.layout(10).1, (2, 7));
+        assert_eq!(e.cursor(), e.text().len());
     }
 
     #[test]

@@ -587,7 +587,25 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
                 }
             }
             _ if state.editing => {
-                edit(&mut state.editor, k);
+                // Up and down move by the rows the rater sees (the text wrapped to the
+                // editor pane's width), not by source line.
+                let width = || {
+                    let (w, h) = state.size;
+                    let areas =
+                        crate::tui::view::layout(ratatui::layout::Rect::new(0, 0, w, h), state);
+                    areas.editor.width.saturating_sub(2) as usize
+                };
+                match k {
+                    EditKey::Up if state.size.0 > 0 => {
+                        let w = width();
+                        state.editor.up_in(w);
+                    }
+                    EditKey::Down if state.size.0 > 0 => {
+                        let w = width();
+                        state.editor.down_in(w);
+                    }
+                    _ => edit(&mut state.editor, k),
+                }
                 let changes = !matches!(
                     k,
                     EditKey::Left
