@@ -58,43 +58,34 @@ pub fn resolve(state: &State, ev: &KeyEvent) -> Option<Action> {
         KeyCode::Char(c) if !ctrl && !alt => Some(c),
         _ => None,
     };
+    let key = Key::from_event(ev);
+    // The keys of prompts and overlays come from the keymap too (scopes `prompt` and
+    // `overlay`).
+    let in_scope = |scope: Scope| key.and_then(|k| state.keymap.lookup(k, scope));
     match &state.overlay {
-        Some(Overlay::Help(_)) => {
-            return Some(match ev.code {
-                KeyCode::Down | KeyCode::PageDown | KeyCode::Char('j') => {
-                    Action::Edit(EditKey::Down)
-                }
-                KeyCode::Up | KeyCode::PageUp | KeyCode::Char('k') => Action::Edit(EditKey::Up),
-                _ => Action::Dismiss,
-            });
-        }
-        Some(Overlay::Stats(..)) => {
-            return Some(match ev.code {
-                KeyCode::Down | KeyCode::PageDown | KeyCode::Char('j') => {
-                    Action::Edit(EditKey::Down)
-                }
-                KeyCode::Up | KeyCode::PageUp | KeyCode::Char('k') => Action::Edit(EditKey::Up),
+        Some(Overlay::Help(_) | Overlay::Stats(..)) => {
+            return Some(match in_scope(Scope::Overlay) {
+                Some(Command::OverlayDown) => Action::Edit(EditKey::Down),
+                Some(Command::OverlayUp) => Action::Edit(EditKey::Up),
                 _ => Action::Dismiss,
             });
         }
         // Read before going on: a key meant for the item (space, a digit) does not
-        // close it unread.
+        // close it unread; confirm or cancel does.
         Some(Overlay::Changes(..)) => {
-            return match ev.code {
-                KeyCode::Down | KeyCode::PageDown | KeyCode::Char('j') => {
-                    Some(Action::Edit(EditKey::Down))
-                }
-                KeyCode::Up | KeyCode::PageUp | KeyCode::Char('k') => {
-                    Some(Action::Edit(EditKey::Up))
-                }
-                KeyCode::Enter | KeyCode::Esc => Some(Action::Dismiss),
+            return match (in_scope(Scope::Overlay), in_scope(Scope::Prompt)) {
+                (Some(Command::OverlayDown), _) => Some(Action::Edit(EditKey::Down)),
+                (Some(Command::OverlayUp), _) => Some(Action::Edit(EditKey::Up)),
+                (_, Some(Command::PromptConfirm | Command::PromptCancel)) => Some(Action::Dismiss),
                 _ => None,
             };
         }
         Some(Overlay::Break) => return Some(Action::Dismiss),
         Some(Overlay::Prompt(..)) => {
-            if ev.code == KeyCode::Esc {
-                return Some(Action::Dismiss);
+            match in_scope(Scope::Prompt) {
+                Some(Command::PromptCancel) => return Some(Action::Dismiss),
+                Some(Command::PromptConfirm) => return Some(Action::Edit(EditKey::Enter)),
+                _ => {}
             }
             return edit_key()
                 .map(Action::Edit)
@@ -102,7 +93,6 @@ pub fn resolve(state: &State, ev: &KeyEvent) -> Option<Action> {
         }
         None => {}
     }
-    let key = Key::from_event(ev);
     if state.editing {
         if let Some(cmd) = key.and_then(|k| state.keymap.lookup(k, Scope::Editor)) {
             return Some(Action::Run(cmd));

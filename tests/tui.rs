@@ -873,3 +873,36 @@ fn a_long_cjk_prompt_scrolls_by_columns() {
     let first = inside.chars().next().unwrap_or(' ');
     assert!("日本語のテキスト".contains(first), "{prompt}");
 }
+
+/// The keys of prompts and overlays are keymap actions too: rebound, they work, and an
+/// action that types text in a prompt is refused.
+#[test]
+fn prompt_and_overlay_keys_can_be_rebound() {
+    use verdict::tui::keymap::Keymap;
+    let (_d, mut app) = app();
+    let path = std::path::Path::new("keymap.toml");
+    app.state.keymap = Keymap::load(Some((
+        "[prompt_confirm]\nkeys = [\"ctrl-j\"]\n[overlay_down]\nkeys = [\"n\"]\n",
+        path,
+    )))
+    .unwrap();
+    run(&mut app, Command::Skip);
+    app.dispatch(Action::Type("not my language".into()));
+    let ctrl_j = KeyEvent::new(KeyCode::Char('j'), KeyModifiers::CONTROL);
+    assert_eq!(
+        resolve(&app.state, &ctrl_j),
+        Some(Action::Edit(EditKey::Enter))
+    );
+    app.dispatch(Action::Edit(EditKey::Enter));
+    assert!(app.state.overlay.is_none());
+    run(&mut app, Command::Help);
+    assert_eq!(
+        resolve(&app.state, &key(KeyCode::Char('n'))),
+        Some(Action::Edit(EditKey::Down))
+    );
+    let err = Keymap::load(Some(("[prompt_cancel]\nkeys = [\"x\"]\n", path))).unwrap_err();
+    assert!(
+        err.to_string().contains("types text in the prompt"),
+        "{err}"
+    );
+}

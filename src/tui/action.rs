@@ -93,6 +93,14 @@ commands! {
     Help => "help",
     /// Show your own figures (today, this week, what the hub reports about you).
     Stats => "stats",
+    /// In a prompt: confirm what was typed.
+    PromptConfirm => "prompt_confirm",
+    /// In a prompt: cancel it.
+    PromptCancel => "prompt_cancel",
+    /// In help and the other scrolling overlays: scroll down.
+    OverlayDown => "overlay_down",
+    /// In help and the other scrolling overlays: scroll up.
+    OverlayUp => "overlay_up",
     /// Review: take rater 1's answers as the final answers and submit.
     ConfirmRater1 => "confirm_rater_1",
     /// Review: take rater 2's answers as the final answers and submit.

@@ -143,6 +143,22 @@ pub enum Scope {
     Normal,
     /// While the justification editor has the keyboard.
     Editor,
+    /// In a one-line prompt (skip reason, flag note, a search): confirm and cancel.
+    Prompt,
+    /// In the help screen and the other scrolling overlays.
+    Overlay,
+}
+
+impl Scope {
+    /// The name in keymap files (none for the default scope).
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            Scope::Normal => None,
+            Scope::Editor => Some("editor"),
+            Scope::Prompt => Some("prompt"),
+            Scope::Overlay => Some("overlay"),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -259,18 +275,23 @@ impl Keymap {
     }
 
     fn check(&self, origin: &str) -> anyhow::Result<()> {
-        let mut seen: BTreeMap<(bool, Key), Command> = BTreeMap::new();
+        let mut seen: BTreeMap<(u8, Key), Command> = BTreeMap::new();
         for b in &self.bindings {
             for k in &b.keys {
-                let editor = b.scope == Scope::Editor;
-                if editor && k.is_plain_char() {
+                let types = matches!(b.scope, Scope::Editor | Scope::Prompt);
+                if types && k.is_plain_char() {
                     anyhow::bail!(
-                        "{origin}: [{}]: '{}' types text in the editor; give an editor action a ctrl-, alt- or named key",
+                        "{origin}: [{}]: '{}' types text in the {}; give it a ctrl-, alt- or named key",
                         b.command.name(),
-                        k.name()
+                        k.name(),
+                        if b.scope == Scope::Editor {
+                            "editor"
+                        } else {
+                            "prompt"
+                        }
                     );
                 }
-                if let Some(other) = seen.insert((editor, *k), b.command)
+                if let Some(other) = seen.insert((b.scope as u8, *k), b.command)
                     && other != b.command
                 {
                     anyhow::bail!(
@@ -347,8 +368,8 @@ impl Keymap {
                 "description = {}\n",
                 toml::Value::String(b.description.clone())
             ));
-            if b.scope == Scope::Editor {
-                out.push_str("scope = \"editor\"\n");
+            if let Some(scope) = b.scope.name() {
+                out.push_str(&format!("scope = \"{scope}\"\n"));
             }
         }
         out

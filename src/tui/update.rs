@@ -823,6 +823,11 @@ fn run(state: &mut State, cmd: Command) -> Vec<Effect> {
             vec![]
         }
         Command::Stats => vec![Effect::ShowStats],
+        // Read by `resolve` while a prompt or an overlay is open; nothing to do otherwise.
+        Command::PromptConfirm
+        | Command::PromptCancel
+        | Command::OverlayDown
+        | Command::OverlayUp => vec![],
         Command::ConfirmRater1 => confirm_rater(state, 1),
         Command::ConfirmRater2 => confirm_rater(state, 2),
         Command::ConfirmRater3 => confirm_rater(state, 3),

@@ -220,6 +220,8 @@ pub fn help_lines(state: &State) -> Vec<Line<'static>> {
     out.push(Line::from(
         "  Typing inserts text; arrows, home/end, ctrl-left/right (words), backspace, ctrl-w, enter (new line).",
     ));
+    section("In a prompt", Scope::Prompt, &mut out);
+    section("In help and the other overlays", Scope::Overlay, &mut out);
     out
 }
 
