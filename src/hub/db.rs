@@ -1807,29 +1807,11 @@ impl HubDb {
         };
         let mut tx = self.conn.begin(true).map_err(sq)?;
         HubDb::check_schema(&mut tx, &at)?;
-        tx.rows(
-            "SELECT id FROM raters WHERE id = ?1 /*PG: FOR NO KEY UPDATE*/",
-            &vals![rater.id],
-        )
-        .map_err(sq)?;
-        let seen = tx
-            .row(
-                "SELECT rater, sha256 FROM bundles WHERE id = ?1",
-                &vals![bundle_id],
-            )
-            .map_err(sq)?;
         let mut problems = Vec::new();
-        if let Some(row) = seen {
-            if row.int(0).map_err(sq)? == rater.id && row.text(1).map_err(sq)? == sha {
-                return Ok(PushResponse {
-                    bundle_id: bundle_id.to_string(),
-                    accepted: 0,
-                    duplicate: true,
-                });
-            }
-            problems.push(format!(
-                "bundle {bundle_id} was received before with other contents"
-            ));
+        match received_before(&mut tx, rater.id, bundle_id, sha).map_err(sq)? {
+            Some(Ok(replay)) => return Ok(replay),
+            Some(Err(conflict)) => problems.push(conflict),
+            None => {}
         }
         let mut keys = Vec::with_capacity(records.len());
         for r in records {
@@ -1981,31 +1963,10 @@ impl HubDb {
         };
         let mut tx = self.conn.begin(true).map_err(sq)?;
         HubDb::check_schema(&mut tx, &at)?;
-        tx.rows(
-            "SELECT id FROM raters WHERE id = ?1 /*PG: FOR NO KEY UPDATE*/",
-            &vals![reviewer.id],
-        )
-        .map_err(sq)?;
-        let seen = tx
-            .row(
-                "SELECT rater, sha256 FROM bundles WHERE id = ?1",
-                &vals![bundle_id],
-            )
-            .map_err(sq)?;
-        if let Some(row) = seen {
-            if row.int(0).map_err(sq)? == reviewer.id && row.text(1).map_err(sq)? == sha {
-                return Ok(PushResponse {
-                    bundle_id: bundle_id.to_string(),
-                    accepted: 0,
-                    duplicate: true,
-                });
-            }
-            return Err(refusal(
-                bundle_id,
-                vec![format!(
-                    "bundle {bundle_id} was received before with other contents"
-                )],
-            ));
+        match received_before(&mut tx, reviewer.id, bundle_id, sha).map_err(sq)? {
+            Some(Ok(replay)) => return Ok(replay),
+            Some(Err(conflict)) => return Err(refusal(bundle_id, vec![conflict])),
+            None => {}
         }
         let mut problems = Vec::new();
         let mut invalid = Vec::new();
@@ -2482,6 +2443,40 @@ fn refusal(bundle_id: &str, problems: Vec<String>) -> HubError {
             .map(|p| crate::safe::sanitize_line(p))
             .collect(),
     }
+}
+
+/// Locks the pushing person's row (one pull or push per person at a time, across hub
+/// processes) and says whether the bundle id was received before: the same bytes from
+/// the same person (a replay: acknowledged again, nothing stored twice), or other
+/// contents (refused). `None`: a new bundle.
+fn received_before(
+    tx: &mut Conn,
+    who: i64,
+    bundle_id: &str,
+    sha: &str,
+) -> Result<Option<Result<PushResponse, String>>, SqlError> {
+    tx.rows(
+        "SELECT id FROM raters WHERE id = ?1 /*PG: FOR NO KEY UPDATE*/",
+        &vals![who],
+    )?;
+    let Some(row) = tx.row(
+        "SELECT rater, sha256 FROM bundles WHERE id = ?1",
+        &vals![bundle_id],
+    )?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(if row.int(0)? == who && row.text(1)? == sha {
+        Ok(PushResponse {
+            bundle_id: bundle_id.to_string(),
+            accepted: 0,
+            duplicate: true,
+        })
+    } else {
+        Err(format!(
+            "bundle {bundle_id} was received before with other contents"
+        ))
+    }))
 }
 
 /// A batch's guideline reference as the hub keeps it (and sends it with a pull): with the
