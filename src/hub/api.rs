@@ -21,18 +21,8 @@ pub struct WireBatch {
     pub items: Vec<serde_json::Value>,
 }
 
-/// The reference answer of a gold item the rater has already labelled.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Calibration {
-    /// Batch id.
-    pub batch_id: String,
-    /// Item id.
-    pub item_id: String,
-    /// The reference answers.
-    pub answers: BTreeMap<String, Answer>,
-    /// Why they are the reference.
-    pub explanation: String,
-}
+/// The reference answers of a gold item (defined with the model: the cache keeps them).
+pub use crate::model::Calibration;
 
 /// The answer to a pull.
 #[derive(Debug, Clone, Serialize, Deserialize)]

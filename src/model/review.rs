@@ -1,11 +1,25 @@
-//! Review (adjudication): what a reviewer is shown about an item whose raters disagreed
-//! (or that was flagged, or sampled for quality assurance), and what a reviewer's answer
-//! needs. The hub sends it with the item; the workstation shows it; the hub checks the
-//! reviewer's record with the same rules.
+//! References beside an item: for a rater, the gold reference of an item they labelled
+//! (calibration); for a reviewer (adjudication), what each rater said about an item whose
+//! raters disagreed (or that was flagged, or sampled for quality assurance), and what a
+//! reviewer's answer needs. The hub sends them; the cache keeps them; the workstation
+//! shows them; the hub checks the reviewer's record with the same rules.
 
 use super::{Answer, Escalation, Schema};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+/// The reference answer of a gold item the rater has already labelled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Batch id.
+    pub batch_id: String,
+    /// Item id.
+    pub item_id: String,
+    /// The reference answers.
+    pub answers: BTreeMap<String, Answer>,
+    /// Why they are the reference.
+    pub explanation: String,
+}
 
 /// Why an item is in the review queue and what each of its raters said.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

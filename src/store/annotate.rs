@@ -59,7 +59,7 @@ pub struct StoredItem {
     /// A justification being typed when the workstation last stopped (not yet saved).
     pub draft: Option<String>,
     /// The hub's reference answers, for a gold item the rater has labelled and pushed.
-    pub reference: Option<crate::hub::api::Calibration>,
+    pub reference: Option<crate::model::Calibration>,
 }
 
 /// Who writes: the user action a change belongs to (undo takes an action's changes

@@ -418,7 +418,7 @@ impl Store {
 
     pub fn save_calibration(
         &mut self,
-        items: &[crate::hub::api::Calibration],
+        items: &[crate::model::Calibration],
     ) -> Result<(), StoreError> {
         self.write(|w| {
             for c in items {
