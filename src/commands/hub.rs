@@ -656,8 +656,28 @@ fn print_report(r: &crate::hub::report::Report) {
     crate::outln!(
         "\nAgreement (items behind each figure in brackets; n/a: undefined, e.g. no variation)"
     );
+    // Questions no item asked (pairwise questions in a batch of single responses) are
+    // left out, and the categories nobody chose are named on one line per question:
+    // `--json` has every row.
     let mut last = String::new();
-    for a in &r.agreement {
+    let mut unchosen: Vec<(String, String)> = Vec::new();
+    let flush = |unchosen: &mut Vec<(String, String)>| {
+        let mut by_q: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for (q, o) in unchosen.drain(..) {
+            let list = by_q.entry(q).or_default();
+            if !list.contains(&o) {
+                list.push(o);
+            }
+        }
+        for (q, options) in by_q {
+            crate::outln!(
+                "    {:<28} no variation (n/a): {}",
+                crate::safe::sanitize_line(&q),
+                crate::safe::sanitize_line(&options.join(", "))
+            );
+        }
+    };
+    for a in r.agreement.iter().filter(|a| a.items > 0) {
         let mut q = match &a.option {
             Some(o) => format!("{}={}", a.question, o),
             None => a.question.clone(),
@@ -666,8 +686,17 @@ fn print_report(r: &crate::hub::report::Report) {
             q = format!("{q} @ {}", crate::safe::sanitize_line(g));
         }
         if a.batch != last {
+            flush(&mut unchosen);
             crate::outln!("  {}", a.batch);
             last = a.batch.clone();
+        }
+        if let (Some(o), None) = (&a.option, a.value) {
+            let name = match &a.guidelines {
+                Some(g) => format!("{} @ {}", a.question, g),
+                None => a.question.clone(),
+            };
+            unchosen.push((name, o.clone()));
+            continue;
         }
         crate::outln!(
             "    {:<28} {:<19} {:<8} {:>7} [{}]",
@@ -678,6 +707,7 @@ fn print_report(r: &crate::hub::report::Report) {
             a.items
         );
     }
+    flush(&mut unchosen);
 }
 
 fn write_dataset(
