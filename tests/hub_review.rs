@@ -323,6 +323,14 @@ fn disagreements_and_flags_are_adjudicated_and_become_final(backend: Backend) {
         sev("cat")
     );
     let text = hub_ok(&db, &["report"]);
+    // The agreement table: no rows for questions no item asked (preference: these items
+    // have one response), one line for the categories nobody chose.
+    assert!(!text.contains("preference"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.trim_start().starts_with("harm") && l.contains("no variation (n/a): vcr")),
+        "{text}"
+    );
     assert!(
         text.contains("Agreement with final answers") && text.contains("severity: 50% 2/4 [2]"),
         "{text}"
