@@ -328,7 +328,8 @@ fn disagreements_and_flags_are_adjudicated_and_become_final(backend: Backend) {
     assert!(!text.contains("preference"), "{text}");
     assert!(
         text.lines()
-            .any(|l| l.trim_start().starts_with("harm") && l.contains("no variation (n/a): vcr")),
+            .any(|l| l.trim_start().starts_with("harm ")
+                && l.contains("no variation (n/a): none, vcr")),
         "{text}"
     );
     assert!(
