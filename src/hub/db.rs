@@ -348,15 +348,11 @@ fn schema_version(conn: &mut Conn) -> Result<i64, SqlError> {
             .transpose()?
             .unwrap_or(0)),
         Dialect::Postgres => {
-            let exists = conn
-                .row(
-                    "SELECT count(*) FROM information_schema.tables
+            let exists = conn.int(
+                "SELECT count(*) FROM information_schema.tables
                      WHERE table_schema = current_schema() AND table_name = 'verdict_schema'",
-                    &[],
-                )?
-                .map(|r| r.int(0))
-                .transpose()?
-                .unwrap_or(0);
+                &[],
+            )?;
             if exists == 0 {
                 return Ok(0);
             }
@@ -903,15 +899,11 @@ impl HubDb {
             }
         };
         let mut seq: i64 = tx
-            .row(
+            .int(
                 "SELECT coalesce(max(seq), 0) FROM items WHERE batch_id = ?1",
                 &vals![&header.batch_id],
             )
-            .map_err(sq)?
-            .map(|r| r.int(0))
-            .transpose()
-            .map_err(sq)?
-            .unwrap_or(0);
+            .map_err(sq)?;
         let (mut added, mut same) = (0u64, 0u64);
         let schema = header.schema.clone();
         let file = batch.path.clone();
@@ -1073,15 +1065,11 @@ impl HubDb {
             .map_err(sq)?;
         }
         let open = tx
-            .row(
+            .int(
                 "SELECT count(*) FROM leases WHERE rater = ?1 AND done = 0",
                 &vals![rater.id],
             )
-            .map_err(sq)?
-            .map(|r| r.int(0))
-            .transpose()
-            .map_err(sq)?
-            .unwrap_or(0);
+            .map_err(sq)?;
         // The qualification gate: until a rater has passed the hub's qualification set,
         // they get its items (all of them, at once) and nothing else; failed, nothing.
         let gate = qualification_state(&mut tx, rater.id).map_err(sq)?;
@@ -1274,15 +1262,11 @@ impl HubDb {
         )
         .map_err(sq)?;
         let open = tx
-            .row(
+            .int(
                 "SELECT count(*) FROM reviews WHERE reviewer = ?1 AND done = 0",
                 &vals![reviewer.id],
             )
-            .map_err(sq)?
-            .map(|r| r.int(0))
-            .transpose()
-            .map_err(sq)?
-            .unwrap_or(0);
+            .map_err(sq)?;
         let need = max.saturating_sub(open as usize);
         if need > 0 {
             let picked: Vec<i64> = tx
@@ -2190,11 +2174,7 @@ fn unit_hash(seed: &str, rater: i64, item: i64) -> f64 {
 /// `None` when the gate does not apply to this rater (no qualification set, or passed);
 /// `Some(None)` while they have not finished it, `Some(Some("failed"))` when they failed.
 fn qualification_state(tx: &mut Conn, rater: i64) -> Result<Option<Option<String>>, SqlError> {
-    let sets = tx
-        .row("SELECT count(*) FROM items WHERE qualification = 1", &[])?
-        .map(|r| r.int(0))
-        .transpose()?
-        .unwrap_or(0);
+    let sets = tx.int("SELECT count(*) FROM items WHERE qualification = 1", &[])?;
     if sets == 0 {
         return Ok(None);
     }
@@ -2218,11 +2198,7 @@ fn qualification_view(
     tx: &mut Conn,
     rater: i64,
 ) -> Result<Option<super::api::Qualification>, SqlError> {
-    let sets = tx
-        .row("SELECT count(*) FROM items WHERE qualification = 1", &[])?
-        .map(|r| r.int(0))
-        .transpose()?
-        .unwrap_or(0);
+    let sets = tx.int("SELECT count(*) FROM items WHERE qualification = 1", &[])?;
     if sets == 0 {
         return Ok(None);
     }
@@ -2255,15 +2231,11 @@ fn qualification_view(
             missed: Vec::new(),
         }));
     }
-    let to_answer = tx
-        .row(
-            "SELECT count(*) FROM items i WHERE i.qualification = 1
+    let to_answer = tx.int(
+        "SELECT count(*) FROM items i WHERE i.qualification = 1
              AND NOT EXISTS (SELECT 1 FROM gold_first g WHERE g.item = i.key AND g.rater = ?1)",
-            &vals![rater],
-        )?
-        .map(|r| r.int(0))
-        .transpose()?
-        .unwrap_or(0);
+        &vals![rater],
+    )?;
     Ok(Some(super::api::Qualification {
         attempt,
         status: "pending".into(),

@@ -623,6 +623,14 @@ impl Conn {
         Ok(self.rows(sql, params)?.into_iter().next())
     }
 
+    /// The first column of the first row as an integer (a count, a max), 0 for no row.
+    pub fn int(&mut self, sql: &str, params: &[Val]) -> Result<i64, SqlError> {
+        self.row(sql, params)?
+            .map(|r| r.int(0))
+            .transpose()
+            .map(|v| v.unwrap_or(0))
+    }
+
     /// Starts a transaction. A writing one holds SQLite's write lock from its first
     /// statement (`BEGIN IMMEDIATE`), so that its reads decide on what it will write; on
     /// PostgreSQL (read committed) the statements take row locks where they need them.

@@ -324,6 +324,18 @@ impl W<'_> {
             .map_err(|e| self.cls(e))
     }
 
+    /// Removes an answer, logging it (the old value) as part of `action`.
+    fn drop_answer(&self, key: i64, action: i64, q: &str, v: &Answer) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "DELETE FROM answers WHERE item = ?1 AND question = ?2",
+                params![key, q],
+            )
+            .map_err(|e| self.cls(e))?;
+        let v = serde_json::to_string(v).unwrap_or_default();
+        self.log(key, action, &format!("answer:{q}"), Some(&v), None)
+    }
+
     /// Records the guideline document in force now (the batch's) as the one this
     /// submit was made under: its exported record names it.
     fn stamp_guidelines(&self, key: i64) -> Result<(), StoreError> {
@@ -749,14 +761,15 @@ impl Store {
             let item = w.head(key)?;
             w.expect(&item, act)?;
             let a = &item.annotation;
-            let extras: String =
-                w.tx.query_row("SELECT extras FROM items WHERE key = ?1", [key], |r| {
-                    r.get(0)
-                })
+            // Only an item under review has one (SQLite reads it out of the JSON).
+            let review: Option<String> =
+                w.tx.query_row(
+                    "SELECT json_extract(extras, '$.review') FROM items WHERE key = ?1",
+                    [key],
+                    |r| r.get(0),
+                )
                 .map_err(|e| w.cls(e))?;
-            let review = serde_json::from_str::<crate::model::Extras>(&extras)
-                .ok()
-                .and_then(|x| x.review);
+            let review = review.and_then(|r| serde_json::from_str::<crate::model::Review>(&r).ok());
             let problems = crate::model::submit_problems(
                 &item.schema,
                 review.as_ref(),
@@ -778,13 +791,7 @@ impl Store {
             let action = w.action(act)?;
             w.bump(key)?;
             for (q, v) in a.answers.iter().filter(|(q, _)| !asked.contains(q)) {
-                w.tx.execute(
-                    "DELETE FROM answers WHERE item = ?1 AND question = ?2",
-                    params![key, q],
-                )
-                .map_err(|e| w.cls(e))?;
-                let v = serde_json::to_string(v).unwrap_or_default();
-                w.log(key, action, &format!("answer:{q}"), Some(&v), None)?;
+                w.drop_answer(key, action, q, v)?;
             }
             w.set_status(key, action, &a.status, "done")?;
             w.stamp_guidelines(key)?;
@@ -867,13 +874,7 @@ impl Store {
                 let action = w.action(Act::from(0))?;
                 w.bump(key)?;
                 for (q, v) in &a.answers {
-                    w.tx.execute(
-                        "DELETE FROM answers WHERE item = ?1 AND question = ?2",
-                        params![key, q],
-                    )
-                    .map_err(|e| w.cls(e))?;
-                    let v = serde_json::to_string(v).unwrap_or_default();
-                    w.log(key, action, &format!("answer:{q}"), Some(&v), None)?;
+                    w.drop_answer(key, action, q, v)?;
                 }
                 w.tx.execute(
                     "UPDATE annotations SET justification = '', skip_reason = NULL, flag_reason = NULL, flag_note = NULL, flag_section = NULL WHERE item = ?1",

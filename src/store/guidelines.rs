@@ -51,7 +51,7 @@ impl GuidelineChange {
 
 impl Store {
     /// The text of a guideline document this cache knows: carried by a batch, or shipped.
-    fn guideline_text(&self, r: &GuidelineRef) -> Result<Option<String>, StoreError> {
+    pub fn guideline_text(&self, r: &GuidelineRef) -> Result<Option<String>, StoreError> {
         if let Some(sha) = &r.sha256 {
             let text: Option<String> = self
                 .conn
@@ -76,6 +76,15 @@ impl Store {
         &self,
         batch: &str,
     ) -> Result<Option<(GuidelineRef, Option<String>)>, StoreError> {
+        let Some(r) = self.batch_guideline_ref(batch)? else {
+            return Ok(None);
+        };
+        let text = self.guideline_text(&r)?;
+        Ok(Some((r, text)))
+    }
+
+    /// Which guideline document a batch follows now.
+    pub fn batch_guideline_ref(&self, batch: &str) -> Result<Option<GuidelineRef>, StoreError> {
         let json: Option<String> = self
             .conn
             .query_row(
@@ -85,11 +94,7 @@ impl Store {
             )
             .optional()
             .map_err(|e| self.err(e))?;
-        let Some(r) = json.and_then(|j| serde_json::from_str::<GuidelineRef>(&j).ok()) else {
-            return Ok(None);
-        };
-        let text = self.guideline_text(&r)?;
-        Ok(Some((r, text)))
+        Ok(json.and_then(|j| serde_json::from_str::<GuidelineRef>(&j).ok()))
     }
 
     /// The change of a batch's guideline document not yet shown to the rater (several

@@ -316,9 +316,12 @@ impl App {
         let Some(batch) = self.state.item.as_ref().map(|i| i.batch_id.clone()) else {
             return Ok(());
         };
-        if let Some((r, Some(text))) = self.store.batch_guidelines(&batch)?
+        // The document's text is read only when the batch's document is not the one
+        // shown already (moving between items of one batch reads a reference).
+        if let Some(r) = self.store.batch_guideline_ref(&batch)?
             && r.sha256.is_some()
             && self.state.guide_sha != r.sha256
+            && let Some(text) = self.store.guideline_text(&r)?
         {
             self.state.guide = Guide::parse(&text);
             self.state.guide_sha = r.sha256;
