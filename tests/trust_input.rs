@@ -652,3 +652,46 @@ fn a_file_named_in_any_script_gets_a_batch_id_a_hub_can_hand_out() {
     assert!(err.contains("'../bad', which is not a batch id"), "{err}");
     assert!(s.batch_status("good").is_some());
 }
+
+/// What a hub sends a reviewer (rater names, justifications, notes, reasons) is drawn as
+/// placeholders in the review pane, never as terminal control.
+#[test]
+fn the_review_pane_shows_hostile_text_as_placeholders() {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let s = Sandbox::new();
+    let evil = "\u{1b}]52;c;aGk=\u{7}\u{1b}[31m\u{202e}evil";
+    let review = serde_json::json!({
+        "reasons": [format!("disagreement {evil}")],
+        "raters": [
+            {"rater": format!("ann{evil}"), "status": "done",
+             "answers": {"harm": ["none"], "severity": "0"}, "justification": format!("fine {evil}"),
+             "escalation": {"reason": "edge_case", "note": format!("note {evil}")}},
+            {"rater": "bob", "status": "skipped", "answers": {}, "justification": "",
+             "skip_reason": format!("skip {evil}")}
+        ]
+    });
+    let batch = s.write(
+        "rv.jsonl",
+        format!(
+            "{}\n{}\n",
+            serde_json::json!({"manifest": {"batch_id": "rv"}}),
+            serde_json::json!({"id": "x1", "prompt": "p", "responses": ["r"], "review": review})
+        ),
+    );
+    s.ok(&["pull", batch.to_str().unwrap()]);
+    let app = s.workstation();
+    let mut term = Terminal::new(TestBackend::new(160, 45)).unwrap();
+    term.draw(|f| verdict::tui::view::draw(f, &app.state))
+        .unwrap();
+    let screen: String = term
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(terminal_unsafe(&screen).is_empty());
+    assert!(screen.contains("Final answers (review)"), "{screen}");
+    assert!(screen.contains("ann␛]52;c;aGk=␇"), "{screen}");
+}

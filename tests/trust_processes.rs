@@ -618,3 +618,44 @@ fn an_export_to_a_relative_path_is_found_again_from_any_folder() {
     assert!(e.contains("cannot read the bundle to push it"), "{e}");
     assert!(o.contains("copied to"), "{o}");
 }
+
+/// Two workstations filling the search index at once (two connections, as two processes
+/// have: each in its background thread) index every item once: the mark of what is
+/// indexed is read and moved inside one write.
+#[test]
+fn two_connections_filling_the_search_index_index_each_item_once() {
+    let s = Sandbox::new();
+    let mut text = String::from("{\"manifest\": {\"batch_id\": \"many\"}}\n");
+    for i in 0..3000 {
+        text.push_str(&format!(
+            "{{\"id\": \"m{i}\", \"prompt\": \"word{i} common\", \"responses\": [\"r\"]}}\n"
+        ));
+    }
+    let batch = s.write("many.jsonl", text);
+    s.ok(&["pull", batch.to_str().unwrap()]);
+    let data = s.data();
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            let data = data.clone();
+            scope.spawn(move || {
+                let mut store = verdict::store::Store::open(&data).unwrap();
+                while store.index_for_search(100).unwrap() > 0 {}
+            });
+        }
+    });
+    let c = rusqlite::Connection::open(data.join("cache.sqlite3")).unwrap();
+    let store = verdict::store::Store::open(&data).unwrap();
+    assert_eq!(store.search("common").unwrap().by_text.len(), 3000);
+    assert_eq!(store.search("word1234").unwrap().by_text.len(), 1);
+    let upto: String = c
+        .query_row(
+            "SELECT value FROM ui WHERE key = 'search_indexed_upto'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let max: i64 = c
+        .query_row("SELECT max(key) FROM items", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(upto, max.to_string());
+}
