@@ -2,9 +2,10 @@
 //! Format: docs/bundle.md. A bundle is one JSONL file (a manifest line, then one record a
 //! line) with a detached `<file>.minisig` beside it, checkable with `minisign -V`.
 
+use crate::clock::{now_ms, rfc3339};
 use crate::keys;
 use crate::model::{BUNDLE_FORMAT, BundleManifest, Record, sha256_hex};
-use crate::store::{ExportSet, Store, StoreError, Written, now_ms, rfc3339};
+use crate::store::{ExportSet, Store, StoreError, Written};
 use minisign::{PublicKey, SecretKey, SignatureBox};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Cursor;

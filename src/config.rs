@@ -88,28 +88,37 @@ fn load_config(dir: &Path) -> anyhow::Result<ConfigFile> {
     }
 }
 
-/// A rater name is 1-64 characters with no control, invisible or direction-changing
-/// characters (it is shown in reports and signed into every bundle).
+/// A rater name as [`crate::model::check_rater`] allows, as an error for the command line.
 pub fn check_rater(name: &str) -> anyhow::Result<()> {
-    if name.trim().is_empty()
-        || name.chars().count() > 64
-        || name
-            .chars()
-            .any(|c| c.is_control() || crate::safe::invisible(c))
-    {
-        anyhow::bail!(
-            "rater name '{}' is not usable: 1-64 characters, no control, invisible or direction-changing characters",
-            name.escape_debug()
-        );
+    crate::model::check_rater(name).map_err(anyhow::Error::msg)
+}
+
+/// Settings the rater can change in config.toml (and NO_COLOR from the environment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Submit as soon as an answer completes an item.
+    pub auto_advance: bool,
+    /// Minutes of continuous labeling before a break reminder (0: never).
+    pub break_minutes: i64,
+    /// No colours (NO_COLOR).
+    pub no_color: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            auto_advance: true,
+            break_minutes: 50,
+            no_color: false,
+        }
     }
-    Ok(())
 }
 
 impl Env {
     /// The workstation's settings: config file, then NO_COLOR from the environment.
-    pub fn settings(&self) -> crate::tui::state::Settings {
-        let d = crate::tui::state::Settings::default();
-        crate::tui::state::Settings {
+    pub fn settings(&self) -> Settings {
+        let d = Settings::default();
+        Settings {
             auto_advance: self.file.auto_advance.unwrap_or(d.auto_advance),
             break_minutes: self.file.break_minutes.unwrap_or(d.break_minutes),
             no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),

@@ -22,6 +22,7 @@
 pub mod batch;
 pub mod bundle;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod failpoint;

@@ -44,3 +44,20 @@ pub fn median_seconds(mut ms: Vec<i64>) -> f64 {
     };
     m / 1000.0
 }
+
+/// A rater name is 1-64 characters with no control, invisible or direction-changing
+/// characters (it is shown in reports and signed into every bundle). The error says so.
+pub fn check_rater(name: &str) -> Result<(), String> {
+    if name.trim().is_empty()
+        || name.chars().count() > 64
+        || name
+            .chars()
+            .any(|c| c.is_control() || crate::safe::invisible(c))
+    {
+        return Err(format!(
+            "rater name '{}' is not usable: 1-64 characters, no control, invisible or direction-changing characters",
+            name.escape_debug()
+        ));
+    }
+    Ok(())
+}

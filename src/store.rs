@@ -177,25 +177,6 @@ pub struct Store {
     taken: Option<i64>,
 }
 
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// RFC 3339 (UTC) of a Unix-ms time.
-pub fn rfc3339(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
 impl Store {
     /// Opens (creating and migrating as needed) the cache in `data_dir`. Safe to run from
     /// several processes at once on a data dir with no cache yet.
@@ -363,7 +344,7 @@ impl Store {
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             tx.execute_batch(sql).map_err(cls)?;
-            migrations::after(i + 1, &tx, now_ms()).map_err(cls)?;
+            migrations::after(i + 1, &tx, crate::clock::now_ms()).map_err(cls)?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)
                 .map_err(cls)?;
         }

@@ -62,7 +62,7 @@ pub fn resolve(state: &State, ev: &KeyEvent) -> Option<Action> {
     // The keys of prompts and overlays come from the keymap too (scopes `prompt` and
     // `overlay`).
     let in_scope = |scope: Scope| key.and_then(|k| state.keymap.lookup(k, scope));
-    match &state.overlay {
+    match state.overlay() {
         Some(Overlay::Help(_) | Overlay::Stats(..)) => {
             return Some(match in_scope(Scope::Overlay) {
                 Some(Command::OverlayDown) => Action::Edit(EditKey::Down),
@@ -93,7 +93,7 @@ pub fn resolve(state: &State, ev: &KeyEvent) -> Option<Action> {
         }
         None => {}
     }
-    if state.editing {
+    if state.editing() {
         if let Some(cmd) = key.and_then(|k| state.keymap.lookup(k, Scope::Editor)) {
             return Some(Action::Run(cmd));
         }
@@ -120,8 +120,8 @@ pub fn resolve(state: &State, ev: &KeyEvent) -> Option<Action> {
 /// or an SSH link that batches keystrokes (terminals send alt+key as ESC then the key).
 /// Returns the key without alt, to be read after the Esc has left the editor.
 pub fn split_escape(state: &State, ev: &KeyEvent) -> Option<KeyEvent> {
-    let editing = state.editing && state.overlay.is_none();
-    let prompt = matches!(state.overlay, Some(Overlay::Prompt(..)));
+    let editing = state.mode == state::Mode::Editing;
+    let prompt = matches!(state.overlay(), Some(Overlay::Prompt(..)));
     if !(editing || prompt) || ev.kind == KeyEventKind::Release || ev.modifiers != KeyModifiers::ALT
     {
         return None;
@@ -211,10 +211,10 @@ pub fn run(
         }
     });
     if !notes.is_empty() {
-        app.state.message = Some(state::Message {
-            text: notes.join(" "),
-            error: false,
-        });
+        app.dispatch(Action::Reply(Box::new(action::Reply::Note(
+            notes.join(" "),
+            false,
+        ))));
     }
     loop {
         app.check_outside();
@@ -225,7 +225,7 @@ pub fn run(
             std::io::stdout(),
             ratatui::crossterm::terminal::BeginSynchronizedUpdate
         )?;
-        terminal.draw(|f| view::draw(f, &app.state))?;
+        terminal.draw(|f| app.draw(f))?;
         ratatui::crossterm::execute!(
             std::io::stdout(),
             ratatui::crossterm::terminal::EndSynchronizedUpdate
@@ -242,7 +242,7 @@ pub fn run(
             match event::read()? {
                 Event::Key(k) => {
                     if let Some(plain) = split_escape(&app.state, &k) {
-                        app.dispatch(if app.state.editing {
+                        app.dispatch(if app.state.mode == state::Mode::Editing {
                             Action::Run(Command::LeaveEditor)
                         } else {
                             Action::Dismiss
@@ -255,8 +255,8 @@ pub fn run(
                     }
                 }
                 Event::Paste(text)
-                    if app.state.editing
-                        || matches!(app.state.overlay, Some(Overlay::Prompt(..))) =>
+                    if app.state.mode == state::Mode::Editing
+                        || matches!(app.state.overlay(), Some(Overlay::Prompt(..))) =>
                 {
                     app.dispatch(Action::Type(text));
                 }

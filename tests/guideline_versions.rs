@@ -280,10 +280,9 @@ fn a_document_carried_by_a_batch_is_checked_and_drawn_safely() {
     assert!(s.ok(&["status"]).lines().all(|l| !l.starts_with("hr ")));
     let good = write(None);
     s.ok(&["pull", good.to_str().unwrap()]);
-    let app = s.workstation();
+    let mut app = s.workstation();
     let mut term = Terminal::new(TestBackend::new(160, 45)).unwrap();
-    term.draw(|f| verdict::tui::view::draw(f, &app.state))
-        .unwrap();
+    term.draw(|f| app.draw(f)).unwrap();
     let screen: String = term
         .backend()
         .buffer()

@@ -215,8 +215,7 @@ fn the_workstation_shows_hostile_schema_text_as_placeholders_and_snippets_stay_c
     s.ok(&["pull", hostile_batch(&s).to_str().unwrap()]);
     let mut app = s.workstation();
     let mut term = Terminal::new(TestBackend::new(160, 45)).unwrap();
-    term.draw(|f| verdict::tui::view::draw(f, &app.state))
-        .unwrap();
+    term.draw(|f| app.draw(f)).unwrap();
     let screen: String = term
         .backend()
         .buffer()
@@ -680,10 +679,9 @@ fn the_review_pane_shows_hostile_text_as_placeholders() {
         ),
     );
     s.ok(&["pull", batch.to_str().unwrap()]);
-    let app = s.workstation();
+    let mut app = s.workstation();
     let mut term = Terminal::new(TestBackend::new(160, 45)).unwrap();
-    term.draw(|f| verdict::tui::view::draw(f, &app.state))
-        .unwrap();
+    term.draw(|f| app.draw(f)).unwrap();
     let screen: String = term
         .backend()
         .buffer()

@@ -224,7 +224,7 @@ fn text_in_the_editor_survives_another_process_changing_the_justification() {
     // Leaving the editor would write over a justification the rater has not seen: refused,
     // the text stays in the open editor, and the message says how to keep it.
     run(&mut app, Command::LeaveEditor);
-    assert!(app.state.editing);
+    assert!(app.state.editing());
     assert_eq!(app.state.editor.text(), "mine, typed slowly");
     assert!(
         message(&app).contains("kept in the editor"),
@@ -235,7 +235,7 @@ fn text_in_the_editor_survives_another_process_changing_the_justification() {
     assert_eq!(app.store.annotation(key).unwrap().justification, "theirs");
     // Leaving again is the rater's decision, told: theirs is the old value in the log.
     run(&mut app, Command::LeaveEditor);
-    assert!(!app.state.editing);
+    assert!(!app.state.editing());
     assert_eq!(
         app.store.annotation(key).unwrap().justification,
         "mine, typed slowly"
@@ -312,7 +312,7 @@ fn an_export_elsewhere_does_not_disturb_the_editor() {
     app.dispatch(Action::Type("half".into()));
     s.ok(&["export"]);
     app.check_outside();
-    assert!(app.state.editing);
+    assert!(app.state.editing());
     assert_eq!(app.state.editor.text(), "half");
     assert_eq!(app.state.message, None, "the item on screen did not change");
 }
@@ -444,7 +444,7 @@ fn a_draft_another_running_workstation_is_typing_is_neither_restored_nor_saved_h
     }
     let mut app = open_app(&s);
     goto(&mut app, "multi");
-    assert!(!app.state.editing);
+    assert!(!app.state.editing());
     run(&mut app, Command::NextItem);
     let key = app.store.find_item("multi").unwrap();
     assert_eq!(app.store.annotation(key).unwrap().justification, "");
@@ -452,7 +452,7 @@ fn a_draft_another_running_workstation_is_typing_is_neither_restored_nor_saved_h
     other.kill().unwrap();
     other.wait().unwrap();
     goto(&mut app, "multi");
-    assert!(app.state.editing);
+    assert!(app.state.editing());
     assert_eq!(app.state.editor.text(), "theirs, half typed");
 }
 

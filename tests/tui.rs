@@ -14,9 +14,9 @@ use verdict::store::Store;
 use verdict::tui::action::{Action, Command, EditKey};
 use verdict::tui::app::App;
 use verdict::tui::keymap::Keymap;
+use verdict::tui::resolve;
 use verdict::tui::state::{Overlay, Progress, PromptKind, Settings};
 use verdict::tui::update::{self, Effect};
-use verdict::tui::{resolve, view};
 
 fn app_on(files: &[&std::path::Path], settings: Settings) -> (tempfile::TempDir, App) {
     app_sized(files, settings, (160, 45))
@@ -64,7 +64,7 @@ fn screen(app: &mut App, w: u16, h: u16) -> String {
     s.session.started_ms = 1_000_000 - 3_600_000;
     s.size = (w, h);
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| view::draw(f, &app.state)).unwrap();
+    t.draw(|f| app.draw(f)).unwrap();
     buffer_text(t.backend().buffer())
 }
 
@@ -215,7 +215,7 @@ fn the_editor_owns_the_keyboard_until_esc() {
     let (_d, mut app) = app();
     goto(&mut app, "single");
     run(&mut app, Command::EditJustification);
-    assert!(app.state.editing);
+    assert!(app.state.editing());
     assert_eq!(
         resolve(&app.state, &key(KeyCode::Char('q'))),
         Some(Action::Type("q".into()))
@@ -255,7 +255,7 @@ fn the_editor_owns_the_keyboard_until_esc() {
         Some(Action::Run(Command::LeaveEditor))
     );
     run(&mut app, Command::LeaveEditor);
-    assert!(!app.state.editing);
+    assert!(!app.state.editing());
     let key_ = app.state.item.as_ref().unwrap().key;
     let j = app.store.item(key_).unwrap().annotation.justification;
     assert!(
@@ -307,7 +307,7 @@ fn drafts_are_saved_as_they_are_typed() {
         (160, 45),
     )
     .unwrap();
-    assert!(restarted.state.editing);
+    assert!(restarted.state.editing());
     assert_eq!(restarted.state.editor.text(), "half a thought");
     assert!(
         restarted
@@ -352,12 +352,12 @@ fn skip_and_flag_go_through_their_prompts() {
     app.dispatch(Action::Choose('n'));
     run(&mut app, Command::Flag);
     assert!(matches!(
-        app.state.overlay,
+        app.state.overlay().cloned(),
         Some(Overlay::Prompt(PromptKind::FlagReason, _))
     ));
     app.dispatch(Action::Type("2".into()));
     assert!(
-        matches!(&app.state.overlay, Some(Overlay::Prompt(PromptKind::FlagNote(r), _)) if r == "guideline_gap")
+        matches!(&app.state.overlay().cloned(), Some(Overlay::Prompt(PromptKind::FlagNote(r), _)) if r == "guideline_gap")
     );
     app.dispatch(Action::Type("lock-picking for locksmiths?".into()));
     app.dispatch(Action::Edit(EditKey::Enter));
@@ -530,10 +530,10 @@ fn a_break_reminder_comes_after_a_long_stretch_and_is_easy_to_dismiss() {
     let start = app.state.session.stretch_since_ms;
     app.state.now_ms = start + 49 * 60_000;
     update::update(&mut app.state, Action::Tick);
-    assert_eq!(app.state.overlay, None);
+    assert_eq!(app.state.overlay().cloned(), None);
     app.state.now_ms = start + 50 * 60_000;
     update::update(&mut app.state, Action::Tick);
-    assert_eq!(app.state.overlay, Some(Overlay::Break));
+    assert_eq!(app.state.overlay().cloned(), Some(Overlay::Break));
     let text = screen(&mut app, 160, 45);
     assert!(text.contains("Time for a break"), "{text}");
     assert_eq!(
@@ -541,7 +541,7 @@ fn a_break_reminder_comes_after_a_long_stretch_and_is_easy_to_dismiss() {
         Some(Action::Dismiss)
     );
     update::update(&mut app.state, Action::Dismiss);
-    assert_eq!(app.state.overlay, None);
+    assert_eq!(app.state.overlay().cloned(), None);
     let (_d, mut off) = app_on(
         &[&fixture("mixed.jsonl")],
         Settings {
@@ -551,7 +551,7 @@ fn a_break_reminder_comes_after_a_long_stretch_and_is_easy_to_dismiss() {
     );
     off.state.now_ms += 600 * 60_000;
     update::update(&mut off.state, Action::Tick);
-    assert_eq!(off.state.overlay, None);
+    assert_eq!(off.state.overlay().cloned(), None);
 }
 
 #[test]
@@ -605,7 +605,7 @@ fn no_color_draws_without_colours() {
     );
     app.state.size = (120, 40);
     let mut t = Terminal::new(TestBackend::new(120, 40)).unwrap();
-    t.draw(|f| view::draw(f, &app.state)).unwrap();
+    t.draw(|f| app.draw(f)).unwrap();
     let buf = t.backend().buffer();
     for cell in buf.content() {
         assert_eq!(cell.fg, ratatui::style::Color::Reset, "{cell:?}");
@@ -894,7 +894,7 @@ fn prompt_and_overlay_keys_can_be_rebound() {
         Some(Action::Edit(EditKey::Enter))
     );
     app.dispatch(Action::Edit(EditKey::Enter));
-    assert!(app.state.overlay.is_none());
+    assert!(app.state.overlay().cloned().is_none());
     run(&mut app, Command::Help);
     assert_eq!(
         resolve(&app.state, &key(KeyCode::Char('n'))),

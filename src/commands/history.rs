@@ -2,7 +2,8 @@
 
 use super::Env;
 use crate::cli::LogArgs;
-use crate::store::{Store, rfc3339};
+use crate::clock::rfc3339;
+use crate::store::Store;
 
 /// Prints the audit trail, newest first.
 pub fn log(env: &Env, args: &LogArgs) -> anyhow::Result<()> {

@@ -249,7 +249,7 @@ fn from_hub(env: &Env, url: &str, args: &PullArgs) -> anyhow::Result<()> {
     // (offline later). A hub that cannot say is no reason to fail the pull.
     match crate::hub::client::me(url, token) {
         Ok(f) => {
-            let kept = serde_json::json!({"from": url, "at": crate::store::rfc3339(crate::store::now_ms()), "figures": f, "qualification": resp.qualification});
+            let kept = serde_json::json!({"from": url, "at": crate::clock::rfc3339(crate::clock::now_ms()), "figures": f, "qualification": resp.qualification});
             store.ui_set(crate::commands::stats::HUB_FIGURES_KEY, &kept.to_string())?;
         }
         Err(e) => crate::errln!("note: your figures from the hub are not updated: {e:#}"),

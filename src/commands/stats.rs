@@ -6,7 +6,8 @@
 //! qualification). Nothing about any other rater.
 
 use super::Env;
-use crate::store::{Store, now_ms};
+use crate::clock::now_ms;
+use crate::store::Store;
 use serde::Serialize;
 
 /// Where `verdict pull` keeps the hub's figures about this rater.

@@ -14,8 +14,8 @@ use super::api::{Calibration, PullResponse, PushResponse, WireBatch};
 use super::review::{Judged, Policy, Role};
 use super::sql::{Conn, Dialect, Row, SqlError, Target, Val};
 use crate::batch::{ItemsError, OpenBatch};
+use crate::clock::{now_ms, rfc3339};
 use crate::model::{Answer, Extras, Schema};
-use crate::store::{now_ms, rfc3339};
 use crate::vals;
 use minisign::PublicKey;
 use std::collections::{BTreeMap, HashMap};
@@ -653,7 +653,7 @@ impl HubDb {
         pubkey: &PublicKey,
         role: Role,
     ) -> Result<String, HubError> {
-        crate::config::check_rater(name).map_err(|e| refused(e.to_string()))?;
+        crate::model::check_rater(name).map_err(refused)?;
         // One key, one rater: bundles dropped in a folder are matched to their rater by
         // the signing key, and a signature must say who did the work.
         let key_id = crate::keys::key_id(pubkey.keynum());

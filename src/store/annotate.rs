@@ -4,7 +4,8 @@
 //! two processes writing the same cache cannot interleave between a read and a write.
 
 use super::lock::Tx;
-use super::{Store, StoreError, now_ms};
+use super::{Store, StoreError};
+use crate::clock::now_ms;
 use crate::model::{Answer, Content, Extras, Schema};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::{BTreeMap, HashMap};

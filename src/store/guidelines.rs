@@ -1,6 +1,7 @@
 //! The guideline documents of the cached batches, and the changes pulls brought.
 
-use super::{Store, StoreError, now_ms};
+use super::{Store, StoreError};
+use crate::clock::now_ms;
 use crate::model::GuidelineRef;
 use rusqlite::{OptionalExtension, params};
 

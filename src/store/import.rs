@@ -1,7 +1,8 @@
 //! Importing a batch: one transaction per batch, all or nothing.
 
-use super::{Store, StoreError, now_ms};
+use super::{Store, StoreError};
 use crate::batch::{ItemsError, OpenBatch, Parsed};
+use crate::clock::now_ms;
 use rusqlite::{OptionalExtension, params};
 
 /// What a pull of one batch changed.

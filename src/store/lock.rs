@@ -196,7 +196,7 @@ pub fn announce(dir: &Path, what: &str) -> Announced {
         pid,
         owner: me(),
         what: what.to_string(),
-        since: super::now_ms(),
+        since: crate::clock::now_ms(),
     };
     let path = announcement_path(dir, pid, n);
     let ok = serde_json::to_vec(&a)

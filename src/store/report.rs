@@ -1,6 +1,7 @@
 //! Status counts, and the export transaction that turns finished work into records.
 
-use super::{Store, StoreError, now_ms, rfc3339};
+use super::{Store, StoreError};
+use crate::clock::{now_ms, rfc3339};
 use crate::model::{Answer, BundleBatch, Escalation, GuidelineRef, Record};
 use rusqlite::params;
 use serde::Serialize;

@@ -1,6 +1,10 @@
 //! What can happen to the workstation: keymap commands (their snake_case names are the
 //! keymap's table names) and the other inputs update() takes.
 
+use super::state::{Entry, Pane, Progress};
+use crate::store::{Annotation, SearchHits, StoredItem};
+use std::collections::HashMap;
+
 macro_rules! commands {
     ($($(#[doc = $doc:literal])* $variant:ident => $name:literal,)*) => {
         /// An action a key can be bound to.
@@ -115,8 +119,9 @@ commands! {
     Quit => "quit",
 }
 
-/// Everything update() takes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Everything update() takes: the rater's keys, the terminal, time, and what the cache
+/// answered to the effects update asked for.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// A keymap command.
     Run(Command),
@@ -132,6 +137,103 @@ pub enum Action {
     Resize(u16, u16),
     /// Time passes (for the clock and the break reminder).
     Tick,
+    /// The view drew the screen: the largest scroll offset of each pane at this size.
+    Drawn(HashMap<Pane, usize>),
+    /// What the cache answered to an effect (or what other processes changed in it).
+    Reply(Box<Reply>),
+}
+
+/// What the cache answered. The loop runs update's effects against the cache and
+/// brings each result back as one of these, so that update is the only code that
+/// changes the state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// An item, loaded to be shown.
+    Loaded(StoredItem),
+    /// The guidelines of the item's batch: a document to show instead of the one shown
+    /// (text and hash), and a change of them the rater has not seen yet (its lines).
+    Guidelines {
+        /// The document, when it is not the one shown.
+        document: Option<(String, Option<String>)>,
+        /// The unseen change (now recorded as seen).
+        change: Option<Vec<String>>,
+    },
+    /// A write to an item was stored: the work as stored now.
+    Saved(i64, Annotation),
+    /// A flag was stored, with this reason.
+    Flagged(i64, Annotation, String),
+    /// Active time (ms) was added to an item.
+    ActiveAdded(i64, i64),
+    /// A submit or a skip was stored.
+    Finished {
+        /// The item.
+        key: i64,
+        /// Its work as stored.
+        annotation: Annotation,
+        /// It was a skip.
+        skipped: bool,
+        /// Finished annotations not yet exported, now.
+        unexported: u64,
+    },
+    /// A submit was refused: what is missing.
+    Incomplete(Vec<String>),
+    /// The items a queue search found.
+    Found(String, SearchHits),
+    /// The rater's own figures.
+    Stats(Vec<String>),
+    /// An undo (or redo) was applied to an item.
+    Reverted {
+        /// It was a redo.
+        redo: bool,
+        /// The action number.
+        action: i64,
+        /// How many changes it took back (or made again).
+        changes: usize,
+        /// The item as stored now.
+        item: StoredItem,
+        /// Finished annotations not yet exported, now.
+        unexported: u64,
+    },
+    /// There was nothing to undo (or redo).
+    NothingToRevert {
+        /// It was a redo.
+        redo: bool,
+    },
+    /// A write was refused: another process changed the item since the screen showed it.
+    Conflict {
+        /// The item's id (or its key, when it could not be read).
+        name: String,
+        /// The item as stored now, when it could be read.
+        item: Option<StoredItem>,
+        /// Its status now.
+        status: String,
+        /// Its revision now.
+        revision: i64,
+        /// The justification the refused write held.
+        typed: Option<String>,
+    },
+    /// A write failed (a full disk, a lock held too long).
+    Failed {
+        /// Why.
+        error: String,
+        /// The item as stored, when it could be read.
+        item: Option<StoredItem>,
+        /// The justification the failed write held.
+        typed: Option<String>,
+    },
+    /// Other processes committed to the cache.
+    Outside {
+        /// The whole queue, when items came or went.
+        queue: Option<Vec<Entry>>,
+        /// Items whose progress changed.
+        changed: Vec<(i64, Progress)>,
+        /// Finished annotations not yet exported, now.
+        unexported: u64,
+        /// The item on screen as stored now, when its stored version moved.
+        item: Option<StoredItem>,
+    },
+    /// Something to tell the rater (start-up notes, an error reading the cache).
+    Note(String, bool),
 }
 
 /// Editing keys, for the editor and for one-line prompts.

@@ -10,12 +10,14 @@
 //! - [`App::check_outside`] notices other processes' commits (`PRAGMA data_version`) and
 //!   brings the queue and the item on screen up to date.
 
-use super::action::{Action, Command};
+use super::action::{Action, Reply};
 use super::keymap::Keymap;
 use super::markdown::Guide;
-use super::state::{Entry, Message, Overlay, Progress, Settings, State};
+use super::state::{Entry, Message, Progress, Settings, State};
 use super::update::{self, Effect};
-use crate::store::{Act, Store, StoreError, now_ms};
+use super::view::View;
+use crate::clock::now_ms;
+use crate::store::{Act, Store, StoreError};
 
 /// Where the workstation keeps the current item across restarts.
 const POSITION_KEY: &str = "current_item";
@@ -30,6 +32,8 @@ pub struct App {
     data_version: i64,
     /// The newest event this process has taken into account.
     last_event: i64,
+    /// What drawing keeps between frames (memos, colours).
+    pub view: View,
 }
 
 fn entries(store: &Store) -> Result<Vec<Entry>, StoreError> {
@@ -112,15 +116,16 @@ impl App {
                     .position(|e| e.progress == Progress::Todo)
             })
             .unwrap_or(0);
+        let view = View::new(&state.settings);
         let mut app = App {
             state,
             store,
             data_version,
             last_event,
+            view,
         };
         if let Some(e) = app.state.queue.get(start) {
             let key = e.key;
-            app.state.pos = start;
             app.run(vec![Effect::Load(key)]);
         }
         Ok(app)
@@ -133,69 +138,13 @@ impl App {
         self.run(effects);
     }
 
-    fn say(&mut self, text: String, error: bool) {
-        self.state.message = Some(Message { text, error });
-    }
-
-    /// After a refused or failed write: a quit is not a quit (the rater reads why
-    /// first), and the justification the write held goes back into the open editor.
-    fn keep_typed(&mut self, typed: Option<String>) {
-        self.state.quit = false;
-        if let Some(text) = typed {
-            self.state.editing = true;
-            self.state.editor = super::editor::Editor::new(&text);
+    /// Draws the screen, and tells update what the drawing found (how far each pane
+    /// scrolls at this size) when that changed.
+    pub fn draw(&mut self, frame: &mut ratatui::Frame<'_>) {
+        let extents = super::view::draw(frame, &self.state, &mut self.view);
+        if extents != self.state.extents {
+            self.dispatch(Action::Drawn(extents));
         }
-    }
-
-    /// A write failed (a full disk, a lock held too long): say why and show what is
-    /// stored. `typed` is the justification the failed write held: it stays in the open
-    /// editor, unsaved, so that nothing the rater typed is lost.
-    fn fail(&mut self, e: StoreError, typed: Option<String>) {
-        self.keep_typed(typed);
-        // What is on screen must match what is stored: reload after a failed write.
-        if let Some(key) = self.state.item.as_ref().map(|i| i.key)
-            && let Ok(item) = self.store.item(key)
-        {
-            update::reloaded(&mut self.state, item);
-        }
-        self.say(e.to_string(), true);
-    }
-
-    /// A write was refused because another process changed the item since the screen
-    /// showed it: show the item as it is now, and say what happened to the key.
-    /// `typed` is the justification a refused edit would have saved: it goes back into
-    /// the open editor, so that nothing the rater typed is lost.
-    fn conflict(&mut self, key: i64, e: StoreError, typed: Option<String>) {
-        let (status, revision) = match &e {
-            StoreError::Changed {
-                status, revision, ..
-            } => (status.clone(), *revision),
-            _ => (String::new(), 0),
-        };
-        self.keep_typed(typed);
-        let editing = self.state.editing;
-        let name = match self.store.item(key) {
-            Ok(item) => {
-                let name = item.item_id.clone();
-                update::reloaded(&mut self.state, item);
-                name
-            }
-            Err(_) => format!("#{key}"),
-        };
-        let what = if editing {
-            format!(
-                "your text is kept in the editor, unsaved ({} saves it)",
-                self.state.keymap.key_of(Command::LeaveEditor)
-            )
-        } else {
-            "your key was not applied".into()
-        };
-        self.say(
-            format!(
-                "{name} was changed in another verdict process (now {status}, rev {revision}): shown as stored; {what}"
-            ),
-            true,
-        );
     }
 
     /// The item version the screen shows, for a write to `key`.
@@ -207,181 +156,175 @@ impl App {
         }
     }
 
-    /// Runs effects in order; one action's writes share an event-log action number. A
-    /// refused write stops the rest (the rater stays on the item and reads why).
+    /// Runs effects in order, each answer going back through update (whose own effects
+    /// run next); one action's writes share an event-log action number. A refused write
+    /// stops the rest (the rater stays on the item and reads why).
     pub fn run(&mut self, effects: Vec<Effect>) {
         // One action id for all the writes of this action, taken by the first write that
         // logs a change (in its own transaction: no extra commit per key).
         let mut action = 0;
         let mut queue: std::collections::VecDeque<Effect> = effects.into();
         while let Some(e) = queue.pop_front() {
-            let act = action;
             let typed = match &e {
                 Effect::SetJustification(_, text) => Some(text.clone()),
                 _ => None,
             };
-            let result = match e {
-                Effect::Load(key) => self
-                    .store
-                    .item(key)
-                    .map(|item| update::loaded(&mut self.state, item))
-                    .and_then(|_| self.follow_guidelines()),
-                Effect::SetAnswer(key, q, a) => self
-                    .store
-                    .set_answer(key, &q, a.as_ref(), self.shown(key, act))
-                    .map(|ann| update::saved(&mut self.state, key, ann)),
-                Effect::SaveDraft(key, text) => self.store.save_draft(key, &text),
-                Effect::SetJustification(key, text) => self
-                    .store
-                    .set_justification(key, &text, self.shown(key, act))
-                    .map(|ann| update::saved(&mut self.state, key, ann)),
-                Effect::AddActive(key, ms) => self.store.add_active_ms(key, ms).map(|_| {
-                    if let Some(item) = self.state.item.as_mut().filter(|i| i.key == key) {
-                        item.annotation.active_ms += ms;
-                    }
-                }),
-                Effect::Flag(key, reason, note, section) => self
-                    .store
-                    .flag_in(
-                        key,
-                        Some((&reason, &note)),
-                        section.as_deref(),
-                        self.shown(key, act),
-                    )
-                    .map(|ann| {
-                        update::saved(&mut self.state, key, ann);
-                        self.say(format!("flagged for the policy team ({reason})"), false);
-                    }),
-                Effect::SavePosition(key) => self.store.ui_set(POSITION_KEY, &key.to_string()),
-                Effect::ShowStats => {
-                    crate::commands::stats::lines(&self.store, now_ms()).map(|l| {
-                        self.state.overlay = Some(Overlay::Stats(l, 0));
-                    })
-                }
-                Effect::Search(text) => self.store.search(&text).map(|found| {
-                    for fx in update::search_results(&mut self.state, &text, &found)
-                        .into_iter()
-                        .rev()
-                    {
-                        queue.push_front(fx);
-                    }
-                }),
-                Effect::Submit(key) => match self.store.submit(key, self.shown(key, act)) {
-                    Ok(ann) => self.finish(key, ann, false, &mut queue),
-                    Err(StoreError::Incomplete { problems, .. }) => {
-                        let hint = if problems.iter().any(|p| p.contains("justification")) {
-                            format!(
-                                " (press {} to write it)",
-                                self.state.keymap.key_of(Command::EditJustification)
-                            )
-                        } else {
-                            String::new()
-                        };
-                        self.say(
-                            format!("Not submitted: {}{hint}", problems.join("; ")),
-                            true,
-                        );
-                        return;
-                    }
-                    Err(err) => Err(err),
-                },
-                Effect::Skip(key, reason) => {
-                    match self.store.skip(key, &reason, self.shown(key, act)) {
-                        Ok(ann) => self.finish(key, ann, true, &mut queue),
-                        Err(err) => Err(err),
-                    }
-                }
-                Effect::Undo | Effect::Redo => self.revert(e == Effect::Redo),
-            };
+            let result = self.perform(e, action);
             if action == 0
                 && let Some(a) = self.store.take_action()
             {
                 action = a;
             }
-            match result {
-                Ok(()) => {}
-                Err(err @ StoreError::Changed { .. }) => {
-                    let key = self.state.item.as_ref().map(|i| i.key).unwrap_or(0);
-                    return self.conflict(key, err, typed);
-                }
-                Err(err) => return self.fail(err, typed),
+            let reply = match result {
+                Ok(None) => continue,
+                Ok(Some(reply)) => reply,
+                Err(err) => self.refused(err, typed),
+            };
+            let stop = matches!(
+                reply,
+                Reply::Incomplete(_) | Reply::Conflict { .. } | Reply::Failed { .. }
+            );
+            let more = update::update(&mut self.state, Action::Reply(Box::new(reply)));
+            if stop {
+                return;
             }
+            for fx in more.into_iter().rev() {
+                queue.push_front(fx);
+            }
+        }
+    }
+
+    /// Runs one effect against the cache: what it answered, if anything.
+    fn perform(&mut self, e: Effect, act: i64) -> Result<Option<Reply>, StoreError> {
+        Ok(Some(match e {
+            Effect::Load(key) => Reply::Loaded(self.store.item(key)?),
+            Effect::FollowGuidelines(batch) => self.guidelines(&batch)?,
+            Effect::SetAnswer(key, q, a) => Reply::Saved(
+                key,
+                self.store
+                    .set_answer(key, &q, a.as_ref(), self.shown(key, act))?,
+            ),
+            Effect::SaveDraft(key, text) => {
+                self.store.save_draft(key, &text)?;
+                return Ok(None);
+            }
+            Effect::SetJustification(key, text) => Reply::Saved(
+                key,
+                self.store
+                    .set_justification(key, &text, self.shown(key, act))?,
+            ),
+            Effect::AddActive(key, ms) => {
+                self.store.add_active_ms(key, ms)?;
+                Reply::ActiveAdded(key, ms)
+            }
+            Effect::Flag(key, reason, note, section) => {
+                let ann = self.store.flag_in(
+                    key,
+                    Some((&reason, &note)),
+                    section.as_deref(),
+                    self.shown(key, act),
+                )?;
+                Reply::Flagged(key, ann, reason)
+            }
+            Effect::SavePosition(key) => {
+                self.store.ui_set(POSITION_KEY, &key.to_string())?;
+                return Ok(None);
+            }
+            Effect::ShowStats => {
+                Reply::Stats(crate::commands::stats::lines(&self.store, now_ms())?)
+            }
+            Effect::Search(text) => {
+                let found = self.store.search(&text)?;
+                Reply::Found(text, found)
+            }
+            Effect::Submit(key) => match self.store.submit(key, self.shown(key, act)) {
+                Ok(annotation) => Reply::Finished {
+                    key,
+                    annotation,
+                    skipped: false,
+                    unexported: self.store.unexported()?,
+                },
+                Err(StoreError::Incomplete { problems, .. }) => Reply::Incomplete(problems),
+                Err(err) => return Err(err),
+            },
+            Effect::Skip(key, reason) => {
+                let annotation = self.store.skip(key, &reason, self.shown(key, act))?;
+                Reply::Finished {
+                    key,
+                    annotation,
+                    skipped: true,
+                    unexported: self.store.unexported()?,
+                }
+            }
+            Effect::Undo | Effect::Redo => {
+                let redo = e == Effect::Redo;
+                let done = if redo {
+                    self.store.redo_own()?
+                } else {
+                    self.store.undo_own()?
+                };
+                match done {
+                    None => Reply::NothingToRevert { redo },
+                    Some(r) => Reply::Reverted {
+                        redo,
+                        action: r.action,
+                        changes: r.changes,
+                        unexported: self.store.unexported()?,
+                        item: self.store.item(r.key)?,
+                    },
+                }
+            }
+        }))
+    }
+
+    /// A write that failed or was refused, as the rater is told: the item as stored now
+    /// (what is on screen must match what is stored), and the text the write held.
+    fn refused(&mut self, err: StoreError, typed: Option<String>) -> Reply {
+        let key = self.state.item.as_ref().map(|i| i.key);
+        let item = key.and_then(|k| self.store.item(k).ok());
+        match err {
+            StoreError::Changed {
+                status, revision, ..
+            } => Reply::Conflict {
+                name: item
+                    .as_ref()
+                    .map(|i| i.item_id.clone())
+                    .unwrap_or_else(|| format!("#{}", key.unwrap_or(0))),
+                item,
+                status,
+                revision,
+                typed,
+            },
+            err => Reply::Failed {
+                error: err.to_string(),
+                item,
+                typed,
+            },
         }
     }
 
     /// The guidelines panel shows the current item's batch's document; a change of it
     /// that a pull brought and the rater has not seen is shown first, once (and recorded
     /// as seen).
-    fn follow_guidelines(&mut self) -> Result<(), StoreError> {
-        let Some(batch) = self.state.item.as_ref().map(|i| i.batch_id.clone()) else {
-            return Ok(());
-        };
+    fn guidelines(&mut self, batch: &str) -> Result<Reply, StoreError> {
         // The document's text is read only when the batch's document is not the one
         // shown already (moving between items of one batch reads a reference).
-        if let Some(r) = self.store.batch_guideline_ref(&batch)?
+        let mut document = None;
+        if let Some(r) = self.store.batch_guideline_ref(batch)?
             && r.sha256.is_some()
             && self.state.guide_sha != r.sha256
             && let Some(text) = self.store.guideline_text(&r)?
         {
-            self.state.guide = Guide::parse(&text);
-            self.state.guide_sha = r.sha256;
-            self.state.guide_line = 0;
-            *self.state.guide_rows.borrow_mut() = None;
+            document = Some((text, r.sha256));
         }
-        if let Some(change) = self.store.unseen_guideline_change(&batch)? {
-            self.state.overlay = Some(Overlay::Changes(change.lines(), 0));
-            self.store.mark_guidelines_seen(&batch)?;
-        }
-        Ok(())
-    }
-
-    fn revert(&mut self, redo: bool) -> Result<(), StoreError> {
-        let done = if redo {
-            self.store.redo_own()?
-        } else {
-            self.store.undo_own()?
+        let change = match self.store.unseen_guideline_change(batch)? {
+            Some(change) => {
+                self.store.mark_guidelines_seen(batch)?;
+                Some(change.lines())
+            }
+            None => None,
         };
-        let word = if redo { "redo" } else { "undo" };
-        let Some(r) = done else {
-            self.say(format!("nothing to {word}"), false);
-            return Ok(());
-        };
-        self.state.unexported = self.store.unexported()?;
-        let item = self.store.item(r.key)?;
-        if item.annotation.status == "draft" {
-            self.state.session.durations.remove(&item.key);
-        }
-        let name = item.item_id.clone();
-        update::loaded(&mut self.state, item);
-        let changes = match r.changes {
-            1 => "1 change".to_string(),
-            n => format!("{n} changes"),
-        };
-        self.say(
-            format!(
-                "{} action #{} on {name} ({changes})",
-                if redo { "redid" } else { "undid" },
-                r.action
-            ),
-            false,
-        );
-        Ok(())
-    }
-
-    /// After a stored submit or skip: show the stored state and move on.
-    fn finish(
-        &mut self,
-        key: i64,
-        annotation: crate::store::Annotation,
-        skipped: bool,
-        queue: &mut std::collections::VecDeque<Effect>,
-    ) -> Result<(), StoreError> {
-        update::saved(&mut self.state, key, annotation);
-        for fx in update::finished(&mut self.state, skipped).into_iter().rev() {
-            queue.push_front(fx);
-        }
-        self.state.unexported = self.store.unexported()?;
-        Ok(())
+        Ok(Reply::Guidelines { document, change })
     }
 
     /// Takes in what other processes committed since the last look: the queue's progress
@@ -390,7 +333,7 @@ impl App {
     /// before every frame.
     pub fn check_outside(&mut self) {
         if let Err(e) = self.try_check_outside() {
-            self.say(e.to_string(), true);
+            self.dispatch(Action::Reply(Box::new(Reply::Note(e.to_string(), true))));
         }
     }
 
@@ -402,52 +345,32 @@ impl App {
         self.data_version = v;
         let (changed, last) = self.store.changes_since(self.last_event)?;
         self.last_event = last;
-        if self.store.item_count()? != self.state.queue.len() {
-            let current = self.state.item.as_ref().map(|i| i.key);
-            self.state.queue = entries(&self.store)?;
-            if let Some(pos) =
-                current.and_then(|k| self.state.queue.iter().position(|e| e.key == k))
-            {
-                self.state.pos = pos;
-            }
+        let queue = if self.store.item_count()? != self.state.queue.len() {
+            Some(entries(&self.store)?)
         } else {
-            for (key, status) in &changed {
-                if let Some(e) = self.state.queue.iter_mut().find(|e| e.key == *key) {
-                    e.progress = Progress::of(status);
-                }
-            }
-        }
-        self.state.unexported = self.store.unexported()?;
-        let Some((key, shown)) = self
+            None
+        };
+        let item = match self
             .state
             .item
             .as_ref()
             .map(|i| (i.key, i.annotation.version))
-        else {
-            return Ok(());
+        {
+            Some((key, shown)) if self.store.annotation(key)?.version != shown => {
+                Some(self.store.item(key)?)
+            }
+            _ => None,
         };
-        let now = self.store.annotation(key)?;
-        if now.version != shown {
-            let item = self.store.item(key)?;
-            let name = item.item_id.clone();
-            let editing = self.state.editing;
-            update::reloaded(&mut self.state, item);
-            let tail = if editing {
-                format!(
-                    "; your text is kept in the editor, unsaved ({} saves it)",
-                    self.state.keymap.key_of(Command::LeaveEditor)
-                )
-            } else {
-                String::new()
-            };
-            self.say(
-                format!(
-                    "{name} was changed in another verdict process (now {}, rev {}){tail}",
-                    now.status, now.revision
-                ),
-                true,
-            );
-        }
+        let reply = Reply::Outside {
+            queue,
+            changed: changed
+                .into_iter()
+                .map(|(k, status)| (k, Progress::of(&status)))
+                .collect(),
+            unexported: self.store.unexported()?,
+            item,
+        };
+        self.dispatch(Action::Reply(Box::new(reply)));
         Ok(())
     }
 }

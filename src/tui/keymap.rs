@@ -185,7 +185,7 @@ pub struct Binding {
 }
 
 /// The effective keymap.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keymap {
     /// Bindings in the default file's order.
     pub bindings: Vec<Binding>,

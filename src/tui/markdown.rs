@@ -10,7 +10,7 @@ use unicode_segmentation::UnicodeSegmentation;
 type Piece = (String, Style);
 
 /// A parsed guideline document.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Guide {
     /// Logical lines (one per source line), styled.
     pub lines: Vec<Vec<Piece>>,

@@ -3,12 +3,15 @@
 use super::editor::Editor;
 use super::keymap::Keymap;
 use super::markdown::Guide;
+pub use crate::config::Settings;
 use crate::model::{Answer, Kind, Question};
 use crate::store::StoredItem;
-use ratatui::text::Line;
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
+
+/// Keys idle longer than this stop counting as active time.
+pub const IDLE_MS: i64 = 60_000;
+/// A gap longer than this ends a stretch of continuous labeling.
+pub const BREAK_RESET_MS: i64 = 5 * 60_000;
 
 /// Where an item stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,36 +130,26 @@ impl Session {
     }
 }
 
-/// Settings the rater can change in config.toml.
+/// Who has the keyboard.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
-    /// Submit as soon as an answer completes an item.
-    pub auto_advance: bool,
-    /// Minutes of continuous labeling before a break reminder (0: never).
-    pub break_minutes: i64,
-    /// No colours (NO_COLOR).
-    pub no_color: bool,
+pub enum Mode {
+    /// Keys choose options and run commands.
+    Normal,
+    /// The justification editor.
+    Editing,
+    /// An overlay; `editing` says whether the editor is open beneath it (and gets the
+    /// keyboard back when the overlay closes).
+    Overlay {
+        /// The overlay.
+        overlay: Overlay,
+        /// The editor is open beneath it.
+        editing: bool,
+    },
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            auto_advance: true,
-            break_minutes: 50,
-            no_color: false,
-        }
-    }
-}
-
-/// Wrapped lines of a pane, kept per (item, pane, width) so that a long response is
-/// wrapped once, not every frame.
-pub type WrapCache = RefCell<HashMap<(i64, u8, u16), Rc<Vec<Line<'static>>>>>;
-
-/// The guidelines' wrap memo: (width, rows, first row of each logical line).
-pub type GuideRows = RefCell<Option<(u16, Rc<Vec<Line<'static>>>, Rc<Vec<usize>>)>>;
-
-/// Everything the screen shows and the keys act on.
-#[derive(Debug)]
+/// Everything the screen shows and the keys act on: plain data, changed only by
+/// [`super::update::update`]. (What drawing keeps between frames lives in the view.)
+#[derive(Debug, Clone, PartialEq)]
 pub struct State {
     /// The effective keymap (for lookups and the help screen).
     pub keymap: Keymap,
@@ -170,8 +163,8 @@ pub struct State {
     pub item: Option<StoredItem>,
     /// The focused pane.
     pub focus: Pane,
-    /// The editor has the keyboard.
-    pub editing: bool,
+    /// Who has the keyboard: the questions, the editor, or an overlay.
+    pub mode: Mode,
     /// Index of the focused question among the asked ones.
     pub question: usize,
     /// Scroll offset (rows) per pane.
@@ -194,8 +187,6 @@ pub struct State {
     /// The rater chose an option of an optional multi-select question (quality flags)
     /// on this item: auto-advance leaves the submit to them.
     pub optional_touched: bool,
-    /// An overlay with the keyboard.
-    pub overlay: Option<Overlay>,
     /// The status-line message.
     pub message: Option<Message>,
     /// Terminal size.
@@ -214,13 +205,11 @@ pub struct State {
     pub unexported: u64,
     /// Quit requested.
     pub quit: bool,
-    /// Wrapped pane lines (a memo for the view, not state the screen depends on).
-    pub wrap_cache: WrapCache,
-    /// The guidelines wrapped at one width, with the first row of each logical line.
-    pub guide_rows: GuideRows,
-    /// The largest scroll offset of each pane at the last drawn size (a memo the view
-    /// keeps so that scrolling stops at the end).
-    pub max_scroll: RefCell<HashMap<Pane, usize>>,
+    /// The largest scroll offset of each pane at the last drawn size, as the view
+    /// reported it (so that scrolling stops at the end).
+    pub extents: HashMap<Pane, usize>,
+    /// Counts item loads: what the view memoises for an item is valid while this stays.
+    pub shown: u64,
 }
 
 impl State {
@@ -239,7 +228,7 @@ impl State {
             pos: 0,
             item: None,
             focus: Pane::Labels,
-            editing: false,
+            mode: Mode::Normal,
             question: 0,
             scroll: HashMap::new(),
             editor: Editor::default(),
@@ -250,7 +239,6 @@ impl State {
             guide_sha: None,
             guide_followed: false,
             optional_touched: false,
-            overlay: None,
             message: None,
             size: (160, 45),
             now_ms,
@@ -264,9 +252,8 @@ impl State {
             },
             unexported: 0,
             quit: false,
-            wrap_cache: RefCell::new(HashMap::new()),
-            max_scroll: RefCell::new(HashMap::new()),
-            guide_rows: RefCell::new(None),
+            extents: HashMap::new(),
+            shown: 0,
         }
     }
 
@@ -350,7 +337,7 @@ impl State {
             .as_ref()
             .map(|i| i.annotation.active_ms)
             .unwrap_or(0);
-        let until = self.now_ms.min(self.last_input_ms + super::update::IDLE_MS);
+        let until = self.now_ms.min(self.last_input_ms + IDLE_MS);
         saved + self.active_pending_ms + (until - self.active_since_ms).max(0)
     }
 
@@ -371,6 +358,43 @@ impl State {
             p.push(Pane::Guidelines);
         }
         p
+    }
+
+    /// The editor is open (perhaps beneath an overlay).
+    pub fn editing(&self) -> bool {
+        matches!(
+            self.mode,
+            Mode::Editing | Mode::Overlay { editing: true, .. }
+        )
+    }
+
+    /// The overlay that has the keyboard, if any.
+    pub fn overlay(&self) -> Option<&Overlay> {
+        match &self.mode {
+            Mode::Overlay { overlay, .. } => Some(overlay),
+            _ => None,
+        }
+    }
+
+    /// Opens or closes the editor (beneath an open overlay, it opens when that closes).
+    pub fn set_editing(&mut self, on: bool) {
+        match &mut self.mode {
+            Mode::Overlay { editing, .. } => *editing = on,
+            m => *m = if on { Mode::Editing } else { Mode::Normal },
+        }
+    }
+
+    /// Opens an overlay over whatever has the keyboard (replacing an open overlay).
+    pub fn open(&mut self, overlay: Overlay) {
+        let editing = self.editing();
+        self.mode = Mode::Overlay { overlay, editing };
+    }
+
+    /// Closes the overlay: the keyboard goes back to the editor if it is open.
+    pub fn close_overlay(&mut self) {
+        if let Mode::Overlay { editing, .. } = self.mode {
+            self.mode = if editing { Mode::Editing } else { Mode::Normal };
+        }
     }
 
     /// Scroll offset of a pane.

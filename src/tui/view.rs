@@ -1,17 +1,22 @@
-//! Drawing: a pure function of the state (the wrap memo aside). One file per part:
+//! Drawing: a function of the state (and of the view's own memo and theme). One file per part:
 //! panes (conversation, responses, guidelines), labels (questions and editor), chrome
 //! (status line and overlays).
 
 mod chrome;
 mod labels;
 mod panes;
+mod theme;
+
+pub use chrome::help_lines;
+pub use theme::Theme;
 
 use super::state::{Pane, State};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Wrap};
+use std::collections::HashMap;
+use std::rc::Rc;
 
 /// Below this size the screen only says it is too small.
 pub const MIN_SIZE: (u16, u16) = (60, 18);
@@ -109,37 +114,9 @@ pub fn layout(area: Rect, state: &State) -> Areas {
     }
 }
 
-/// Colours unless NO_COLOR: every style goes through here.
-pub fn paint(state: &State, style: Style) -> Style {
-    if state.settings.no_color {
-        Style {
-            fg: None,
-            bg: None,
-            underline_color: None,
-            ..style
-        }
-    } else {
-        style
-    }
-}
-
-/// The style of what has the focus (pane borders, the focused question).
-pub fn accent(state: &State) -> Style {
-    paint(
-        state,
-        Style::default()
-            .fg(Color::Yellow)
-            .add_modifier(Modifier::BOLD),
-    )
-}
-
 /// A pane's frame: the title, and a highlight when it has the focus.
-pub fn frame<'a>(state: &State, title: Line<'a>, focused: bool) -> Block<'a> {
-    let style = if focused {
-        accent(state)
-    } else {
-        paint(state, Style::default().fg(Color::DarkGray))
-    };
+pub fn frame<'a>(theme: &Theme, title: Line<'a>, focused: bool) -> Block<'a> {
+    let style = if focused { theme.accent } else { theme.border };
     Block::default()
         .borders(Borders::ALL)
         .border_type(if focused {
@@ -151,8 +128,57 @@ pub fn frame<'a>(state: &State, title: Line<'a>, focused: bool) -> Block<'a> {
         .title(title)
 }
 
-/// Draws the whole screen.
-pub fn draw(frame_: &mut Frame<'_>, state: &State) {
+/// Wrapped pane lines, keyed by (pane, width), for one item shown.
+type Wraps = HashMap<(u8, u16), Rc<Vec<Line<'static>>>>;
+
+/// The guidelines wrapped at one width: ((width, document), rows, first row of each
+/// logical line).
+type GuideRows = (
+    (u16, Option<String>, String),
+    Rc<Vec<Line<'static>>>,
+    Rc<Vec<usize>>,
+);
+
+/// What drawing remembers between frames so that a long text is wrapped once, not every
+/// frame. Nothing the screen shows depends on it.
+#[derive(Debug, Default)]
+pub struct Memo {
+    /// The item load ([`State::shown`]) the wraps belong to.
+    shown: u64,
+    wraps: Wraps,
+    guide: Option<GuideRows>,
+}
+
+/// The view's own state: the theme, built once, and the memo. Only drawing touches it.
+#[derive(Debug)]
+pub struct View {
+    /// The colours.
+    pub theme: Theme,
+    memo: Memo,
+    /// How far each pane scrolls, found while drawing.
+    extents: HashMap<Pane, usize>,
+}
+
+impl View {
+    /// A view for these settings.
+    pub fn new(settings: &crate::config::Settings) -> View {
+        View {
+            theme: Theme::new(settings.no_color),
+            memo: Memo::default(),
+            extents: HashMap::new(),
+        }
+    }
+}
+
+/// Draws the whole screen; returns the largest scroll offset of each pane at this size
+/// (for [`crate::tui::action::Action::Drawn`]).
+pub fn draw(frame_: &mut Frame<'_>, state: &State, view: &mut View) -> HashMap<Pane, usize> {
+    view.extents.clear();
+    draw_screen(frame_, state, view);
+    view.extents.clone()
+}
+
+fn draw_screen(frame_: &mut Frame<'_>, state: &State, view: &mut View) {
     let area = frame_.area();
     if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
         let msg = format!(
@@ -166,27 +192,28 @@ pub fn draw(frame_: &mut Frame<'_>, state: &State) {
     if state.item.is_none() {
         let msg = "No items in the cache. Pull a batch first:\n\n  verdict pull BATCH.jsonl\n\nor try the demo: verdict demo";
         frame_.render_widget(
-            Paragraph::new(msg).block(frame(state, Line::from(" verdict "), false)),
+            Paragraph::new(msg).block(frame(&view.theme, Line::from(" verdict "), false)),
             area,
         );
         return;
     }
-    panes::conversation(frame_, state, areas.conversation);
-    panes::response(frame_, state, areas.response_a, 0, Pane::ResponseA);
+    panes::conversation(frame_, state, view, areas.conversation);
+    panes::response(frame_, state, view, areas.response_a, 0, Pane::ResponseA);
     if let Some(b) = areas.response_b {
-        panes::response(frame_, state, b, 1, Pane::ResponseB);
+        panes::response(frame_, state, view, b, 1, Pane::ResponseB);
     }
     if let Some(g) = areas.guidelines {
-        panes::guidelines(frame_, state, g);
+        panes::guidelines(frame_, state, view, g);
     }
     if let Some(r) = areas.review {
-        panes::review(frame_, state, r);
+        panes::review(frame_, state, view, r);
     }
-    labels::questions(frame_, state, areas.labels);
-    labels::editor(frame_, state, areas.editor);
-    chrome::status(frame_, state, areas.status);
+    let theme = &view.theme;
+    labels::questions(frame_, state, theme, areas.labels);
+    labels::editor(frame_, state, theme, areas.editor);
+    chrome::status(frame_, state, theme, areas.status);
     if let Some(m) = areas.message {
-        chrome::message(frame_, state, m);
+        chrome::message(frame_, state, theme, m);
     }
-    chrome::overlay(frame_, state, area);
+    chrome::overlay(frame_, state, theme, area);
 }

@@ -60,7 +60,7 @@ fn keys_to_frames(
             }
             // As the run loop does before every frame: look for other processes' writes.
             app.check_outside();
-            term.draw(|f| view::draw(f, &app.state)).unwrap();
+            term.draw(|f| app.draw(f)).unwrap();
             out.push(t.elapsed());
         }
     }
@@ -75,7 +75,7 @@ fn open_item(app: &mut App, term: &mut Terminal<TestBackend>, id: &str) -> f64 {
     let t = Instant::now();
     let fx = verdict::tui::update::go_to(&mut app.state, pos);
     app.run(fx);
-    term.draw(|f| view::draw(f, &app.state)).unwrap();
+    term.draw(|f| app.draw(f)).unwrap();
     t.elapsed().as_secs_f64() * 1e3
 }
 
@@ -139,7 +139,7 @@ fn main() {
     )
     .unwrap();
     let mut term = Terminal::new(TestBackend::new(160, 45)).unwrap();
-    term.draw(|f| view::draw(f, &app.state)).unwrap();
+    term.draw(|f| app.draw(f)).unwrap();
     println!(
         "start to first frame:             {:7.1} ms  (goal < 100 ms)",
         t.elapsed().as_secs_f64() * 1e3

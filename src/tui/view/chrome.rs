@@ -1,13 +1,13 @@
 //! The status line and the overlays (help, break reminder, prompts).
 
-use super::paint;
+use super::Theme;
 use crate::tui::action::Command;
 use crate::tui::keymap::Scope;
 use crate::tui::state::{Overlay, Progress, PromptKind, State};
 use crate::tui::text::sanitize_line;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
@@ -17,7 +17,7 @@ fn mmss(ms: i64) -> String {
 }
 
 /// Item n of N, batch, time on this item, pace, what is not exported, or a message.
-pub fn status(f: &mut Frame<'_>, state: &State, area: Rect) {
+pub fn status(f: &mut Frame<'_>, state: &State, theme: &Theme, area: Rect) {
     let Some(item) = &state.item else { return };
     let entry = state.queue.get(state.pos);
     let progress = match entry.map(|e| e.progress) {
@@ -66,7 +66,7 @@ pub fn status(f: &mut Frame<'_>, state: &State, area: Rect) {
         },
         state.keymap.key_of(Command::Help),
     );
-    let base = paint(state, Style::default().bg(Color::DarkGray).fg(Color::White));
+    let base = theme.status;
     let spans = vec![Span::styled(left, base.add_modifier(Modifier::BOLD))];
     let used: usize = spans.iter().map(|s| s.width()).sum();
     let right = if used + crate::tui::text::width(&right) <= area.width as usize {
@@ -114,19 +114,9 @@ fn middle(s: &str, max: usize) -> String {
 
 /// The message of the current item and action, wrapped over the lines above the status
 /// line (an error in red): readable whole at any width.
-pub fn message(f: &mut Frame<'_>, state: &State, area: Rect) {
+pub fn message(f: &mut Frame<'_>, state: &State, theme: &Theme, area: Rect) {
     let Some(m) = &state.message else { return };
-    let style = if m.error {
-        paint(
-            state,
-            Style::default()
-                .bg(Color::Red)
-                .fg(Color::White)
-                .add_modifier(Modifier::BOLD),
-        )
-    } else {
-        paint(state, Style::default().bg(Color::Blue).fg(Color::White))
-    };
+    let style = if m.error { theme.error } else { theme.info };
     let rows = crate::tui::text::wrap(&m.text, area.width.saturating_sub(2) as usize);
     let n = rows.len();
     let lines: Vec<Line<'static>> = rows
@@ -185,13 +175,8 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 }
 
 /// The help text, generated from the keymap so that it cannot drift.
-pub fn help_lines(state: &State) -> Vec<Line<'static>> {
-    let key_style = paint(
-        state,
-        Style::default()
-            .fg(Color::Cyan)
-            .add_modifier(Modifier::BOLD),
-    );
+pub fn help_lines(state: &State, theme: &Theme) -> Vec<Line<'static>> {
+    let key_style = theme.key;
     let mut out = vec![
         Line::from(Span::styled(
             "Labeling",
@@ -226,17 +211,17 @@ pub fn help_lines(state: &State) -> Vec<Line<'static>> {
 }
 
 /// Draws the overlay that has the keyboard, if any.
-pub fn overlay(f: &mut Frame<'_>, state: &State, area: Rect) {
-    let Some(o) = &state.overlay else { return };
+pub fn overlay(f: &mut Frame<'_>, state: &State, theme: &Theme, area: Rect) {
+    let Some(o) = state.overlay() else { return };
     let block = |title: String| {
         Block::default()
             .borders(Borders::ALL)
             .title(title)
-            .border_style(paint(state, Style::default().fg(Color::Yellow)))
+            .border_style(theme.overlay)
     };
     match o {
         Overlay::Help(top) => {
-            let lines = help_lines(state);
+            let lines = help_lines(state, theme);
             let r = centered(area, 100, lines.len() as u16 + 3);
             let inner_w = r.width.saturating_sub(2) as usize;
             let rows = wrap_lines(

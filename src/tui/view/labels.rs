@@ -1,11 +1,11 @@
 //! The label panel (every asked question, its answer and the key of each option) and the
 //! justification editor.
 
-use super::{frame, paint};
+use super::{Theme, frame};
 use crate::model::{Answer, Question};
 use crate::tui::action::Command;
 use crate::tui::markdown::wrap_pieces;
-use crate::tui::state::{Pane, State};
+use crate::tui::state::{Mode, Pane, State};
 use crate::tui::text::sanitize_line;
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
@@ -22,6 +22,7 @@ fn chosen(answer: Option<&Answer>, value: &str) -> bool {
 /// options are marked and highlighted.
 fn question_pieces(
     state: &State,
+    theme: &Theme,
     q: &Question,
     focused: bool,
     expanded: bool,
@@ -31,7 +32,7 @@ fn question_pieces(
         .as_ref()
         .and_then(|i| i.annotation.answers.get(&q.id));
     let label_style = if focused {
-        super::accent(state)
+        theme.accent
     } else {
         Style::default().add_modifier(Modifier::BOLD)
     };
@@ -61,23 +62,8 @@ fn question_pieces(
             .as_deref()
             .map(sanitize_line)
             .unwrap_or_else(|| "·".into());
-        let style = if on {
-            paint(
-                state,
-                Style::default()
-                    .fg(Color::Black)
-                    .bg(Color::Green)
-                    .add_modifier(Modifier::BOLD),
-            )
-        } else {
-            Style::default()
-        };
-        let key_style = paint(
-            state,
-            Style::default()
-                .fg(Color::Cyan)
-                .add_modifier(Modifier::BOLD),
-        );
+        let style = if on { theme.chosen } else { Style::default() };
+        let key_style = theme.key;
         out.push((format!("[{key}]"), if on { style } else { key_style }));
         out.push((
             format!("{}{}", if on { "✓" } else { " " }, sanitize_line(&o.label)),
@@ -89,7 +75,7 @@ fn question_pieces(
 }
 
 /// The questions of the current item.
-pub fn questions(f: &mut Frame<'_>, state: &State, area: Rect) {
+pub fn questions(f: &mut Frame<'_>, state: &State, theme: &Theme, area: Rect) {
     let Some(item) = &state.item else { return };
     let width = area.width.saturating_sub(2) as usize;
     let height = area.height.saturating_sub(2) as usize;
@@ -102,7 +88,7 @@ pub fn questions(f: &mut Frame<'_>, state: &State, area: Rect) {
             if i == focus {
                 focus_row = lines.len();
             }
-            let pieces = question_pieces(state, q, i == focus, expand_all || i == focus);
+            let pieces = question_pieces(state, theme, q, i == focus, expand_all || i == focus);
             for row in wrap_pieces(&pieces, width) {
                 lines.push(Line::from(
                     row.into_iter()
@@ -131,10 +117,7 @@ pub fn questions(f: &mut Frame<'_>, state: &State, area: Rect) {
                         Color::Yellow,
                     )
                 };
-                let style = paint(
-                    state,
-                    Style::default().fg(color).add_modifier(Modifier::BOLD),
-                );
+                let style = theme.fit(Style::default().fg(color).add_modifier(Modifier::BOLD));
                 for row in wrap_pieces(&[(text, style)], width) {
                     lines.push(Line::from(
                         row.into_iter()
@@ -159,12 +142,7 @@ pub fn questions(f: &mut Frame<'_>, state: &State, area: Rect) {
                     " · {} accepts",
                     state.keymap.key_of(Command::AcceptSuggestions)
                 ));
-                let style = paint(
-                    state,
-                    Style::default()
-                        .fg(Color::Magenta)
-                        .add_modifier(Modifier::ITALIC),
-                );
+                let style = theme.suggestion;
                 for row in wrap_pieces(&[(text, style)], width) {
                     lines.push(Line::from(
                         row.into_iter()
@@ -175,12 +153,7 @@ pub fn questions(f: &mut Frame<'_>, state: &State, area: Rect) {
             }
         }
         if let Some(r) = &item.reference {
-            let style = paint(
-                state,
-                Style::default()
-                    .fg(Color::Yellow)
-                    .add_modifier(Modifier::ITALIC),
-            );
+            let style = theme.gold;
             let text = format!("  Gold item. Why: {}", sanitize_line(&r.explanation));
             for row in wrap_pieces(&[(text, style)], width) {
                 lines.push(Line::from(
@@ -247,23 +220,20 @@ pub fn questions(f: &mut Frame<'_>, state: &State, area: Rect) {
     if let Some((reason, _)) = &item.annotation.flag {
         title.spans.push(Span::styled(
             format!(" ⚑ flagged: {} ", sanitize_line(reason)),
-            paint(
-                state,
-                Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
-            ),
+            theme.warning,
         ));
     }
     title.spans.push(Span::raw(hint));
     let p = Paragraph::new(visible).block(frame(
-        state,
+        theme,
         title,
-        state.focus == Pane::Labels && !state.editing,
+        state.focus == Pane::Labels && !state.editing(),
     ));
     f.render_widget(p, area);
 }
 
 /// The justification editor (it owns the keyboard while editing).
-pub fn editor(f: &mut Frame<'_>, state: &State, area: Rect) {
+pub fn editor(f: &mut Frame<'_>, state: &State, theme: &Theme, area: Rect) {
     let Some(item) = &state.item else { return };
     let width = area.width.saturating_sub(2) as usize;
     let height = area.height.saturating_sub(2) as usize;
@@ -278,15 +248,12 @@ pub fn editor(f: &mut Frame<'_>, state: &State, area: Rect) {
         let ok = len >= min.max(1);
         Span::styled(
             format!(" required: {len}/{min} "),
-            paint(
-                state,
-                Style::default().fg(if ok { Color::Green } else { Color::Red }),
-            ),
+            if ok { theme.good } else { theme.bad },
         )
     } else {
         Span::raw(format!(" optional: {len} "))
     };
-    let hint = if state.editing {
+    let hint = if state.editing() {
         format!(
             " Justification · {} done · {}..{} snippets ",
             state.keymap.key_of(Command::LeaveEditor),
@@ -309,18 +276,13 @@ pub fn editor(f: &mut Frame<'_>, state: &State, area: Rect) {
         .take(height)
         .map(Line::from)
         .collect();
-    if state.editor.text().is_empty() && !state.editing {
+    if state.editor.text().is_empty() && !state.editing() {
         let placeholder = if item.extras.review.is_some() {
             "Confirming a rater needs no reason. For final answers of your own, say why the raters' answers were wrong."
         } else {
             "Name the risk, the harm mechanism, and what should change."
         };
-        let style = paint(
-            state,
-            Style::default()
-                .fg(Color::DarkGray)
-                .add_modifier(Modifier::ITALIC),
-        );
+        let style = theme.placeholder;
         lines = crate::tui::text::wrap(placeholder, width)
             .into_iter()
             .take(height)
@@ -328,10 +290,10 @@ pub fn editor(f: &mut Frame<'_>, state: &State, area: Rect) {
             .collect();
     }
     f.render_widget(
-        Paragraph::new(lines).block(frame(state, title, state.editing)),
+        Paragraph::new(lines).block(frame(theme, title, state.editing())),
         area,
     );
-    if state.editing && state.overlay.is_none() {
+    if state.mode == Mode::Editing {
         f.set_cursor_position(Position::new(
             area.x + 1 + ccol.min(width) as u16,
             area.y + 1 + (crow - top) as u16,

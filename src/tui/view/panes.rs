@@ -1,12 +1,12 @@
 //! The reading panes: conversation, responses, guidelines.
 
-use super::{frame, paint};
+use super::{Memo, Theme, View, frame};
 use crate::model::Role;
 use crate::tui::state::{Pane, State};
 use crate::tui::text::wrap;
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use std::rc::Rc;
@@ -22,23 +22,25 @@ fn pane_id(p: Pane) -> u8 {
     }
 }
 
-/// Wrapped lines of a pane, from the memo or made now (once per item, pane and width).
+/// Wrapped lines of a pane, from the memo or made now (once per item shown, pane and
+/// width).
 fn cached(
+    memo: &mut Memo,
     state: &State,
     pane: Pane,
     width: u16,
     make: impl FnOnce() -> Vec<Line<'static>>,
 ) -> Rc<Vec<Line<'static>>> {
-    let key = (
-        state.item.as_ref().map(|i| i.key).unwrap_or(-1),
-        pane_id(pane),
-        width,
-    );
-    if let Some(lines) = state.wrap_cache.borrow().get(&key) {
+    if memo.shown != state.shown {
+        memo.wraps.clear();
+        memo.shown = state.shown;
+    }
+    let key = (pane_id(pane), width);
+    if let Some(lines) = memo.wraps.get(&key) {
         return lines.clone();
     }
     let lines = Rc::new(make());
-    state.wrap_cache.borrow_mut().insert(key, lines.clone());
+    memo.wraps.insert(key, lines.clone());
     lines
 }
 
@@ -46,6 +48,7 @@ fn cached(
 fn scrolled(
     f: &mut Frame<'_>,
     state: &State,
+    view: &mut View,
     area: Rect,
     pane: Pane,
     title: Line<'static>,
@@ -53,7 +56,7 @@ fn scrolled(
 ) {
     let inner_h = area.height.saturating_sub(2) as usize;
     let max = lines.len().saturating_sub(inner_h);
-    state.max_scroll.borrow_mut().insert(pane, max);
+    view.extents.insert(pane, max);
     let top = state.scroll_of(pane).min(max);
     let visible: Vec<Line<'static>> = lines.iter().skip(top).take(inner_h).cloned().collect();
     let mut title = title;
@@ -61,11 +64,11 @@ fn scrolled(
         let pct = (top * 100).checked_div(max).unwrap_or(100);
         title.spans.push(Span::raw(format!(" {pct}% ")));
     }
-    let p = Paragraph::new(visible).block(frame(state, title, state.focus == pane));
+    let p = Paragraph::new(visible).block(frame(&view.theme, title, state.focus == pane));
     f.render_widget(p, area);
 }
 
-fn masked(state: &State, width: usize) -> Option<Vec<Line<'static>>> {
+fn masked(state: &State, theme: &Theme, width: usize) -> Option<Vec<Line<'static>>> {
     if !state.masked() {
         return None;
     }
@@ -75,10 +78,7 @@ fn masked(state: &State, width: usize) -> Option<Vec<Line<'static>>> {
         .and_then(|i| i.extras.content_warning.clone())
         .unwrap_or_default();
     let key = state.keymap.key_of(crate::tui::action::Command::Reveal);
-    let style = paint(
-        state,
-        Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
-    );
+    let style = theme.warning;
     let mut lines: Vec<Line<'static>> = wrap(&format!("⚠ Content warning: {warning}"), width)
         .into_iter()
         .map(|l| Line::from(Span::styled(l, style)))
@@ -90,29 +90,23 @@ fn masked(state: &State, width: usize) -> Option<Vec<Line<'static>>> {
 }
 
 /// The prompt or conversation, roles distinguishable.
-pub fn conversation(f: &mut Frame<'_>, state: &State, area: Rect) {
+pub fn conversation(f: &mut Frame<'_>, state: &State, view: &mut View, area: Rect) {
     let Some(item) = &state.item else { return };
     let width = area.width.saturating_sub(2);
-    let lines = match masked(state, width as usize) {
+    let lines = match masked(state, &view.theme, width as usize) {
         Some(m) => Rc::new(m),
-        None => cached(state, Pane::Conversation, width, || {
+        None => cached(&mut view.memo, state, Pane::Conversation, width, || {
             let mut out = Vec::new();
             for (i, m) in item.content.conversation.iter().enumerate() {
                 if i > 0 {
                     out.push(Line::from(""));
                 }
-                let (label, color) = match m.role {
-                    Role::User => ("USER", Color::Cyan),
-                    Role::Assistant => ("ASSISTANT", Color::Green),
-                    Role::System => ("SYSTEM", Color::Magenta),
+                let label = match m.role {
+                    Role::User => "USER",
+                    Role::Assistant => "ASSISTANT",
+                    Role::System => "SYSTEM",
                 };
-                out.push(Line::from(Span::styled(
-                    label,
-                    paint(
-                        state,
-                        Style::default().fg(color).add_modifier(Modifier::BOLD),
-                    ),
-                )));
+                out.push(Line::from(Span::styled(label, view.theme.role(m.role))));
                 out.extend(wrap(&m.content, width as usize).into_iter().map(Line::from));
             }
             out
@@ -127,6 +121,7 @@ pub fn conversation(f: &mut Frame<'_>, state: &State, area: Rect) {
     scrolled(
         f,
         state,
+        view,
         area,
         Pane::Conversation,
         Line::from(title),
@@ -135,15 +130,22 @@ pub fn conversation(f: &mut Frame<'_>, state: &State, area: Rect) {
 }
 
 /// A response (index 0 = A).
-pub fn response(f: &mut Frame<'_>, state: &State, area: Rect, index: usize, pane: Pane) {
+pub fn response(
+    f: &mut Frame<'_>,
+    state: &State,
+    view: &mut View,
+    area: Rect,
+    index: usize,
+    pane: Pane,
+) {
     let Some(item) = &state.item else { return };
     let Some(r) = item.content.responses.get(index) else {
         return;
     };
     let width = area.width.saturating_sub(2);
-    let lines = match masked(state, width as usize) {
+    let lines = match masked(state, &view.theme, width as usize) {
         Some(m) => Rc::new(m),
-        None => cached(state, pane, width, || {
+        None => cached(&mut view.memo, state, pane, width, || {
             wrap(&r.text, width as usize)
                 .into_iter()
                 .map(Line::from)
@@ -165,17 +167,15 @@ pub fn response(f: &mut Frame<'_>, state: &State, area: Rect, index: usize, pane
             crate::tui::text::sanitize_line(m)
         )));
     }
-    scrolled(f, state, area, pane, title, &lines);
+    scrolled(f, state, view, area, pane, title, &lines);
 }
 
 /// The guidelines, scrolled to the section the rater is on.
-pub fn guidelines(f: &mut Frame<'_>, state: &State, area: Rect) {
+pub fn guidelines(f: &mut Frame<'_>, state: &State, view: &mut View, area: Rect) {
     let width = area.width.saturating_sub(2);
-    let memo = state
-        .guide_rows
-        .borrow()
-        .clone()
-        .filter(|(w, _, _)| *w == width);
+    // The memo holds one document at one width.
+    let id = (width, state.guide_sha.clone(), state.guide.title.clone());
+    let memo = view.memo.guide.clone().filter(|(k, _, _)| *k == id);
     let (lines, starts) = match memo {
         Some((_, l, s)) => (l, s),
         None => {
@@ -186,13 +186,13 @@ pub fn guidelines(f: &mut Frame<'_>, state: &State, area: Rect) {
                     Line::from(
                         l.spans
                             .into_iter()
-                            .map(|s| Span::styled(s.content, paint(state, s.style)))
+                            .map(|s| Span::styled(s.content, view.theme.fit(s.style)))
                             .collect::<Vec<_>>(),
                     )
                 })
                 .collect();
             let (rows, starts) = (Rc::new(rows), Rc::new(starts));
-            *state.guide_rows.borrow_mut() = Some((width, rows.clone(), starts.clone()));
+            view.memo.guide = Some((id, rows.clone(), starts.clone()));
             (rows, starts)
         }
     };
@@ -201,14 +201,15 @@ pub fn guidelines(f: &mut Frame<'_>, state: &State, area: Rect) {
     let inner_h = area.height.saturating_sub(2) as usize;
     let visible: Vec<Line<'static>> = lines.iter().skip(row).take(inner_h).cloned().collect();
     let title = Line::from(format!(" Guidelines {} ", state.guide.title));
-    let p = Paragraph::new(visible).block(frame(state, title, state.focus == Pane::Guidelines));
+    let p =
+        Paragraph::new(visible).block(frame(&view.theme, title, state.focus == Pane::Guidelines));
     f.render_widget(p, area);
 }
 
 /// For an item under review: why it is reviewed, and each rater's answers (questions on
 /// which they differ marked ≠ and highlighted), flag and justification, with the key that
 /// confirms each rater's answers.
-pub fn review(f: &mut Frame<'_>, state: &State, area: Rect) {
+pub fn review(f: &mut Frame<'_>, state: &State, view: &mut View, area: Rect) {
     use crate::tui::action::Command;
     let Some(item) = &state.item else { return };
     let Some(review) = &item.extras.review else {
@@ -222,14 +223,9 @@ pub fn review(f: &mut Frame<'_>, state: &State, area: Rect) {
         Command::ConfirmRater4,
         Command::ConfirmRater5,
     ];
-    let lines = cached(state, Pane::Review, width as u16, || {
-        let hot = paint(
-            state,
-            Style::default()
-                .fg(Color::Yellow)
-                .add_modifier(Modifier::BOLD),
-        );
-        let dim = paint(state, Style::default().fg(Color::DarkGray));
+    let lines = cached(&mut view.memo, state, Pane::Review, width as u16, || {
+        let hot = view.theme.differ;
+        let dim = view.theme.dim;
         let bold = Style::default().add_modifier(Modifier::BOLD);
         let styled = |text: &str, style: Style| -> Vec<Line<'static>> {
             wrap(text, width)
@@ -357,5 +353,5 @@ pub fn review(f: &mut Frame<'_>, state: &State, area: Rect) {
         Span::styled(" Review ", Style::default().add_modifier(Modifier::BOLD)),
         Span::raw(format!("· {status} ")),
     ]);
-    scrolled(f, state, area, Pane::Review, title, &lines);
+    scrolled(f, state, view, area, Pane::Review, title, &lines);
 }
