@@ -27,7 +27,7 @@ use verdict::store::Store;
 use verdict::tui::app::App;
 use verdict::tui::keymap::Keymap;
 use verdict::tui::state::Settings;
-use verdict::tui::{resolve, view};
+use verdict::tui::resolve;
 
 fn peak_rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
