@@ -1,23 +1,40 @@
 //! verdict: a keyboard-driven, offline-first terminal workstation for AI-safety raters.
 //!
-//! Module map (who may call whom):
-//! - [`safe`]: untrusted text made safe for a terminal (the sanitiser, `outln!`/`errln!`,
-//!   JSON that escapes terminal controls); every human-facing line goes through it.
-//! - [`private`]: files 0600 and folders 0700 whatever the umask; atomic writes.
-//! - [`model`]: plain serde types (items, schemas, answers, bundle records); no I/O.
-//! - [`batch`]: reads batch files (JSONL + manifest, CSV + column map) into checked items.
-//! - [`guidelines`]: the shipped guideline documents, by id and version.
-//! - [`store`]: the SQLite cache; the only module that speaks SQL. Uses `model`, `batch`.
-//!   Every write is one `BEGIN IMMEDIATE` transaction that waits for (and names) another
-//!   process holding the cache (`store::lock`).
-//! - [`keys`]: the rater's minisign key pair.
-//! - [`bundle`]: writes, signs and verifies export bundles. Uses `store`, `keys`.
-//! - [`failpoint`]: crash injection for the kill tests (`VERDICT_FAILPOINT`).
-//! - [`config`]: data/config directories, the rater's name, settings.
-//! - [`hub`]: the assignment server and its client. Uses `batch`, `bundle`, `model`.
-//! - [`tui`]: the labeling workstation (state / action / update / view). Uses `store`.
-//! - [`cli`] and [`commands`]: the command line; one module per subcommand, calling the
-//!   modules above. `main.rs` only parses and dispatches.
+//! Module map: each module names the modules it may use, lowest first; nothing uses a
+//! module below it in this list. `tests/architecture.rs` checks the map against the
+//! code (every `crate::` path) and that every module is on it.
+//!
+//! - [`safe`] (uses nothing): untrusted text made safe for a terminal (the sanitiser,
+//!   `outln!`/`errln!`, JSON that escapes terminal controls); every human-facing line
+//!   goes through it.
+//! - [`private`] (uses nothing): files 0600 and folders 0700 whatever the umask; atomic
+//!   writes.
+//! - [`clock`] (uses nothing): Unix milliseconds and RFC 3339.
+//! - [`failpoint`] (uses nothing): crash injection for the kill tests
+//!   (`VERDICT_FAILPOINT`).
+//! - [`model`] (uses `safe`): plain serde types (items, schemas, answers, bundle
+//!   records, reviews, calibration, qualification); no I/O.
+//! - [`guidelines`] (uses `model`): the shipped guideline documents, by id and version.
+//! - [`batch`] (uses `model` `guidelines` `safe`): reads batch files (JSONL + manifest,
+//!   CSV + column map) into checked items.
+//! - [`store`] (uses `model` `batch` `guidelines` `safe` `private` `clock` `failpoint`):
+//!   the rater's SQLite cache and the only code that speaks SQL to it. Every write is one
+//!   `BEGIN IMMEDIATE` transaction that waits for (and names) another process holding the
+//!   cache (`store::lock`).
+//! - [`stats`] (uses `model` `safe` `store`): the rater's own figures.
+//! - [`keys`] (uses nothing): the rater's minisign key pair.
+//! - [`bundle`] (uses `model` `store` `keys` `safe` `private` `clock` `failpoint`):
+//!   writes, signs and verifies export bundles.
+//! - [`config`] (uses `model`): data/config directories, the rater's name, settings.
+//! - [`hub`] (uses `model` `batch` `bundle` `keys` `safe` `private` `clock`
+//!   `failpoint`): the assignment server (its database code in `hub::db`, SQLite or
+//!   PostgreSQL) and its client.
+//! - [`tui`] (uses `model` `guidelines` `store` `stats` `config` `safe` `clock`): the
+//!   labeling workstation (state / action / update / view).
+//! - [`cli`] (uses `batch` `config` `hub`): the command line's grammar (clap), with the
+//!   defaults those modules define.
+//! - [`commands`] (uses anything above): one module per subcommand. `main.rs` only parses
+//!   and dispatches.
 
 pub mod batch;
 pub mod bundle;
@@ -32,6 +49,7 @@ pub mod keys;
 pub mod model;
 pub mod private;
 pub mod safe;
+pub mod stats;
 pub mod store;
 pub mod tui;
 

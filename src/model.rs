@@ -10,7 +10,7 @@ pub use bundle::{BUNDLE_FORMAT, BundleBatch, BundleManifest, Escalation, Record}
 pub use item::{
     Content, Extras, Item, Message, Response, Role, Suggestion, content_hash, sha256_hex,
 };
-pub use review::{Calibration, RaterAnswer, Review, submit_problems};
+pub use review::{Calibration, Missed, Qualification, RaterAnswer, Review, submit_problems};
 pub use schema::{
     Answer, AnswerError, Applies, BUILTIN as BUILTIN_SCHEMAS, Choice, Condition, DEFAULT_SCHEMA,
     Justification, Kind, Preset, Question, Reason, Schema, SchemaError,

@@ -448,7 +448,7 @@ fn the_qualification_gate_lets_through_only_raters_who_pass(backend: Backend) {
             .map(|m| m.text.clone())
             .unwrap_or_default();
         assert!(msg.contains("Qualification failed: press I"), "{msg}");
-        let lines = verdict::commands::stats::lines(&app.store, verdict::clock::now_ms())
+        let lines = verdict::stats::lines(&app.store, verdict::clock::now_ms())
             .unwrap()
             .join("\n");
         assert!(

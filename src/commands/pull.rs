@@ -250,7 +250,7 @@ fn from_hub(env: &Env, url: &str, args: &PullArgs) -> anyhow::Result<()> {
     match crate::hub::client::me(url, token) {
         Ok(f) => {
             let kept = serde_json::json!({"from": url, "at": crate::clock::rfc3339(crate::clock::now_ms()), "figures": f, "qualification": resp.qualification});
-            store.ui_set(crate::commands::stats::HUB_FIGURES_KEY, &kept.to_string())?;
+            store.ui_set(crate::stats::HUB_FIGURES_KEY, &kept.to_string())?;
         }
         Err(e) => crate::errln!("note: your figures from the hub are not updated: {e:#}"),
     }
@@ -268,7 +268,7 @@ fn from_hub(env: &Env, url: &str, args: &PullArgs) -> anyhow::Result<()> {
 
 /// Where the rater stands with the hub's qualification set.
 fn print_qualification(q: &crate::hub::api::Qualification) {
-    for l in crate::commands::stats::qualification_lines(q) {
+    for l in crate::stats::qualification_lines(q) {
         crate::outln!("{l}");
     }
 }

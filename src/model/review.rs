@@ -169,3 +169,49 @@ mod tests {
         assert!(r.matching(&BTreeMap::new()).is_empty());
     }
 }
+
+/// A rater's qualification: `pending` (answer the qualification items first: no other
+/// work until then), `passed` or `failed` (no work; `missed` says why).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Qualification {
+    /// `pending`, `passed` or `failed`.
+    pub status: String,
+    /// Which attempt this is (1, then one more for each retake an admin allows; 0 from
+    /// a hub that does not count them). A workstation that answered an earlier attempt
+    /// clears those answers for the retake.
+    #[serde(default)]
+    pub attempt: u32,
+    /// Qualification items not yet answered (pending).
+    #[serde(default)]
+    pub to_answer: usize,
+    /// Share of qualification items answered as the reference on every question.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    /// The pass mark for `score`.
+    pub pass: f64,
+    /// The pass mark for each question's share right.
+    pub pass_question: f64,
+    /// Per question: the share of items answered as the reference.
+    #[serde(default)]
+    pub per_question: BTreeMap<String, f64>,
+    /// Each answer that differed from the reference, with the reason.
+    #[serde(default)]
+    pub missed: Vec<Missed>,
+}
+
+/// One answer of a qualification item that differed from the reference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Missed {
+    /// Batch id.
+    pub batch_id: String,
+    /// Item id.
+    pub item_id: String,
+    /// The question.
+    pub question: String,
+    /// The rater's answer (none: skipped or unanswered).
+    pub yours: Option<Answer>,
+    /// The reference.
+    pub reference: Answer,
+    /// Why the reference is right.
+    pub explanation: String,
+}

@@ -75,7 +75,7 @@ impl App {
         state.show_guidelines = size.0 >= 110;
         state.unexported = store.unexported()?;
         // A rater held at the qualification gate learns it here, and where to read why.
-        match crate::commands::stats::qualification_status(&store).as_deref() {
+        match crate::stats::qualification_status(&store).as_deref() {
             Some("failed") => {
                 state.message = Some(Message {
                     text: "Qualification failed: press I".into(),
@@ -230,9 +230,7 @@ impl App {
                 self.store.ui_set(POSITION_KEY, &key.to_string())?;
                 return Ok(None);
             }
-            Effect::ShowStats => {
-                Reply::Stats(crate::commands::stats::lines(&self.store, now_ms())?)
-            }
+            Effect::ShowStats => Reply::Stats(crate::stats::lines(&self.store, now_ms())?),
             Effect::Search(text) => {
                 let found = self.store.search(&text)?;
                 Reply::Found(text, found)

@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 use verdict::store::Store;
 use verdict::tui::app::App;
 use verdict::tui::keymap::Keymap;
-use verdict::tui::state::Settings;
 use verdict::tui::resolve;
+use verdict::tui::state::Settings;
 
 fn peak_rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
