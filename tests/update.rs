@@ -256,7 +256,11 @@ fn scrolling_stops_at_the_end_the_view_reported() {
     }
     assert_eq!(s.scroll_of(Pane::ResponseA), 20);
     update(&mut s, Action::Run(Command::ScrollUp));
-    assert_eq!(s.scroll_of(Pane::ResponseA), 5, "one page (a third of 45 rows) up");
+    assert_eq!(
+        s.scroll_of(Pane::ResponseA),
+        5,
+        "one page (a third of 45 rows) up"
+    );
     // The view's report is not input: it neither clears a message nor counts as a key.
     s.message = Some(Message {
         text: "kept".into(),

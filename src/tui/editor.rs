@@ -224,52 +224,24 @@ impl Editor {
         (rows, cursor)
     }
 
-    /// [`Editor::layout`], with the byte offset where each row starts.
+    /// [`Editor::layout`], with the byte offset where each row starts. Rows are those of
+    /// [`super::text::rows`], as everywhere else on the screen.
     fn layout_rows(&self, max: usize) -> (Vec<usize>, Vec<String>, (usize, usize)) {
-        let max = max.max(1);
         let mut starts = Vec::new();
         let mut rows = Vec::new();
         let mut cursor = (0, 0);
         let mut offset = 0;
         for line in self.text.split('\n') {
-            let mut row = String::new();
-            let mut row_w = 0;
-            let mut row_start = offset;
-            let place =
-                |rows: &Vec<String>, row: &str, row_start: usize, cursor: &mut (usize, usize)| {
-                    if self.cursor >= row_start && self.cursor <= row_start + row.len() {
-                        *cursor = (rows.len(), width(&row[..self.cursor - row_start]));
-                    }
-                };
-            for word in super::text::chunks(line) {
-                let w = width(word);
-                if row_w + w > max && !row.is_empty() && !word.trim().is_empty() {
-                    place(&rows, &row, row_start, &mut cursor);
-                    starts.push(row_start);
-                    row_start += row.len();
-                    rows.push(std::mem::take(&mut row));
-                    row_w = 0;
+            for r in super::text::rows(line, max) {
+                let (from, to) = (offset + r.start, offset + r.end);
+                // At a break the cursor is shown at the start of the next row (where
+                // the next character typed goes).
+                if self.cursor >= from && self.cursor <= to {
+                    cursor = (rows.len(), width(&self.text[from..self.cursor]));
                 }
-                if w > max {
-                    for g in word.graphemes(true) {
-                        if row_w + width(g) > max && !row.is_empty() {
-                            place(&rows, &row, row_start, &mut cursor);
-                            starts.push(row_start);
-                            row_start += row.len();
-                            rows.push(std::mem::take(&mut row));
-                            row_w = 0;
-                        }
-                        row.push_str(g);
-                        row_w += width(g);
-                    }
-                } else {
-                    row.push_str(word);
-                    row_w += w;
-                }
+                starts.push(from);
+                rows.push(line[r].to_string());
             }
-            place(&rows, &row, row_start, &mut cursor);
-            starts.push(row_start);
-            rows.push(row);
             offset += line.len() + 1;
         }
         (starts, rows, cursor)

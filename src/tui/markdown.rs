@@ -4,7 +4,6 @@
 use super::text::width;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use unicode_segmentation::UnicodeSegmentation;
 
 /// A styled piece of a line.
 type Piece = (String, Style);
@@ -390,42 +389,33 @@ impl Guide {
     }
 }
 
-/// Wraps styled pieces to `max` columns at word boundaries (never inside a grapheme).
+/// Wraps styled pieces to `max` columns by [`super::text::rows`] (the pieces joined: a
+/// word split across pieces stays one word), keeping each piece's style.
 pub fn wrap_pieces(pieces: &[Piece], max: usize) -> Vec<Vec<Piece>> {
-    let max = max.max(1);
-    let mut rows: Vec<Vec<Piece>> = Vec::new();
-    let mut row: Vec<Piece> = Vec::new();
-    let mut row_w = 0;
-    let push = |row: &mut Vec<Piece>, s: &str, style: Style| match row.last_mut() {
-        Some((t, st)) if *st == style => t.push_str(s),
-        _ => row.push((s.to_string(), style)),
-    };
-    for (text, style) in pieces {
-        for word in super::text::chunks(text) {
-            let w = width(word);
-            if row_w + w > max && row_w > 0 {
-                if word.trim().is_empty() {
-                    continue;
+    let line: String = pieces.iter().map(|(t, _)| t.as_str()).collect();
+    let mut rows = Vec::new();
+    for r in super::text::rows(&line, max) {
+        // Spaces hanging past the edge are left out of the drawn row.
+        let end = if width(&line[r.clone()]) > max.max(1) {
+            r.start + line[r.clone()].trim_end().len()
+        } else {
+            r.end
+        };
+        let mut row: Vec<Piece> = Vec::new();
+        let mut at = 0;
+        for (text, style) in pieces {
+            let (from, to) = (at.max(r.start), (at + text.len()).min(end));
+            if from < to {
+                let part = &line[from..to];
+                match row.last_mut() {
+                    Some((t, st)) if st == style => t.push_str(part),
+                    _ => row.push((part.to_string(), *style)),
                 }
-                rows.push(std::mem::take(&mut row));
-                row_w = 0;
             }
-            if w > max {
-                for g in word.graphemes(true) {
-                    if row_w + width(g) > max && row_w > 0 {
-                        rows.push(std::mem::take(&mut row));
-                        row_w = 0;
-                    }
-                    push(&mut row, g, *style);
-                    row_w += width(g);
-                }
-            } else {
-                push(&mut row, word, *style);
-                row_w += w;
-            }
+            at += text.len();
         }
+        rows.push(row);
     }
-    rows.push(row);
     rows
 }
 

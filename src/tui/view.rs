@@ -114,6 +114,34 @@ pub fn layout(area: Rect, state: &State) -> Areas {
     }
 }
 
+/// A title of parts joined by " · ", fitted to `room` columns: the parts are taken most
+/// needed first (lowest number; in order within a level) while they fit, and shown in
+/// their own order, so that a narrow pane still names the keys that matter. What still
+/// does not fit is cut with "…".
+pub fn fit_title(parts: &[(String, u8)], room: usize) -> String {
+    use crate::tui::text::width;
+    let join = |keep: &[bool]| -> String {
+        let shown: Vec<&str> = parts
+            .iter()
+            .zip(keep)
+            .filter(|(_, k)| **k)
+            .map(|((t, _), _)| t.as_str())
+            .collect();
+        format!(" {} ", shown.join(" · "))
+    };
+    let mut order: Vec<usize> = (0..parts.len()).collect();
+    order.sort_by_key(|i| (parts[*i].1, *i));
+    let mut keep = vec![false; parts.len()];
+    for (n, i) in order.into_iter().enumerate() {
+        keep[i] = true;
+        // The first part is always shown (cut if need be).
+        if n > 0 && width(&join(&keep)) > room {
+            keep[i] = false;
+        }
+    }
+    crate::tui::text::truncate(&join(&keep), room)
+}
+
 /// A pane's frame: the title, and a highlight when it has the focus.
 pub fn frame<'a>(theme: &Theme, title: Line<'a>, focused: bool) -> Block<'a> {
     let style = if focused { theme.accent } else { theme.border };

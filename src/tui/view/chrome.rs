@@ -52,7 +52,10 @@ pub fn status(f: &mut Frame<'_>, state: &State, theme: &Theme, area: Rect) {
         if crate::tui::text::width(&left) <= room {
             break;
         }
-        left = left_with(&middle(&batch, max), &middle(&id, max));
+        left = left_with(
+            &crate::tui::text::truncate_middle(&batch, max),
+            &crate::tui::text::truncate_middle(&id, max),
+        );
     }
     let right = format!(
         " {} done · {:.0}/h · {} not exported · auto-advance {} · {} help ",
@@ -83,33 +86,6 @@ pub fn status(f: &mut Frame<'_>, state: &State, theme: &Theme, area: Rect) {
         spans.push(Span::styled(right, base));
     }
     f.render_widget(Paragraph::new(Line::from(spans)).style(base), area);
-}
-
-/// `s` cut to at most `max` columns, in the middle ("fixture…mixed").
-fn middle(s: &str, max: usize) -> String {
-    use unicode_segmentation::UnicodeSegmentation;
-    if crate::tui::text::width(s) <= max {
-        return s.to_string();
-    }
-    let g: Vec<&str> = s.graphemes(true).collect();
-    let half = max.saturating_sub(1) / 2;
-    let (mut head, mut tail) = (String::new(), Vec::new());
-    for x in &g {
-        if crate::tui::text::width(&head) + crate::tui::text::width(x) > half {
-            break;
-        }
-        head.push_str(x);
-    }
-    let mut w = 0;
-    for x in g.iter().rev() {
-        w += crate::tui::text::width(x);
-        if w > max.saturating_sub(1) - crate::tui::text::width(&head) {
-            break;
-        }
-        tail.push(*x);
-    }
-    tail.reverse();
-    format!("{head}…{}", tail.concat())
 }
 
 /// The message of the current item and action, wrapped over the lines above the status

@@ -172,56 +172,65 @@ pub fn questions(f: &mut Frame<'_>, state: &State, theme: &Theme, area: Rect) {
     }
     let top = focus_row.saturating_sub(height.saturating_sub(3));
     let visible: Vec<Line<'static>> = lines.into_iter().skip(top).take(height).collect();
-    let hint = match &item.extras.review {
+    // The title's parts, most needed first where there is no room for all of them.
+    let key = |c| state.keymap.key_of(c);
+    let parts: Vec<(String, u8)> = match &item.extras.review {
         // A reviewer's answers are the item's final answers.
         Some(r) => {
             let n = r.raters.len().clamp(1, 5);
-            let first = state.keymap.key_of(Command::ConfirmRater1);
-            let last = state.keymap.key_of(match n {
+            let last = key(match n {
                 1 => Command::ConfirmRater1,
                 2 => Command::ConfirmRater2,
                 3 => Command::ConfirmRater3,
                 4 => Command::ConfirmRater4,
                 _ => Command::ConfirmRater5,
             });
-            format!(
-                " Final answers (review) · {}{} confirm rater · {} submit · {} skip ",
-                first,
-                if n > 1 {
-                    format!("-{last}")
-                } else {
-                    String::new()
-                },
-                state.keymap.key_of(Command::Submit),
-                state.keymap.key_of(Command::Skip),
-            )
+            let range = if n > 1 {
+                format!("{}-{last}", key(Command::ConfirmRater1))
+            } else {
+                last
+            };
+            vec![
+                ("Final answers (review)".into(), 0),
+                (format!("{range} confirm rater"), 1),
+                (format!("{} submit", key(Command::Submit)), 1),
+                (format!("{} skip", key(Command::Skip)), 2),
+            ]
         }
         None => {
             // Every preset this item's shape offers, with its key (the schema names them).
             let pairwise = item.content.is_pairwise();
-            let presets: String = item
-                .schema
-                .presets
-                .iter()
-                .filter(|p| p.applies.covers(pairwise))
-                .zip([Command::Preset1, Command::Preset2])
-                .map(|(p, c)| format!("{} {} · ", state.keymap.key_of(c), sanitize_line(&p.id)))
-                .collect();
-            format!(
-                " Labels · ↑↓ question · {} submit · {presets}{} skip · {} flag ",
-                state.keymap.key_of(Command::Submit),
-                state.keymap.key_of(Command::Skip),
-                state.keymap.key_of(Command::Flag),
-            )
+            let mut parts = vec![
+                ("Labels".to_string(), 0),
+                ("↑↓ question".to_string(), 4),
+                (format!("{} submit", key(Command::Submit)), 1),
+            ];
+            parts.extend(
+                item.schema
+                    .presets
+                    .iter()
+                    .filter(|p| p.applies.covers(pairwise))
+                    .zip([Command::Preset1, Command::Preset2])
+                    .map(|(p, c)| (format!("{} {}", key(c), sanitize_line(&p.id)), 2)),
+            );
+            parts.push((format!("{} skip", key(Command::Skip)), 3));
+            parts.push((format!("{} flag", key(Command::Flag)), 3));
+            parts
         }
     };
+    let flag = item
+        .annotation
+        .flag
+        .as_ref()
+        .map(|(reason, _)| format!(" ⚑ flagged: {} ", sanitize_line(reason)));
+    let room = (area.width as usize)
+        .saturating_sub(2)
+        .saturating_sub(flag.as_deref().map(crate::tui::text::width).unwrap_or(0));
+    let hint = super::fit_title(&parts, room);
     // A flag is shown first, so that a narrow title never hides it.
     let mut title = Line::default();
-    if let Some((reason, _)) = &item.annotation.flag {
-        title.spans.push(Span::styled(
-            format!(" ⚑ flagged: {} ", sanitize_line(reason)),
-            theme.warning,
-        ));
+    if let Some(flag) = flag {
+        title.spans.push(Span::styled(flag, theme.warning));
     }
     title.spans.push(Span::raw(hint));
     let p = Paragraph::new(visible).block(frame(
@@ -253,19 +262,38 @@ pub fn editor(f: &mut Frame<'_>, state: &State, theme: &Theme, area: Rect) {
     } else {
         Span::raw(format!(" optional: {len} "))
     };
-    let hint = if state.editing() {
-        format!(
-            " Justification · {} done · {}..{} snippets ",
-            state.keymap.key_of(Command::LeaveEditor),
-            state.keymap.key_of(Command::Snippet1),
-            state.keymap.key_of(Command::Snippet5)
-        )
+    let parts: Vec<(String, u8)> = if state.editing() {
+        vec![
+            ("Justification".into(), 2),
+            (
+                format!("{} done", state.keymap.key_of(Command::LeaveEditor)),
+                1,
+            ),
+            (
+                format!(
+                    "{}..{} snippets",
+                    state.keymap.key_of(Command::Snippet1),
+                    state.keymap.key_of(Command::Snippet5)
+                ),
+                3,
+            ),
+        ]
     } else {
-        format!(
-            " Justification · {} to write ",
-            state.keymap.key_of(Command::EditJustification)
-        )
+        vec![
+            ("Justification".into(), 2),
+            (
+                format!(
+                    "{} to write",
+                    state.keymap.key_of(Command::EditJustification)
+                ),
+                1,
+            ),
+        ]
     };
+    let room = (area.width as usize)
+        .saturating_sub(2)
+        .saturating_sub(need.width());
+    let hint = super::fit_title(&parts, room);
     // The counter first: a narrow pane cuts the title's end, never what is required.
     let title = Line::from(vec![need, Span::raw(hint)]);
     let (rows, (crow, ccol)) = state.editor.layout(width);
