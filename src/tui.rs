@@ -85,6 +85,9 @@ pub fn resolve(state: &State, ev: &KeyEvent) -> Option<Action> {
             match in_scope(Scope::Prompt) {
                 Some(Command::PromptCancel) => return Some(Action::Dismiss),
                 Some(Command::PromptConfirm) => return Some(Action::Edit(EditKey::Enter)),
+                Some(Command::PromptOtherItem) => {
+                    return Some(Action::Run(Command::PromptOtherItem));
+                }
                 _ => {}
             }
             return edit_key()

@@ -353,11 +353,11 @@ fn skip_and_flag_go_through_their_prompts() {
     run(&mut app, Command::Flag);
     assert!(matches!(
         app.state.overlay().cloned(),
-        Some(Overlay::Prompt(PromptKind::FlagReason, _))
+        Some(Overlay::Prompt(PromptKind::FlagReason(t), _)) if !t.previous
     ));
     app.dispatch(Action::Type("2".into()));
     assert!(
-        matches!(&app.state.overlay().cloned(), Some(Overlay::Prompt(PromptKind::FlagNote(r), _)) if r == "guideline_gap")
+        matches!(&app.state.overlay().cloned(), Some(Overlay::Prompt(PromptKind::FlagNote(r, _), _)) if r == "guideline_gap")
     );
     app.dispatch(Action::Type("lock-picking for locksmiths?".into()));
     app.dispatch(Action::Edit(EditKey::Enter));
@@ -904,5 +904,91 @@ fn prompt_and_overlay_keys_can_be_rebound() {
     assert!(
         err.to_string().contains("types text in the prompt"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_flag_raised_right_after_auto_advance_goes_to_the_item_just_submitted() {
+    let (_d, mut app) = app();
+    goto(&mut app, "pair");
+    let pair = app.state.item.as_ref().unwrap().key;
+    // The last answer submits and moves on...
+    app.dispatch(Action::Choose('t'));
+    let next = app.state.item.as_ref().unwrap().key;
+    assert_ne!(next, pair);
+    let before = app.store.item(pair).unwrap().annotation;
+    assert_eq!(before.status, "done");
+    // ...and F, the next key, flags the pair: the prompt names it, tab would switch.
+    run(&mut app, Command::Flag);
+    let screen_text = screen(&mut app, 160, 45);
+    assert!(
+        screen_text.contains("Flag pair (just submitted)")
+            && screen_text.contains("tab: this item instead"),
+        "{screen_text}"
+    );
+    app.dispatch(Action::Type("1".into()));
+    app.dispatch(Action::Type("B is not a refusal, just rude".into()));
+    app.dispatch(Action::Edit(EditKey::Enter));
+    let after = app.store.item(pair).unwrap().annotation;
+    assert_eq!(
+        after.flag,
+        Some(("edge_case".into(), "B is not a refusal, just rude".into()))
+    );
+    assert_eq!(after.status, "done", "the flag does not reopen it");
+    assert_eq!(after.answers, before.answers);
+    assert_eq!(app.store.item(next).unwrap().annotation.flag, None);
+    assert_eq!(
+        app.state.item.as_ref().unwrap().key,
+        next,
+        "the rater stays"
+    );
+    assert!(
+        app.state
+            .message
+            .as_ref()
+            .unwrap()
+            .text
+            .starts_with("flagged pair (the item you just submitted)")
+    );
+    // One undoable action: undo takes the flag back (and shows the pair).
+    run(&mut app, Command::Undo);
+    assert_eq!(app.store.item(pair).unwrap().annotation.flag, None);
+    assert_eq!(app.store.item(pair).unwrap().annotation.status, "done");
+}
+
+#[test]
+fn once_the_rater_acts_on_the_next_item_a_flag_is_for_that_item() {
+    let (_d, mut app) = app();
+    goto(&mut app, "pair");
+    app.dispatch(Action::Choose('t'));
+    let next = app.state.item.as_ref().unwrap().key;
+    run(&mut app, Command::FocusNext);
+    run(&mut app, Command::Flag);
+    assert!(matches!(
+        app.state.overlay().cloned(),
+        Some(Overlay::Prompt(PromptKind::FlagReason(t), _)) if t.key == next && !t.previous
+    ));
+    // Tab in the prompt offers the item just submitted only while it is "just": not now.
+    app.dispatch(resolve(&app.state, &key(KeyCode::Tab)).unwrap());
+    assert!(matches!(
+        app.state.overlay().cloned(),
+        Some(Overlay::Prompt(PromptKind::FlagReason(t), _)) if t.key == next
+    ));
+}
+
+#[test]
+fn tab_in_the_flag_prompt_switches_to_the_item_on_screen() {
+    let (_d, mut app) = app();
+    goto(&mut app, "pair");
+    app.dispatch(Action::Choose('t'));
+    let next = app.state.item.as_ref().unwrap().key;
+    run(&mut app, Command::Flag);
+    app.dispatch(resolve(&app.state, &key(KeyCode::Tab)).unwrap());
+    app.dispatch(Action::Type("4".into()));
+    app.dispatch(Action::Type("this one".into()));
+    app.dispatch(Action::Edit(EditKey::Enter));
+    assert_eq!(
+        app.store.item(next).unwrap().annotation.flag,
+        Some(("urgent".into(), "this one".into()))
     );
 }

@@ -14,7 +14,9 @@ use verdict::store::{Annotation, StoredItem};
 use verdict::tui::action::{Action, Command, EditKey, Reply};
 use verdict::tui::keymap::Keymap;
 use verdict::tui::markdown::Guide;
-use verdict::tui::state::{Entry, Message, Mode, Overlay, Pane, Progress, Settings, State};
+use verdict::tui::state::{
+    Entry, JustFinished, Message, Mode, Overlay, Pane, Progress, Settings, State,
+};
 use verdict::tui::update::{Effect, update};
 
 const NOW: i64 = 1_800_000_000_000;
@@ -153,6 +155,12 @@ fn a_stored_submit_moves_on_to_the_next_unfinished_item() {
     want.session.durations.insert(k, 0);
     want.queue[want.pos].progress = Progress::Done;
     want.pos += 1;
+    // Until the rater acts on the next item, a flag goes to this one.
+    want.just_finished = Some(JustFinished {
+        key: k,
+        id: "pair".into(),
+        batch: "fixture-mixed".into(),
+    });
     assert_eq!(s, want);
 }
 
@@ -327,5 +335,72 @@ fn a_prompt_owns_the_keys_until_enter_and_then_asks_for_its_effect() {
             text: "a skip needs a reason".into(),
             error: true
         })
+    );
+}
+
+#[test]
+fn the_item_just_submitted_is_the_flags_target_until_the_rater_acts_on_the_next() {
+    let mut s = showing("pair");
+    let pair = key_of("pair");
+    update(&mut s, Action::Choose('t'));
+    let done = Annotation {
+        status: "done".into(),
+        revision: 1,
+        version: 3,
+        ..s.item.as_ref().unwrap().annotation.clone()
+    };
+    update(
+        &mut s,
+        reply(Reply::Finished {
+            key: pair,
+            annotation: done,
+            skipped: false,
+            unexported: 1,
+        }),
+    );
+    update(&mut s, reply(Reply::Loaded(item("suggested"))));
+    // Time passing and the screen being drawn are not the rater acting.
+    update(&mut s, Action::Tick);
+    update(&mut s, Action::Drawn(Default::default()));
+    update(&mut s, Action::Run(Command::Flag));
+    update(&mut s, Action::Type("2".into()));
+    update(&mut s, Action::Type("gap".into()));
+    let fx = update(&mut s, Action::Edit(EditKey::Enter));
+    assert_eq!(
+        fx,
+        vec![Effect::Flag(
+            pair,
+            "guideline_gap".into(),
+            "gap".into(),
+            None
+        )]
+    );
+    // Any other key on the next item first: the flag is that item's.
+    let mut s = showing("pair");
+    update(&mut s, Action::Choose('t'));
+    let annotation = s.item.as_ref().unwrap().annotation.clone();
+    update(
+        &mut s,
+        reply(Reply::Finished {
+            key: pair,
+            annotation,
+            skipped: false,
+            unexported: 1,
+        }),
+    );
+    update(&mut s, reply(Reply::Loaded(item("suggested"))));
+    update(&mut s, Action::Run(Command::ScrollDown));
+    assert_eq!(s.just_finished, None);
+    update(&mut s, Action::Run(Command::Flag));
+    update(&mut s, Action::Type("1".into()));
+    let fx = update(&mut s, Action::Edit(EditKey::Enter));
+    assert_eq!(
+        fx,
+        vec![Effect::Flag(
+            key_of("suggested"),
+            "edge_case".into(),
+            String::new(),
+            None
+        )]
     );
 }

@@ -101,6 +101,8 @@ commands! {
     PromptConfirm => "prompt_confirm",
     /// In a prompt: cancel it.
     PromptCancel => "prompt_cancel",
+    /// In the flag prompt: switch between the item just submitted and the one on screen.
+    PromptOtherItem => "prompt_other_item",
     /// In help and the other scrolling overlays: scroll down.
     OverlayDown => "overlay_down",
     /// In help and the other scrolling overlays: scroll up.

@@ -70,14 +70,37 @@ pub enum Pane {
 pub enum PromptKind {
     /// The reason for a skip.
     SkipReason,
-    /// Choosing an escalation reason (by number).
-    FlagReason,
+    /// Choosing an escalation reason (by number) for an item.
+    FlagReason(FlagTarget),
     /// The note that goes with the chosen reason.
-    FlagNote(String),
+    FlagNote(String, FlagTarget),
     /// Searching the queue.
     SearchQueue,
     /// Searching the guidelines.
     SearchGuidelines,
+}
+
+/// The item a flag goes to: the one on screen, or the one just submitted (auto-advance
+/// moves on at the last answer, and "flag after labelling" is what the guidelines ask).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagTarget {
+    /// Its key.
+    pub key: i64,
+    /// Its id, shown in the prompt.
+    pub id: String,
+    /// It is the item just submitted, not the one on screen.
+    pub previous: bool,
+}
+
+/// The item just finished, while the rater has not yet acted on the next one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JustFinished {
+    /// Its key.
+    pub key: i64,
+    /// Its id.
+    pub id: String,
+    /// Its batch (a flag offers it only for an item of the same batch: same reasons).
+    pub batch: String,
 }
 
 /// A layer over the screen that has the keyboard.
@@ -205,6 +228,9 @@ pub struct State {
     pub unexported: u64,
     /// Quit requested.
     pub quit: bool,
+    /// The item submitted last, until the rater acts on the one that followed it: a flag
+    /// raised first thing goes to it.
+    pub just_finished: Option<JustFinished>,
     /// The largest scroll offset of each pane at the last drawn size, as the view
     /// reported it (so that scrolling stops at the end).
     pub extents: HashMap<Pane, usize>,
@@ -252,6 +278,7 @@ impl State {
             },
             unexported: 0,
             quit: false,
+            just_finished: None,
             extents: HashMap::new(),
             shown: 0,
         }

@@ -11,8 +11,8 @@ mod commands;
 mod items;
 mod keyboard;
 
-use super::action::{Action, EditKey};
-use super::state::{BREAK_RESET_MS, IDLE_MS, Message, Mode, Overlay, State};
+use super::action::{Action, Command, EditKey};
+use super::state::{BREAK_RESET_MS, IDLE_MS, Message, Mode, Overlay, PromptKind, State};
 use crate::model::Answer;
 
 pub use items::{go_to, next_unfinished};
@@ -65,6 +65,18 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
         action,
         Action::Tick | Action::Resize(..) | Action::Drawn(_) | Action::Reply(_)
     );
+    // The item just submitted stays the flag's target only while the rater flags it.
+    let flagging = matches!(action, Action::Run(Command::Flag))
+        || matches!(
+            state.overlay(),
+            Some(Overlay::Prompt(
+                PromptKind::FlagReason(_) | PromptKind::FlagNote(..),
+                _
+            ))
+        );
+    if input && !flagging {
+        state.just_finished = None;
+    }
     if input {
         // A long pause ends the stretch of continuous labeling and is not active time.
         if state.now_ms - state.last_input_ms > BREAK_RESET_MS {

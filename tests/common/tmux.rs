@@ -20,13 +20,26 @@ impl Tmux {
     }
 
     pub fn start(s: &Sandbox, name: &str) -> Tmux {
+        Tmux::start_with(s, name, &[("VERDICT_RATER", Some("e2e-rater"))])
+    }
+
+    /// Starts the workstation with these environment variables set (Some) or unset (None)
+    /// besides the sandbox's directories.
+    pub fn start_with(s: &Sandbox, name: &str, vars: &[(&str, Option<&str>)]) -> Tmux {
         let t = Tmux {
             socket: format!("verdict-e2e-{}-{name}", std::process::id()),
             session: "v".into(),
         };
         let bin = assert_cmd::cargo::cargo_bin("verdict");
+        let vars: String = vars
+            .iter()
+            .map(|(k, v)| match v {
+                Some(v) => format!("{k}='{v}' "),
+                None => format!("-u {k} "),
+            })
+            .collect();
         let script = format!(
-            "exec env VERDICT_DATA_DIR='{}' VERDICT_CONFIG_DIR='{}' VERDICT_RATER=e2e-rater TERM=xterm-256color '{}'",
+            "exec env -u NO_COLOR -u VERDICT_RATER {vars}VERDICT_DATA_DIR='{}' VERDICT_CONFIG_DIR='{}' TERM=xterm-256color '{}'",
             s.data().display(),
             s.config().display(),
             bin.display()
@@ -58,6 +71,16 @@ impl Tmux {
         let out = self
             .cmd()
             .args(["capture-pane", "-p", "-S", "-100", "-t", &self.session])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The screen with its colours and attributes (as escape sequences).
+    pub fn screen_styled(&self) -> String {
+        let out = self
+            .cmd()
+            .args(["capture-pane", "-p", "-e", "-t", &self.session])
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()

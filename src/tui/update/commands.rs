@@ -120,8 +120,15 @@ pub(super) fn run(state: &mut State, cmd: Command) -> Vec<Effect> {
         Command::SearchGuidelines => prompt(state, PromptKind::SearchGuidelines),
         Command::SearchQueue => prompt(state, PromptKind::SearchQueue),
         Command::Skip if key.is_some() => prompt(state, PromptKind::SkipReason),
-        Command::Flag if key.is_some() => prompt(state, PromptKind::FlagReason),
-        Command::Skip | Command::Flag => vec![],
+        Command::Flag => match super::keyboard::flag_target(state, true) {
+            Some(target) => prompt(state, PromptKind::FlagReason(target)),
+            None => vec![],
+        },
+        Command::PromptOtherItem => {
+            super::keyboard::other_flag_target(state);
+            vec![]
+        }
+        Command::Skip => vec![],
         Command::Reveal => {
             state.revealed = !state.revealed;
             vec![]

@@ -4,7 +4,7 @@ use super::{Effect, say};
 use crate::tui::action::{Command, Reply};
 use crate::tui::editor::Editor;
 use crate::tui::markdown::Guide;
-use crate::tui::state::{Overlay, Pane, Progress, State};
+use crate::tui::state::{JustFinished, Overlay, Pane, Progress, State};
 
 /// Counts the active time since the last count into the current item and returns it as
 /// an effect (idle stretches do not count).
@@ -181,7 +181,16 @@ fn finished(state: &mut State, skipped: bool) -> Vec<Effect> {
         };
     }
     match next_unfinished(state) {
-        Some(pos) => go_to(state, pos),
+        Some(pos) => {
+            let just = state.item.as_ref().map(|i| JustFinished {
+                key: i.key,
+                id: i.item_id.clone(),
+                batch: i.batch_id.clone(),
+            });
+            let fx = go_to(state, pos);
+            state.just_finished = just;
+            fx
+        }
         None => {
             say(
                 state,
@@ -223,12 +232,20 @@ pub(super) fn reply(state: &mut State, reply: Reply) -> Vec<Effect> {
             vec![]
         }
         Reply::Flagged(key, annotation, reason) => {
+            // A flag on the item just submitted: the rater is told which item it went to.
+            let elsewhere = state
+                .just_finished
+                .take()
+                .filter(|j| j.key == key && state.item.as_ref().is_some_and(|i| i.key != key));
             saved(state, key, annotation);
-            say(
-                state,
-                format!("flagged for the policy team ({reason})"),
-                false,
-            );
+            let text = match elsewhere {
+                Some(j) => format!(
+                    "flagged {} (the item you just submitted) for the policy team ({reason})",
+                    j.id
+                ),
+                None => format!("flagged for the policy team ({reason})"),
+            };
+            say(state, text, false);
             vec![]
         }
         Reply::ActiveAdded(key, ms) => {

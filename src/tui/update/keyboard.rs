@@ -4,7 +4,7 @@ use super::items::flush_active;
 use super::{Effect, say};
 use crate::tui::action::EditKey;
 use crate::tui::editor::Editor;
-use crate::tui::state::{Mode, Overlay, Pane, PromptKind, State};
+use crate::tui::state::{FlagTarget, Mode, Overlay, Pane, PromptKind, State};
 
 /// Opens a one-line prompt.
 pub(super) fn open_prompt(state: &mut State, kind: PromptKind) {
@@ -40,9 +40,10 @@ fn draft(state: &State) -> Vec<Effect> {
 pub(super) fn typed(state: &mut State, s: String) -> Vec<Effect> {
     match &mut state.mode {
         Mode::Overlay {
-            overlay: Overlay::Prompt(PromptKind::FlagReason, _),
+            overlay: Overlay::Prompt(PromptKind::FlagReason(target), _),
             ..
         } => {
+            let target = target.clone();
             let reasons = state
                 .item
                 .as_ref()
@@ -55,7 +56,7 @@ pub(super) fn typed(state: &mut State, s: String) -> Vec<Effect> {
                 .and_then(|d| reasons.get((d as usize).wrapping_sub(1)));
             if let Some(r) = pick {
                 state.open(Overlay::Prompt(
-                    PromptKind::FlagNote(r.value.clone()),
+                    PromptKind::FlagNote(r.value.clone(), target),
                     Editor::default(),
                 ));
             }
@@ -144,13 +145,13 @@ fn prompt_enter(state: &mut State, kind: PromptKind, text: String) -> Vec<Effect
             fx.push(Effect::Skip(key, text.trim().to_string()));
             fx
         }
-        PromptKind::FlagReason => vec![],
-        PromptKind::FlagNote(reason) => vec![Effect::Flag(
-            key,
+        PromptKind::FlagReason(_) => vec![],
+        PromptKind::FlagNote(reason, target) => vec![Effect::Flag(
+            target.key,
             reason,
             text.trim().to_string(),
-            state
-                .guide_followed
+            // The section in view is this item's, not the one submitted before it.
+            (state.guide_followed && !target.previous)
                 .then(|| state.guide.section_at(state.guide_line))
                 .flatten(),
         )],
@@ -205,4 +206,47 @@ pub(super) fn scroll_pane(state: &mut State, delta: isize) {
         d => (cur + d * page).clamp(0, max),
     };
     state.scroll.insert(state.focus, next as usize);
+}
+
+/// The flag's target: the item just submitted when the rater has not acted on the one
+/// that followed it (and it is of the same batch) and `previous` asks for it, else the
+/// item on screen.
+pub(super) fn flag_target(state: &State, previous: bool) -> Option<FlagTarget> {
+    let item = state.item.as_ref()?;
+    let just = state
+        .just_finished
+        .as_ref()
+        .filter(|j| j.batch == item.batch_id && j.key != item.key);
+    Some(match just {
+        Some(j) if previous => FlagTarget {
+            key: j.key,
+            id: j.id.clone(),
+            previous: true,
+        },
+        _ => FlagTarget {
+            key: item.key,
+            id: item.item_id.clone(),
+            previous: false,
+        },
+    })
+}
+
+/// In the flag prompt: flag the other item (the one just submitted, or the one on screen).
+pub(super) fn other_flag_target(state: &mut State) {
+    let Mode::Overlay {
+        overlay: Overlay::Prompt(PromptKind::FlagReason(t) | PromptKind::FlagNote(_, t), _),
+        ..
+    } = &state.mode
+    else {
+        return;
+    };
+    let want_previous = !t.previous;
+    if let Some(next) = flag_target(state, want_previous)
+        && let Mode::Overlay {
+            overlay: Overlay::Prompt(PromptKind::FlagReason(t) | PromptKind::FlagNote(_, t), _),
+            ..
+        } = &mut state.mode
+    {
+        *t = next;
+    }
 }

@@ -186,6 +186,41 @@ pub fn help_lines(state: &State, theme: &Theme) -> Vec<Line<'static>> {
     out
 }
 
+/// The flag prompt's title: which item the flag goes to (named when it is the one just
+/// submitted), and the key that switches to the other.
+fn flag_title(
+    state: &State,
+    target: &crate::tui::state::FlagTarget,
+    what: &str,
+    room: usize,
+) -> String {
+    let other = state.keymap.key_of(Command::PromptOtherItem);
+    let can_switch = state.just_finished.as_ref().is_some_and(|j| {
+        state
+            .item
+            .as_ref()
+            .is_some_and(|i| i.batch_id == j.batch && i.key != j.key)
+    });
+    let id = sanitize_line(&target.id);
+    let parts: Vec<(String, u8)> = match (target.previous, can_switch) {
+        (true, _) => vec![
+            (format!("Flag {id} (just submitted)"), 0),
+            (what.to_string(), 2),
+            (format!("{other}: this item instead"), 1),
+        ],
+        (false, true) => vec![
+            (format!("Flag {id}"), 0),
+            (what.to_string(), 2),
+            (format!("{other}: the item just submitted"), 1),
+        ],
+        (false, false) => vec![
+            ("Flag for the policy team".to_string(), 0),
+            (what.to_string(), 1),
+        ],
+    };
+    super::fit_title(&parts, room)
+}
+
 /// Draws the overlay that has the keyboard, if any.
 pub fn overlay(f: &mut Frame<'_>, state: &State, theme: &Theme, area: Rect) {
     let Some(o) = state.overlay() else { return };
@@ -262,11 +297,12 @@ pub fn overlay(f: &mut Frame<'_>, state: &State, theme: &Theme, area: Rect) {
             );
         }
         Overlay::Prompt(kind, ed) => {
+            let room = (area.width.saturating_sub(10).min(90) as usize).saturating_sub(2);
             let (title, extra): (String, Vec<Line<'static>>) = match kind {
                 PromptKind::SkipReason => {
                     (" Skip: why? (enter confirms, esc cancels) ".into(), vec![])
                 }
-                PromptKind::FlagReason => {
+                PromptKind::FlagReason(target) => {
                     let reasons = state
                         .item
                         .as_ref()
@@ -280,12 +316,17 @@ pub fn overlay(f: &mut Frame<'_>, state: &State, theme: &Theme, area: Rect) {
                         })
                         .collect();
                     (
-                        " Flag for the policy team: choose a reason (esc cancels) ".into(),
+                        flag_title(state, target, "choose a reason (esc cancels)", room),
                         lines,
                     )
                 }
-                PromptKind::FlagNote(r) => (
-                    format!(" Flag ({r}): a note for the policy team (enter confirms) "),
+                PromptKind::FlagNote(r, target) => (
+                    flag_title(
+                        state,
+                        target,
+                        &format!("{r}: a note for the policy team (enter confirms)"),
+                        room,
+                    ),
                     vec![],
                 ),
                 PromptKind::SearchQueue => (
