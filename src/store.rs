@@ -16,7 +16,7 @@ pub use history::Reverted;
 pub use import::ImportReport;
 pub use lock::{Announced, Waiter};
 pub use migrations::MIGRATIONS;
-pub use queue::SearchHits;
+pub use queue::{QueueEntry, SearchHits};
 pub use report::{BatchStatus, ExportSet, PendingRecord, Written};
 
 use crate::batch::BatchError;
@@ -141,7 +141,7 @@ pub enum StoreError {
         /// Item id.
         item: String,
         /// Its status now.
-        status: String,
+        status: crate::model::Status,
         /// Its revision now.
         revision: i64,
     },

@@ -12,7 +12,7 @@ use verdict::model::Answer;
 use verdict::store::Store;
 use verdict::tui::action::{Action, Command};
 use verdict::tui::app::App;
-use verdict::tui::state::Progress;
+use verdict::tui::state::Status;
 use verdict::tui::update;
 
 fn open_app(s: &Sandbox) -> App {
@@ -47,7 +47,7 @@ fn message(app: &App) -> String {
 fn status(app: &mut App, id: &str) -> (String, i64) {
     let key = app.store.find_item(id).unwrap();
     let a = app.store.annotation(key).unwrap();
-    (a.status, a.revision)
+    (a.status.to_string(), a.revision)
 }
 
 /// `verdict log --json` events of one item, oldest first: (field, kind, old, new).
@@ -101,8 +101,8 @@ fn a_justification_edit_on_an_exported_item_is_one_event_reopens_it_and_exports_
     assert_eq!(status(&mut app, "single"), ("draft".into(), 1));
     assert!(message(&app).contains("reopened"), "{}", message(&app));
     assert_eq!(
-        app.state.queue[app.state.pos].progress,
-        Progress::Todo,
+        app.state.queue[app.state.pos].status,
+        Status::Draft,
         "the queue shows the reopened item as to do"
     );
     // ctrl-z takes back that edit (not the submit before it). Back to finished is a
@@ -267,16 +267,10 @@ fn the_workstation_notices_what_other_processes_write() {
         "--submit",
     ]);
     app.check_outside();
-    let progress = |app: &App, id: &str| {
-        app.state
-            .queue
-            .iter()
-            .find(|e| e.id == id)
-            .unwrap()
-            .progress
-    };
-    assert_eq!(progress(&app, "single"), Progress::Done);
-    assert_eq!(progress(&app, "pair"), Progress::Done);
+    let progress =
+        |app: &App, id: &str| app.state.queue.iter().find(|e| e.id == id).unwrap().status;
+    assert_eq!(progress(&app, "single"), Status::Done);
+    assert_eq!(progress(&app, "pair"), Status::Done);
     let item = app.state.item.as_ref().unwrap();
     assert_eq!(item.annotation.status, "done");
     assert_eq!(

@@ -15,7 +15,7 @@ use verdict::tui::action::{Action, Command, EditKey};
 use verdict::tui::app::App;
 use verdict::tui::keymap::Keymap;
 use verdict::tui::resolve;
-use verdict::tui::state::{Overlay, Progress, PromptKind, Settings};
+use verdict::tui::state::{Overlay, PromptKind, Settings, Status};
 use verdict::tui::update::{self, Effect};
 
 fn app_on(files: &[&std::path::Path], settings: Settings) -> (tempfile::TempDir, App) {
@@ -108,7 +108,7 @@ fn one_key_records_a_safe_complied_item_and_shows_the_next() {
         Answer::One("full_compliance".into())
     );
     assert_eq!(app.state.item.as_ref().unwrap().item_id, "multi");
-    assert_eq!(app.state.queue[0].progress, Progress::Done);
+    assert_eq!(app.state.queue[0].status, Status::Done);
     assert_eq!(app.state.session.durations.len(), 1);
 }
 

@@ -15,7 +15,7 @@ use verdict::tui::action::{Action, Command, EditKey, Reply};
 use verdict::tui::keymap::Keymap;
 use verdict::tui::markdown::Guide;
 use verdict::tui::state::{
-    Entry, JustFinished, Message, Mode, Overlay, Pane, Progress, Settings, State,
+    JustFinished, Message, Mode, Overlay, Pane, QueueEntry, Settings, State, Status,
 };
 use verdict::tui::update::{Effect, update};
 
@@ -39,7 +39,7 @@ fn items() -> Vec<StoredItem> {
                 extras: p.item.extras.clone(),
                 schema: schema.clone(),
                 annotation: Annotation {
-                    status: "draft".into(),
+                    status: Status::Draft,
                     version: 1,
                     ..Annotation::default()
                 },
@@ -60,11 +60,11 @@ fn item(id: &str) -> StoredItem {
 fn showing(id: &str) -> State {
     let queue = items()
         .iter()
-        .map(|i| Entry {
+        .map(|i| QueueEntry {
             key: i.key,
             batch: i.batch_id.clone(),
             id: i.item_id.clone(),
-            progress: Progress::Todo,
+            status: Status::Draft,
         })
         .collect();
     let mut s = State::new(
@@ -133,7 +133,7 @@ fn a_stored_submit_moves_on_to_the_next_unfinished_item() {
     update(&mut s, Action::Choose('t'));
     let before = s.clone();
     let stored = Annotation {
-        status: "done".into(),
+        status: Status::Done,
         revision: 1,
         version: 3,
         ..s.item.as_ref().unwrap().annotation.clone()
@@ -153,7 +153,7 @@ fn a_stored_submit_moves_on_to_the_next_unfinished_item() {
     want.item.as_mut().unwrap().annotation = stored;
     want.unexported = 1;
     want.session.durations.insert(k, 0);
-    want.queue[want.pos].progress = Progress::Done;
+    want.queue[want.pos].status = Status::Done;
     want.pos += 1;
     // Until the rater acts on the next item, a flag goes to this one.
     want.just_finished = Some(JustFinished {
@@ -224,7 +224,7 @@ fn a_write_refused_by_another_process_keeps_the_typed_text_and_cancels_a_quit() 
     assert_eq!(fx, vec![Effect::SetJustification(k, "my reasons".into())]);
     assert!(s.quit);
     let mut theirs = item("single");
-    theirs.annotation.status = "done".into();
+    theirs.annotation.status = Status::Done;
     theirs.annotation.revision = 1;
     theirs.annotation.version = 4;
     let fx = update(
@@ -232,7 +232,7 @@ fn a_write_refused_by_another_process_keeps_the_typed_text_and_cancels_a_quit() 
         reply(Reply::Conflict {
             name: "single".into(),
             item: Some(theirs.clone()),
-            status: "done".into(),
+            status: Status::Done,
             revision: 1,
             typed: Some("my reasons".into()),
         }),
@@ -285,11 +285,11 @@ fn items_another_process_added_keep_the_rater_on_their_item() {
     let mut queue = s.queue.clone();
     queue.insert(
         0,
-        Entry {
+        QueueEntry {
             key: 99,
             batch: "another".into(),
             id: "new".into(),
-            progress: Progress::Todo,
+            status: Status::Draft,
         },
     );
     let pos = s.pos;
@@ -298,7 +298,7 @@ fn items_another_process_added_keep_the_rater_on_their_item() {
         &mut s,
         reply(Reply::Outside {
             queue: Some(queue.clone()),
-            changed: vec![(key_of("single"), Progress::Done)],
+            changed: vec![(key_of("single"), Status::Done)],
             unexported: 7,
             item: None,
         }),
@@ -306,7 +306,7 @@ fn items_another_process_added_keep_the_rater_on_their_item() {
     assert_eq!(fx, vec![]);
     let mut want = before;
     want.queue = queue;
-    want.queue[1].progress = Progress::Done;
+    want.queue[1].status = Status::Done;
     want.pos = pos + 1;
     want.unexported = 7;
     assert_eq!(s, want);
@@ -344,7 +344,7 @@ fn the_item_just_submitted_is_the_flags_target_until_the_rater_acts_on_the_next(
     let pair = key_of("pair");
     update(&mut s, Action::Choose('t'));
     let done = Annotation {
-        status: "done".into(),
+        status: Status::Done,
         revision: 1,
         version: 3,
         ..s.item.as_ref().unwrap().annotation.clone()

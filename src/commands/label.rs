@@ -109,7 +109,7 @@ pub fn run(env: &Env, args: &LabelArgs) -> anyhow::Result<()> {
             );
         }
     }
-    let was = item.annotation.status.clone();
+    let was = item.annotation.status;
     let action = store.new_action()?;
     for (q, a) in &changes {
         store.set_answer(key, q, a.as_ref(), action)?;
@@ -135,7 +135,7 @@ pub fn run(env: &Env, args: &LabelArgs) -> anyhow::Result<()> {
     }
     let now = store.item(key)?;
     crate::outln!("{name}: {}", now.annotation.status);
-    if was != "draft" && now.annotation.status == "draft" {
+    if was.finished() && !now.annotation.status.finished() {
         crate::errln!(
             "note: {name} was {was}; the change reopened it, and it is not exported until it is submitted again (verdict label {} --submit)",
             crate::safe::sanitize_line(&args.item)

@@ -1328,7 +1328,7 @@ impl HubDb {
                     let done = r.text(1)? == "done";
                     Ok(crate::model::RaterAnswer {
                         rater: r.text(0)?,
-                        status: r.text(1)?,
+                        status: crate::model::Status::parse(&r.text(1)?).unwrap_or_default(),
                         answers: if done {
                             serde_json::from_str(&r.text(2)?).unwrap_or_default()
                         } else {
@@ -1990,7 +1990,7 @@ impl HubDb {
                 .map(|x| {
                     Ok(crate::model::RaterAnswer {
                         rater: x.text(0)?,
-                        status: x.text(1)?,
+                        status: crate::model::Status::parse(&x.text(1)?).unwrap_or_default(),
                         answers: serde_json::from_str(&x.text(2)?).unwrap_or_default(),
                         justification: String::new(),
                         skip_reason: None,

@@ -156,3 +156,54 @@ mod tests {
         );
     }
 }
+
+/// Where a rater's work on an item stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Not finished (never submitted, or reopened by a change).
+    #[default]
+    Draft,
+    /// Submitted.
+    Done,
+    /// Skipped, with a reason.
+    Skipped,
+}
+
+impl Status {
+    /// The stored and exported name: `draft`, `done` or `skipped`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Draft => "draft",
+            Status::Done => "done",
+            Status::Skipped => "skipped",
+        }
+    }
+
+    /// The status a stored name stands for.
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "draft" => Some(Status::Draft),
+            "done" => Some(Status::Done),
+            "skipped" => Some(Status::Skipped),
+            _ => None,
+        }
+    }
+
+    /// Submitted or skipped.
+    pub fn finished(self) -> bool {
+        self != Status::Draft
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Status {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}

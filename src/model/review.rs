@@ -37,7 +37,7 @@ pub struct RaterAnswer {
     /// The rater's name.
     pub rater: String,
     /// `done` or `skipped`.
-    pub status: String,
+    pub status: super::Status,
     /// Their answers (empty for a skip).
     #[serde(default)]
     pub answers: BTreeMap<String, Answer>,
@@ -59,7 +59,9 @@ impl Review {
         self.raters
             .iter()
             .enumerate()
-            .filter(|(_, r)| r.status == "done" && !answers.is_empty() && r.answers == *answers)
+            .filter(|(_, r)| {
+                r.status == super::Status::Done && !answers.is_empty() && r.answers == *answers
+            })
             .map(|(i, _)| i + 1)
             .collect()
     }
@@ -69,7 +71,7 @@ impl Review {
         let mut qs: Vec<&String> = self
             .raters
             .iter()
-            .filter(|r| r.status == "done")
+            .filter(|r| r.status == super::Status::Done)
             .flat_map(|r| r.answers.keys())
             .collect();
         qs.sort();
@@ -79,7 +81,7 @@ impl Review {
                 let given: Vec<Option<&Answer>> = self
                     .raters
                     .iter()
-                    .filter(|r| r.status == "done")
+                    .filter(|r| r.status == super::Status::Done)
                     .map(|r| r.answers.get(*q))
                     .collect();
                 given.windows(2).any(|w| w[0] != w[1])
@@ -136,7 +138,7 @@ mod tests {
     fn rater(name: &str, pairs: &[(&str, &str)]) -> RaterAnswer {
         RaterAnswer {
             rater: name.into(),
-            status: "done".into(),
+            status: crate::model::Status::Done,
             answers: pairs
                 .iter()
                 .map(|(q, a)| (q.to_string(), Answer::One(a.to_string())))
@@ -155,7 +157,7 @@ mod tests {
                 rater("a", &[("x", "1"), ("y", "2")]),
                 rater("b", &[("x", "1"), ("y", "3")]),
                 RaterAnswer {
-                    status: "skipped".into(),
+                    status: crate::model::Status::Skipped,
                     ..rater("c", &[])
                 },
             ],

@@ -6,7 +6,7 @@
 use super::lock::Tx;
 use super::{Store, StoreError};
 use crate::clock::now_ms;
-use crate::model::{Answer, Content, Extras, Schema};
+use crate::model::{Answer, Content, Extras, Schema, Status};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -15,8 +15,8 @@ use std::sync::Arc;
 /// The rater's work on one item.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Annotation {
-    /// `draft`, `done` or `skipped`.
-    pub status: String,
+    /// Where the work stands.
+    pub status: Status,
     /// Answers by question id.
     pub answers: BTreeMap<String, Answer>,
     /// The justification (as last saved; text being typed is a draft, kept apart).
@@ -140,6 +140,12 @@ pub fn check_text(field: &str, text: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A stored status (the table's CHECK allows only the three names; anything else reads
+/// as a draft, the state that loses nothing).
+pub(super) fn stored_status(s: &str) -> Status {
+    Status::parse(s).unwrap_or_default()
+}
+
 /// Reads an item's annotation (a default draft when it has none yet).
 pub(super) fn annotation(conn: &Connection, key: i64) -> rusqlite::Result<Annotation> {
     let mut a = conn
@@ -157,7 +163,7 @@ pub(super) fn annotation(conn: &Connection, key: i64) -> rusqlite::Result<Annota
                 _ => None,
             };
             Ok(Annotation {
-                status: r.get(0)?,
+                status: stored_status(r.get_ref(0)?.as_str()?),
                 justification: r.get(1)?,
                 skip_reason: r.get(2)?,
                 flag,
@@ -169,10 +175,7 @@ pub(super) fn annotation(conn: &Connection, key: i64) -> rusqlite::Result<Annota
             })
         })
         .optional()?
-        .unwrap_or_else(|| Annotation {
-            status: "draft".into(),
-            ..Annotation::default()
-        });
+        .unwrap_or_default();
     let mut stmt = conn.prepare_cached("SELECT question, value FROM answers WHERE item = ?1")?;
     let rows: Vec<(String, String)> = stmt
         .query_map([key], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -273,7 +276,7 @@ impl W<'_> {
         match act.seen {
             Some(v) if v != head.annotation.version => Err(StoreError::Changed {
                 item: head.item_id.clone(),
-                status: head.annotation.status.clone(),
+                status: head.annotation.status,
                 revision: head.annotation.revision,
             }),
             _ => Ok(()),
@@ -351,19 +354,25 @@ impl W<'_> {
         Ok(())
     }
 
-    fn set_status(&self, key: i64, action: i64, old: &str, new: &str) -> Result<(), StoreError> {
+    fn set_status(
+        &self,
+        key: i64,
+        action: i64,
+        old: Status,
+        new: Status,
+    ) -> Result<(), StoreError> {
         self.tx
             .execute(
                 "UPDATE annotations SET status = ?2, submitted_at = ?3, revision = revision + 1 WHERE item = ?1",
-                params![key, new, self.now],
+                params![key, new.as_str(), self.now],
             )
             .map_err(|e| self.cls(e))?;
         self.log(
             key,
             action,
             "status",
-            Some(&json_str(old)),
-            Some(&json_str(new)),
+            Some(&json_str(old.as_str())),
+            Some(&json_str(new.as_str())),
         )
     }
 
@@ -466,7 +475,7 @@ impl Store {
 
     /// Item keys in queue order (batch pull order, then position in the batch).
     pub fn queue(&self) -> Result<Vec<i64>, StoreError> {
-        Ok(self.queue_entries()?.into_iter().map(|e| e.0).collect())
+        Ok(self.queue_entries()?.into_iter().map(|e| e.key).collect())
     }
 
     /// Loads an item, its annotation and any unsaved justification draft.
@@ -794,7 +803,7 @@ impl Store {
             for (q, v) in a.answers.iter().filter(|(q, _)| !asked.contains(q)) {
                 w.drop_answer(key, action, q, v)?;
             }
-            w.set_status(key, action, &a.status, "done")?;
+            w.set_status(key, action, a.status, Status::Done)?;
             w.stamp_guidelines(key)?;
             w.annotation(key)
         })
@@ -831,7 +840,7 @@ impl Store {
                 a.skip_reason.as_deref().map(json_str).as_deref(),
                 Some(&json_str(reason)),
             )?;
-            w.set_status(key, action, &a.status, "skipped")?;
+            w.set_status(key, action, a.status, Status::Skipped)?;
             w.stamp_guidelines(key)?;
             w.annotation(key)
         })
@@ -865,7 +874,7 @@ impl Store {
                     .map_err(|e| w.cls(e))?;
                 let Some(key) = key else { continue };
                 let a = w.head(key)?.annotation;
-                if a.status == "draft"
+                if a.status == Status::Draft
                     && a.answers.is_empty()
                     && a.justification.is_empty()
                     && a.flag.is_none()

@@ -1,6 +1,7 @@
 //! The workstation's view of the cache: the queue, search, and small settings kept across restarts.
 
 use super::{Store, StoreError};
+use crate::model::Status;
 use rusqlite::{OptionalExtension, params};
 
 impl Store {
@@ -52,7 +53,7 @@ impl Store {
     }
 
     /// Items changed by events after `event` (key and status now), and the newest event.
-    pub fn changes_since(&self, event: i64) -> Result<(Vec<(i64, String)>, i64), StoreError> {
+    pub fn changes_since(&self, event: i64) -> Result<(Vec<(i64, Status)>, i64), StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -61,7 +62,12 @@ impl Store {
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([event], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_map([event], |r| {
+                Ok((
+                    r.get(0)?,
+                    super::annotate::stored_status(r.get_ref(1)?.as_str()?),
+                ))
+            })
             .and_then(|rows| rows.collect())
             .map_err(|e| self.err(e))?;
         Ok((rows, self.last_event()?.max(event)))
@@ -77,7 +83,7 @@ impl Store {
 
     /// Every item's (key, batch id, item id, status) in queue order, for the workstation:
     /// batches in pull order, each read along the covering index in item order.
-    pub fn queue_entries(&self) -> Result<Vec<(i64, String, String, String)>, StoreError> {
+    pub fn queue_entries(&self) -> Result<Vec<QueueEntry>, StoreError> {
         let mut batches = self
             .conn
             .prepare("SELECT id FROM batches ORDER BY pulled_at, id")
@@ -98,12 +104,16 @@ impl Store {
         for batch in ids {
             let mut rows = stmt.query([&batch]).map_err(|e| self.err(e))?;
             while let Some(r) = rows.next().map_err(|e| self.err(e))? {
-                out.push((
-                    r.get(0).map_err(|e| self.err(e))?,
-                    batch.clone(),
-                    r.get(1).map_err(|e| self.err(e))?,
-                    r.get(2).map_err(|e| self.err(e))?,
-                ));
+                out.push(QueueEntry {
+                    key: r.get(0).map_err(|e| self.err(e))?,
+                    batch: batch.clone(),
+                    id: r.get(1).map_err(|e| self.err(e))?,
+                    status: super::annotate::stored_status(
+                        r.get_ref(2)
+                            .and_then(|v| v.as_str().map_err(Into::into))
+                            .map_err(|e| self.err(e))?,
+                    ),
+                });
             }
         }
         Ok(out)
@@ -325,6 +335,19 @@ fn fold_word(w: &str) -> String {
 }
 
 /// What a queue search found.
+/// One item of the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueEntry {
+    /// Item key in the cache.
+    pub key: i64,
+    /// Batch id.
+    pub batch: String,
+    /// Item id.
+    pub id: String,
+    /// Where the rater's work on it stands.
+    pub status: Status,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SearchHits {
     /// Items whose id is the query exactly.

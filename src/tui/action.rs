@@ -1,7 +1,7 @@
 //! What can happen to the workstation: keymap commands (their snake_case names are the
 //! keymap's table names) and the other inputs update() takes.
 
-use super::state::{Entry, Pane, Progress};
+use super::state::{Pane, QueueEntry, Status};
 use crate::store::{Annotation, SearchHits, StoredItem};
 use std::collections::HashMap;
 
@@ -208,7 +208,7 @@ pub enum Reply {
         /// The item as stored now, when it could be read.
         item: Option<StoredItem>,
         /// Its status now.
-        status: String,
+        status: Status,
         /// Its revision now.
         revision: i64,
         /// The justification the refused write held.
@@ -226,9 +226,9 @@ pub enum Reply {
     /// Other processes committed to the cache.
     Outside {
         /// The whole queue, when items came or went.
-        queue: Option<Vec<Entry>>,
+        queue: Option<Vec<QueueEntry>>,
         /// Items whose progress changed.
-        changed: Vec<(i64, Progress)>,
+        changed: Vec<(i64, Status)>,
         /// Finished annotations not yet exported, now.
         unexported: u64,
         /// The item on screen as stored now, when its stored version moved.

@@ -13,7 +13,7 @@
 use super::action::{Action, Reply};
 use super::keymap::Keymap;
 use super::markdown::Guide;
-use super::state::{Entry, Message, Progress, Settings, State};
+use super::state::{Message, QueueEntry, Settings, State, Status};
 use super::update::{self, Effect};
 use super::view::View;
 use crate::clock::now_ms;
@@ -36,17 +36,8 @@ pub struct App {
     pub view: View,
 }
 
-fn entries(store: &Store) -> Result<Vec<Entry>, StoreError> {
-    Ok(store
-        .queue_entries()?
-        .into_iter()
-        .map(|(key, batch, id, status)| Entry {
-            key,
-            batch,
-            id,
-            progress: Progress::of(&status),
-        })
-        .collect())
+fn entries(store: &Store) -> Result<Vec<QueueEntry>, StoreError> {
+    store.queue_entries()
 }
 
 impl App {
@@ -94,27 +85,22 @@ impl App {
             .ui_get(POSITION_KEY)?
             .and_then(|v| v.parse::<i64>().ok());
         let finished_last = store.last_event_item()?;
-        let first_todo_from = |from: usize, q: &[Entry]| {
+        let first_todo_from = |from: usize, q: &[QueueEntry]| {
             (from..q.len())
                 .chain(0..from)
-                .find(|i| q[*i].progress == Progress::Todo)
+                .find(|i| q[*i].status == Status::Draft)
         };
         let start = saved
             .and_then(|k| state.queue.iter().position(|e| e.key == k))
             .map(|i| {
                 let e = &state.queue[i];
-                if e.progress != Progress::Todo && finished_last == Some(e.key) {
+                if e.status != Status::Draft && finished_last == Some(e.key) {
                     first_todo_from(i, &state.queue).unwrap_or(i)
                 } else {
                     i
                 }
             })
-            .or_else(|| {
-                state
-                    .queue
-                    .iter()
-                    .position(|e| e.progress == Progress::Todo)
-            })
+            .or_else(|| state.queue.iter().position(|e| e.status == Status::Draft))
             .unwrap_or(0);
         let view = View::new(&state.settings);
         let mut app = App {
@@ -361,10 +347,7 @@ impl App {
         };
         let reply = Reply::Outside {
             queue,
-            changed: changed
-                .into_iter()
-                .map(|(k, status)| (k, Progress::of(&status)))
-                .collect(),
+            changed,
             unexported: self.store.unexported()?,
             item,
         };

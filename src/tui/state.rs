@@ -13,40 +13,8 @@ pub const IDLE_MS: i64 = 60_000;
 /// A gap longer than this ends a stretch of continuous labeling.
 pub const BREAK_RESET_MS: i64 = 5 * 60_000;
 
-/// Where an item stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Progress {
-    /// Not finished.
-    Todo,
-    /// Submitted.
-    Done,
-    /// Skipped.
-    Skipped,
-}
-
-impl Progress {
-    /// The queue's progress for a stored status.
-    pub fn of(status: &str) -> Progress {
-        match status {
-            "done" => Progress::Done,
-            "skipped" => Progress::Skipped,
-            _ => Progress::Todo,
-        }
-    }
-}
-
-/// One entry of the queue.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    /// Item key in the cache.
-    pub key: i64,
-    /// Batch id.
-    pub batch: String,
-    /// Item id.
-    pub id: String,
-    /// Where it stands.
-    pub progress: Progress,
-}
+pub use crate::model::Status;
+pub use crate::store::QueueEntry;
 
 /// The panes focus moves between.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -179,7 +147,7 @@ pub struct State {
     /// Settings.
     pub settings: Settings,
     /// Every cached item, in queue order.
-    pub queue: Vec<Entry>,
+    pub queue: Vec<QueueEntry>,
     /// Index of the current item in `queue`.
     pub pos: usize,
     /// The current item, as loaded from the cache.
@@ -243,7 +211,7 @@ impl State {
     pub fn new(
         keymap: Keymap,
         settings: Settings,
-        queue: Vec<Entry>,
+        queue: Vec<QueueEntry>,
         guide: Guide,
         now_ms: i64,
     ) -> State {

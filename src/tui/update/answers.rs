@@ -173,7 +173,7 @@ pub(super) fn confirm_rater(state: &mut State, n: usize) -> Vec<Effect> {
         );
         return vec![];
     };
-    if rater.status != "done" {
+    if rater.status != crate::model::Status::Done {
         say(
             state,
             format!("rater {n} skipped this item: there are no answers to confirm"),

@@ -4,7 +4,7 @@ use super::{Effect, say};
 use crate::tui::action::{Command, Reply};
 use crate::tui::editor::Editor;
 use crate::tui::markdown::Guide;
-use crate::tui::state::{JustFinished, Overlay, Pane, Progress, State};
+use crate::tui::state::{JustFinished, Overlay, Pane, State, Status};
 
 /// Counts the active time since the last count into the current item and returns it as
 /// an effect (idle stretches do not count).
@@ -52,7 +52,7 @@ pub fn next_unfinished(state: &State) -> Option<usize> {
     let n = state.queue.len();
     (1..=n)
         .map(|i| (state.pos + i) % n)
-        .find(|i| state.queue[*i].progress == Progress::Todo)
+        .find(|i| state.queue[*i].status == Status::Draft)
 }
 
 /// The first question of the current item without an answer (else the first).
@@ -112,7 +112,7 @@ fn loaded(state: &mut State, item: crate::store::StoredItem) -> Vec<Effect> {
     }
     if let Some(pos) = state.queue.iter().position(|e| e.key == item.key) {
         state.pos = pos;
-        state.queue[pos].progress = Progress::of(&item.annotation.status);
+        state.queue[pos].status = item.annotation.status;
     }
     let batch = item.batch_id.clone();
     state.item = Some(item);
@@ -146,12 +146,12 @@ fn saved(state: &mut State, key: i64, annotation: crate::store::Annotation) {
     let Some(item) = state.item.as_mut().filter(|i| i.key == key) else {
         return;
     };
-    let reopened = item.annotation.status != "draft" && annotation.status == "draft";
+    let reopened = item.annotation.status.finished() && !annotation.status.finished();
     let id = item.item_id.clone();
-    let progress = Progress::of(&annotation.status);
+    let progress = annotation.status;
     item.annotation = annotation;
     if let Some(e) = state.queue.iter_mut().find(|e| e.key == key) {
-        e.progress = progress;
+        e.status = progress;
     }
     if reopened {
         let submit = state.keymap.key_of(Command::Submit);
@@ -174,10 +174,10 @@ fn finished(state: &mut State, skipped: bool) -> Vec<Effect> {
     let active = item.annotation.active_ms;
     state.session.durations.insert(key, active);
     if let Some(e) = state.queue.iter_mut().find(|e| e.key == key) {
-        e.progress = if skipped {
-            Progress::Skipped
+        e.status = if skipped {
+            Status::Skipped
         } else {
-            Progress::Done
+            Status::Done
         };
     }
     match next_unfinished(state) {
@@ -301,7 +301,7 @@ pub(super) fn reply(state: &mut State, reply: Reply) -> Vec<Effect> {
             unexported,
         } => {
             state.unexported = unexported;
-            if item.annotation.status == "draft" {
+            if !item.annotation.status.finished() {
                 state.session.durations.remove(&item.key);
             }
             let name = item.item_id.clone();
@@ -367,7 +367,7 @@ pub(super) fn reply(state: &mut State, reply: Reply) -> Vec<Effect> {
             }
             for (key, progress) in changed {
                 if let Some(e) = state.queue.iter_mut().find(|e| e.key == key) {
-                    e.progress = progress;
+                    e.status = progress;
                 }
             }
             state.unexported = unexported;
@@ -375,7 +375,7 @@ pub(super) fn reply(state: &mut State, reply: Reply) -> Vec<Effect> {
                 return vec![];
             };
             let name = item.item_id.clone();
-            let (status, revision) = (item.annotation.status.clone(), item.annotation.revision);
+            let (status, revision) = (item.annotation.status, item.annotation.revision);
             let editing = state.editing();
             let fx = reloaded(state, item);
             let tail = if editing {

@@ -3,7 +3,7 @@
 use super::Theme;
 use crate::tui::action::Command;
 use crate::tui::keymap::Scope;
-use crate::tui::state::{Overlay, Progress, PromptKind, State};
+use crate::tui::state::{Overlay, PromptKind, State, Status};
 use crate::tui::text::sanitize_line;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
@@ -20,9 +20,9 @@ fn mmss(ms: i64) -> String {
 pub fn status(f: &mut Frame<'_>, state: &State, theme: &Theme, area: Rect) {
     let Some(item) = &state.item else { return };
     let entry = state.queue.get(state.pos);
-    let progress = match entry.map(|e| e.progress) {
-        Some(Progress::Done) => "✓ done",
-        Some(Progress::Skipped) => "↷ skipped",
+    let progress = match entry.map(|e| e.status) {
+        Some(Status::Done) => "✓ done",
+        Some(Status::Skipped) => "↷ skipped",
         _ => "· to do",
     };
     let on_item = state.active_on_item();

@@ -2,7 +2,7 @@
 
 use super::{Memo, Theme, View, frame};
 use crate::model::Role;
-use crate::tui::state::{Pane, State};
+use crate::tui::state::{Pane, State, Status};
 use crate::tui::text::wrap;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -254,7 +254,7 @@ pub fn review(f: &mut Frame<'_>, state: &State, view: &mut View, area: Rect) {
             .raters
             .iter()
             .enumerate()
-            .filter(|(_, r)| r.status == "done")
+            .filter(|(_, r)| r.status == Status::Done)
             .collect();
         let show = |q: &crate::model::Question, a: Option<&crate::model::Answer>| match a {
             Some(a) => a
@@ -306,7 +306,7 @@ pub fn review(f: &mut Frame<'_>, state: &State, view: &mut View, area: Rect) {
             }
         }
         for (n, r) in review.raters.iter().enumerate() {
-            if r.status != "done" {
+            if r.status != Status::Done {
                 out.extend(styled(
                     &format!(
                         "{} skipped: {}",
