@@ -192,8 +192,11 @@ fn flag_title(
     state: &State,
     target: &crate::tui::state::FlagTarget,
     what: &str,
+    what_first: bool,
     room: usize,
 ) -> String {
+    // In the reason prompt the list says what to do: the switch is named first there.
+    let (w, o) = if what_first { (1, 2) } else { (2, 1) };
     let other = state.keymap.key_of(Command::PromptOtherItem);
     let can_switch = state.just_finished.as_ref().is_some_and(|j| {
         state
@@ -205,13 +208,13 @@ fn flag_title(
     let parts: Vec<(String, u8)> = match (target.previous, can_switch) {
         (true, _) => vec![
             (format!("Flag {id} (just submitted)"), 0),
-            (what.to_string(), 2),
-            (format!("{other}: this item instead"), 1),
+            (what.to_string(), w),
+            (format!("{other}: this item instead"), o),
         ],
         (false, true) => vec![
             (format!("Flag {id}"), 0),
-            (what.to_string(), 2),
-            (format!("{other}: the item just submitted"), 1),
+            (what.to_string(), w),
+            (format!("{other}: the item just submitted"), o),
         ],
         (false, false) => vec![
             ("Flag for the policy team".to_string(), 0),
@@ -316,7 +319,7 @@ pub fn overlay(f: &mut Frame<'_>, state: &State, theme: &Theme, area: Rect) {
                         })
                         .collect();
                     (
-                        flag_title(state, target, "choose a reason (esc cancels)", room),
+                        flag_title(state, target, "choose a reason", false, room),
                         lines,
                     )
                 }
@@ -324,7 +327,8 @@ pub fn overlay(f: &mut Frame<'_>, state: &State, theme: &Theme, area: Rect) {
                     flag_title(
                         state,
                         target,
-                        &format!("{r}: a note for the policy team (enter confirms)"),
+                        &format!("{r}: a note, enter confirms"),
+                        true,
                         room,
                     ),
                     vec![],
