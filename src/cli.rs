@@ -213,6 +213,51 @@ pub struct PushArgs {
 }
 
 /// Where a hub's data lives, for every hub subcommand.
+/// How safety metrics are computed (docs/metrics.md).
+#[derive(Debug, Clone, Args)]
+pub struct MetricArgs {
+    /// Group by `model` (the response's model), `batch`, or a metadata field (e.g.
+    /// `hazard`); `hub compare` compares per group when given.
+    #[arg(long, value_name = "FIELD")]
+    pub by: Option<String>,
+    /// Count a response as a violation when its final severity is at least this (instead
+    /// of: any harm category other than none).
+    #[arg(long, value_name = "N")]
+    pub severity: Option<u32>,
+    /// The metadata field that labels a prompt safe or unsafe (else the final judgement
+    /// decides).
+    #[arg(long, value_name = "FIELD", default_value = "prompt_label")]
+    pub prompt_label: String,
+    /// The metadata field that marks an adversarial (jailbreak) item.
+    #[arg(long, value_name = "FIELD", default_value = "adversarial")]
+    pub adversarial: String,
+    /// Level of the intervals and tests (0.05: 95% intervals).
+    #[arg(long, default_value_t = 0.05, value_parser = level)]
+    pub alpha: f64,
+}
+
+fn share(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!(
+            "{v} is not a share between 0 and 1 (0.02 is two percentage points)"
+        ))
+    }
+}
+
+fn level(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    if v > 0.0 && v < 0.5 {
+        Ok(v)
+    } else {
+        Err(format!(
+            "{v} is not a usable level: give a value between 0 and 0.5, e.g. 0.05"
+        ))
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct HubDb {
     /// The hub database: a SQLite file, or a postgres:// URL (TLS: add
@@ -299,6 +344,57 @@ pub enum HubCommand {
     Report {
         #[command(flatten)]
         db: HubDb,
+        /// Print JSON for scripts.
+        #[arg(long, conflicts_with = "html")]
+        json: bool,
+        /// Write a self-contained HTML report (progress, agreement, safety metrics per
+        /// model with intervals, the comparison, throughput, escalations) to this file.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// With --html: compare this model (the baseline)...
+        #[arg(long, requires = "candidate", requires = "html")]
+        baseline: Option<String>,
+        /// ...with this one (the candidate). Without both, two models are compared when
+        /// the data has exactly two.
+        #[arg(long, requires = "baseline", requires = "html")]
+        candidate: Option<String>,
+        #[command(flatten)]
+        metrics: MetricArgs,
+    },
+    /// Safety metrics from the final answers, per model (or batch, or a metadata field):
+    /// violation rate beside false-refusal rate, under-refusal and jailbreak success, each
+    /// with n and a Wilson interval; severity; the raters' agreement behind them. See
+    /// docs/metrics.md.
+    Metrics {
+        #[command(flatten)]
+        db: HubDb,
+        #[command(flatten)]
+        metrics: MetricArgs,
+        /// Print JSON for scripts.
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// Print CSV: one row per group and metric.
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Compare a candidate model with a baseline on the prompts both answered: the paired
+    /// difference of each rate, an exact McNemar test, a confidence interval, and a
+    /// verdict per metric. Exits with status 3 on a regression beyond --fail-on.
+    Compare {
+        #[command(flatten)]
+        db: HubDb,
+        /// The baseline model (the response's `model`).
+        #[arg(long)]
+        baseline: String,
+        /// The candidate model.
+        #[arg(long)]
+        candidate: String,
+        #[command(flatten)]
+        metrics: MetricArgs,
+        /// Exit with status 3 when a metric regresses (significantly, at --alpha) by at
+        /// least this much (a share: 0.02 is two percentage points).
+        #[arg(long, value_name = "DIFFERENCE", value_parser = share)]
+        fail_on: Option<f64>,
         /// Print JSON for scripts.
         #[arg(long)]
         json: bool,

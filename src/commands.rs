@@ -6,6 +6,7 @@ pub mod history;
 pub mod hub;
 pub mod key;
 pub mod label;
+pub mod metrics;
 pub mod open;
 pub mod pull;
 pub mod push;

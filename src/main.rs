@@ -19,6 +19,15 @@ fn main() -> std::process::ExitCode {
     let cli = verdict::cli::Cli::parse_args();
     match verdict::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // A comparison that found a regression beyond --fail-on is an answer, not an error:
+        // its own status, so that a release pipeline can tell the two apart.
+        Err(e)
+            if e.downcast_ref::<verdict::commands::metrics::Regressed>()
+                .is_some() =>
+        {
+            verdict::errln!("{e:#}");
+            std::process::ExitCode::from(3)
+        }
         Err(e) => {
             verdict::errln!("error: {e:#}");
             std::process::ExitCode::FAILURE

@@ -155,7 +155,50 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
                 crate::safe::sanitize_line(item)
             );
         }
-        HubCommand::Report { db, json } => {
+        HubCommand::Metrics {
+            db,
+            metrics,
+            json,
+            csv,
+        } => {
+            let mut hub = HubDb::open(&db.db)?;
+            let m = super::metrics::gather(&mut hub, &super::metrics::options(metrics, "model"))?;
+            if *json {
+                crate::outln!("{}", crate::safe::json_pretty(&m)?);
+            } else if *csv {
+                crate::outln!("{}", super::metrics::csv(&m)?.trim_end());
+            } else {
+                super::metrics::print(&m);
+            }
+        }
+        HubCommand::Compare {
+            db,
+            baseline,
+            candidate,
+            metrics,
+            fail_on,
+            json,
+        } => {
+            let mut hub = HubDb::open(&db.db)?;
+            let opts = super::metrics::options(metrics, "model");
+            let c = super::metrics::gather_compare(&mut hub, baseline, candidate, &opts)?;
+            if *json {
+                crate::outln!("{}", crate::safe::json_pretty(&c)?);
+            } else {
+                super::metrics::print_compare(&c);
+            }
+            if let Some(message) = fail_on.and_then(|f| super::metrics::regression(&c, f)) {
+                return Err(super::metrics::Regressed(message).into());
+            }
+        }
+        HubCommand::Report {
+            db,
+            json,
+            html,
+            baseline,
+            candidate,
+            metrics,
+        } => {
             let mut hub = HubDb::open(&db.db)?;
             let mut r = crate::hub::report::report(
                 &hub.batches()?,
@@ -171,7 +214,15 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
                     x.qualification_score = *score;
                 }
             }
-            if *json {
+            if let Some(path) = html {
+                super::metrics::write_html(
+                    &mut hub,
+                    &r,
+                    path,
+                    baseline.as_deref().zip(candidate.as_deref()),
+                    &super::metrics::options(metrics, "model"),
+                )?;
+            } else if *json {
                 crate::outln!("{}", crate::safe::json_pretty(&r)?);
             } else {
                 print_report(&r);

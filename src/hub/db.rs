@@ -3018,6 +3018,50 @@ impl HubDb {
         Ok(f)
     }
 
+    /// What the metrics need to know of every item: its prompt, the model of each
+    /// response, and its metadata (`hub metrics`, `hub compare`).
+    pub fn item_facts(&mut self) -> Result<Vec<super::metrics::ItemFacts>, HubError> {
+        let rows = self
+            .conn
+            .rows(
+                "SELECT batch_id, item_id, content, extras FROM items ORDER BY batch_rank, batch_id, seq",
+                &[],
+            )
+            .map_err(|e| self.err(e))?;
+        let raw: Vec<(String, String, String, String)> = rows
+            .iter()
+            .map(|r| Ok((r.text(0)?, r.text(1)?, r.text(2)?, r.text(3)?)))
+            .collect::<Result<_, SqlError>>()
+            .map_err(|e| self.err(e))?;
+        raw.into_iter()
+            .map(|(batch, item, content, extras)| {
+                let content: crate::model::Content =
+                    serde_json::from_str(&content).map_err(|e| refused(e.to_string()))?;
+                let extras: crate::model::Extras =
+                    serde_json::from_str(&extras).unwrap_or_default();
+                Ok(super::metrics::ItemFacts::new(
+                    batch,
+                    item,
+                    &content,
+                    extras.metadata,
+                ))
+            })
+            .collect()
+    }
+
+    /// Every stored record's submission time (RFC 3339, as the rater's workstation
+    /// stamped it), for throughput over time.
+    pub fn submitted_times(&mut self) -> Result<Vec<String>, HubError> {
+        let rows = self
+            .conn
+            .rows("SELECT submitted FROM records ORDER BY submitted", &[])
+            .map_err(|e| self.err(e))?;
+        rows.iter()
+            .map(|r| r.text(0))
+            .collect::<Result<_, SqlError>>()
+            .map_err(|e| self.err(e))
+    }
+
     /// Every batch with its schema and item counts.
     pub fn batches(&mut self) -> Result<Vec<BatchRow>, HubError> {
         let rows = self
