@@ -54,6 +54,10 @@ pub enum Command {
     Hub(HubCommand),
     /// Per batch: items to do, done, skipped, flagged, exported.
     Status(StatusArgs),
+    /// Safety metrics of your own finished work, offline (from the cache): violation and
+    /// false-refusal rates per model with Wilson intervals, as `hub metrics` computes them
+    /// on the hub's final answers. See docs/metrics.md.
+    Metrics(OwnMetricsArgs),
     /// Your own figures: items and hours today and this week, speed, and what the hub
     /// reports about you (as of your last pull).
     Stats(StatusArgs),
@@ -213,6 +217,19 @@ pub struct PushArgs {
 }
 
 /// Where a hub's data lives, for every hub subcommand.
+/// `verdict metrics`.
+#[derive(Debug, Clone, Args)]
+pub struct OwnMetricsArgs {
+    #[command(flatten)]
+    pub metrics: MetricArgs,
+    /// Print JSON for scripts.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// Print CSV: one row per group and metric.
+    #[arg(long)]
+    pub csv: bool,
+}
+
 /// How safety metrics are computed (docs/metrics.md).
 #[derive(Debug, Clone, Args)]
 pub struct MetricArgs {

@@ -70,6 +70,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
         Command::Hub(h) => commands::hub::run(h),
         Command::Status(a) => commands::status::run(&env, a),
         Command::Stats(a) => commands::stats::run(&env, a.json),
+        Command::Metrics(a) => commands::metrics::run_own(&env, a),
         Command::Export(a) => commands::export::run(&env, a),
         Command::Verify(a) => commands::verify::run(&env, a),
         Command::Label(a) => commands::label::run(&env, a),

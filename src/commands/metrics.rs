@@ -346,3 +346,37 @@ pub fn write_html(
     );
     Ok(())
 }
+
+/// `verdict metrics`: the figures of the rater's own submitted work in the cache.
+pub fn run_own(env: &crate::config::Env, args: &crate::cli::OwnMetricsArgs) -> anyhow::Result<()> {
+    let mut store = crate::store::Store::open(&env.data_dir)?;
+    let mut items = Vec::new();
+    for key in store.queue()? {
+        let item = store.item(key)?;
+        if item.annotation.status != crate::model::Status::Done {
+            continue;
+        }
+        items.push((
+            crate::hub::metrics::ItemFacts::new(
+                item.batch_id.clone(),
+                item.item_id.clone(),
+                &item.content,
+                item.extras.metadata.clone(),
+            ),
+            item.annotation.answers.clone(),
+        ));
+    }
+    let m = crate::hub::metrics::own_metrics(&items, &options(&args.metrics, "model"));
+    if args.json {
+        crate::outln!("{}", crate::safe::json_pretty(&m)?);
+    } else if args.csv {
+        crate::outln!("{}", csv(&m)?.trim_end());
+    } else {
+        crate::outln!(
+            "Your own submitted work ({} items), each item's answers taken as final: the hub's figures add other raters and adjudication.",
+            m.overall.items
+        );
+        print(&m);
+    }
+    Ok(())
+}

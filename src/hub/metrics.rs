@@ -372,12 +372,40 @@ pub fn metrics(
     records: &[RecordRow],
     opts: &Options,
 ) -> Metrics {
-    let z = inference::z_for(opts.alpha);
     let mut left_out = BTreeMap::new();
     let items = judged(rows, facts, records, &mut left_out);
+    compute(&items, left_out, opts)
+}
+
+/// The figures of one rater's own finished work (`verdict metrics`, offline, from the
+/// cache): each item's answers are its final answers (source `single`); items with two
+/// responses are left out, as on the hub.
+pub fn own_metrics(items: &[(ItemFacts, BTreeMap<String, Answer>)], opts: &Options) -> Metrics {
+    let mut left_out = BTreeMap::new();
+    let judged: Vec<Judged<'_>> = items
+        .iter()
+        .filter(|(f, _)| {
+            let single = f.models.len() == 1;
+            if !single {
+                *left_out.entry("pairwise items".into()).or_default() += 1;
+            }
+            single
+        })
+        .map(|(f, a)| Judged {
+            facts: f,
+            answers: a,
+            source: "single",
+            raters: vec![a],
+        })
+        .collect();
+    compute(&judged, left_out, opts)
+}
+
+fn compute(items: &[Judged<'_>], left_out: BTreeMap<String, u64>, opts: &Options) -> Metrics {
+    let z = inference::z_for(opts.alpha);
     let mut overall = Tally::default();
     let mut groups: BTreeMap<String, Tally> = BTreeMap::new();
-    for it in &items {
+    for it in items {
         let j = judge(it.answers, it.facts, opts);
         let adversarial = it.facts.flag(&opts.adversarial);
         let per_rater: Vec<(Option<bool>, Option<bool>)> = it
