@@ -258,7 +258,7 @@ pub fn run(
                     }
                 }
                 Event::Paste(text)
-                    if app.state.mode == state::Mode::Editing
+                    if app.state.editing()
                         || matches!(app.state.overlay(), Some(Overlay::Prompt(..))) =>
                 {
                     app.dispatch(Action::Type(text));

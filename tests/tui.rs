@@ -992,3 +992,29 @@ fn tab_in_the_flag_prompt_switches_to_the_item_on_screen() {
         Some(("urgent".into(), "this one".into()))
     );
 }
+
+#[test]
+fn a_flag_on_the_item_just_submitted_is_refused_if_another_process_changed_it() {
+    let (d, mut app) = app();
+    goto(&mut app, "pair");
+    let pair = app.state.item.as_ref().unwrap().key;
+    app.dispatch(Action::Choose('t'));
+    assert_ne!(app.state.item.as_ref().unwrap().key, pair);
+    // Meanwhile a script reopens the pair with a justification.
+    let mut other = Store::open(d.path()).unwrap();
+    other
+        .set_justification(pair, "changed elsewhere", verdict::store::Act::from(0))
+        .unwrap();
+    run(&mut app, Command::Flag);
+    app.dispatch(Action::Type("1".into()));
+    app.dispatch(Action::Type("note".into()));
+    app.dispatch(Action::Edit(EditKey::Enter));
+    assert_eq!(app.store.item(pair).unwrap().annotation.flag, None);
+    let msg = app.state.message.clone().unwrap();
+    assert!(msg.error, "{msg:?}");
+    assert!(
+        msg.text
+            .starts_with("pair was changed in another verdict process since you finished it"),
+        "{msg:?}"
+    );
+}

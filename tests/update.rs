@@ -89,6 +89,28 @@ fn key_of(id: &str) -> i64 {
 
 #[test]
 fn loading_an_item_resets_what_belongs_to_one_item() {
+    // Everything that belongs to one item is set on another item first...
+    let mut s = showing("warned");
+    update(&mut s, Action::Run(Command::Reveal));
+    update(&mut s, Action::Run(Command::ScrollDown));
+    s.focus = Pane::ResponseA;
+    update(&mut s, Action::Run(Command::ScrollDown));
+    update(&mut s, Action::Choose('f'));
+    s.guide_followed = true;
+    s.optional_touched = true;
+    s.message = Some(Message {
+        text: "about warned".into(),
+        error: false,
+    });
+    assert!(s.revealed);
+    // ...and loading the pair resets it: the state equals a fresh one showing the pair
+    // (the focus and the session's own figures aside).
+    update(&mut s, reply(Reply::Loaded(item("pair"))));
+    let fresh = showing("pair");
+    s.focus = fresh.focus;
+    s.extents = fresh.extents.clone();
+    s.shown = fresh.shown;
+    assert_eq!(s, fresh);
     let s = showing("pair");
     let mut want = State::new(
         Keymap::load(None).unwrap(),
@@ -160,6 +182,8 @@ fn a_stored_submit_moves_on_to_the_next_unfinished_item() {
         key: k,
         id: "pair".into(),
         batch: "fixture-mixed".into(),
+        version: 3,
+        skipped: false,
     });
     assert_eq!(s, want);
 }
@@ -235,9 +259,12 @@ fn a_write_refused_by_another_process_keeps_the_typed_text_and_cancels_a_quit() 
             status: Status::Done,
             revision: 1,
             typed: Some("my reasons".into()),
+            elsewhere: false,
         }),
     );
-    assert_eq!(fx, vec![Effect::FollowGuidelines("fixture-mixed".into())]);
+    // The same item shown again: no new guidelines are fetched (a change of them would
+    // cover the editor the rater is typing in).
+    assert_eq!(fx, vec![]);
     assert!(!s.quit, "the rater reads why before leaving");
     assert_eq!(s.mode, Mode::Editing);
     assert_eq!(s.editor.text(), "my reasons");
@@ -372,7 +399,8 @@ fn the_item_just_submitted_is_the_flags_target_until_the_rater_acts_on_the_next(
             pair,
             "guideline_gap".into(),
             "gap".into(),
-            None
+            None,
+            3
         )]
     );
     // Any other key on the next item first: the flag is that item's.
@@ -400,7 +428,24 @@ fn the_item_just_submitted_is_the_flags_target_until_the_rater_acts_on_the_next(
             key_of("suggested"),
             "edge_case".into(),
             String::new(),
-            None
+            None,
+            1
         )]
+    );
+}
+
+#[test]
+fn text_pasted_while_an_overlay_covers_the_editor_goes_into_the_editor() {
+    let mut s = showing("single");
+    update(&mut s, Action::Run(Command::EditJustification));
+    update(&mut s, Action::Type("abc".into()));
+    s.now_ms += 60 * 60_000;
+    update(&mut s, Action::Tick);
+    assert!(matches!(s.overlay(), Some(Overlay::Break)));
+    let fx = update(&mut s, Action::Type("PASTED".into()));
+    assert_eq!(s.editor.text(), "abcPASTED");
+    assert_eq!(
+        fx,
+        vec![Effect::SaveDraft(key_of("single"), "abcPASTED".into())]
     );
 }

@@ -334,7 +334,6 @@ fn fold_word(w: &str) -> String {
         .collect()
 }
 
-/// What a queue search found.
 /// One item of the queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueEntry {
@@ -348,6 +347,7 @@ pub struct QueueEntry {
     pub status: Status,
 }
 
+/// What a queue search found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SearchHits {
     /// Items whose id is the query exactly.

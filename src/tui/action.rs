@@ -213,6 +213,9 @@ pub enum Reply {
         revision: i64,
         /// The justification the refused write held.
         typed: Option<String>,
+        /// The write was for another item than the one on screen (a flag on the item just
+        /// submitted).
+        elsewhere: bool,
     },
     /// A write failed (a full disk, a lock held too long).
     Failed {

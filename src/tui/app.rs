@@ -133,6 +133,12 @@ impl App {
         }
     }
 
+    /// Finished annotations not yet exported. Read after a write has committed: a failure
+    /// to read the count must not make the write look failed, so the last count stands.
+    fn unexported(&self) -> u64 {
+        self.store.unexported().unwrap_or(self.state.unexported)
+    }
+
     /// The item version the screen shows, for a write to `key`.
     fn shown(&self, key: i64, action: i64) -> Act {
         let act = Act::from(action);
@@ -155,6 +161,11 @@ impl App {
                 Effect::SetJustification(_, text) => Some(text.clone()),
                 _ => None,
             };
+            // A flag may go to the item just submitted, not the one on screen.
+            let elsewhere = match &e {
+                Effect::Flag(key, ..) => self.state.item.as_ref().is_some_and(|i| i.key != *key),
+                _ => false,
+            };
             let result = self.perform(e, action);
             if action == 0
                 && let Some(a) = self.store.take_action()
@@ -164,7 +175,7 @@ impl App {
             let reply = match result {
                 Ok(None) => continue,
                 Ok(Some(reply)) => reply,
-                Err(err) => self.refused(err, typed),
+                Err(err) => self.refused(err, typed, elsewhere),
             };
             let stop = matches!(
                 reply,
@@ -203,12 +214,12 @@ impl App {
                 self.store.add_active_ms(key, ms)?;
                 Reply::ActiveAdded(key, ms)
             }
-            Effect::Flag(key, reason, note, section) => {
+            Effect::Flag(key, reason, note, section, seen) => {
                 let ann = self.store.flag_in(
                     key,
                     Some((&reason, &note)),
                     section.as_deref(),
-                    self.shown(key, act),
+                    Act::from(act).seen(seen),
                 )?;
                 Reply::Flagged(key, ann, reason)
             }
@@ -226,7 +237,7 @@ impl App {
                     key,
                     annotation,
                     skipped: false,
-                    unexported: self.store.unexported()?,
+                    unexported: self.unexported(),
                 },
                 Err(StoreError::Incomplete { problems, .. }) => Reply::Incomplete(problems),
                 Err(err) => return Err(err),
@@ -237,7 +248,7 @@ impl App {
                     key,
                     annotation,
                     skipped: true,
-                    unexported: self.store.unexported()?,
+                    unexported: self.unexported(),
                 }
             }
             Effect::Undo | Effect::Redo => {
@@ -253,7 +264,7 @@ impl App {
                         redo,
                         action: r.action,
                         changes: r.changes,
-                        unexported: self.store.unexported()?,
+                        unexported: self.unexported(),
                         item: self.store.item(r.key)?,
                     },
                 }
@@ -263,21 +274,21 @@ impl App {
 
     /// A write that failed or was refused, as the rater is told: the item as stored now
     /// (what is on screen must match what is stored), and the text the write held.
-    fn refused(&mut self, err: StoreError, typed: Option<String>) -> Reply {
+    fn refused(&mut self, err: StoreError, typed: Option<String>, elsewhere: bool) -> Reply {
         let key = self.state.item.as_ref().map(|i| i.key);
         let item = key.and_then(|k| self.store.item(k).ok());
         match err {
             StoreError::Changed {
-                status, revision, ..
+                item: id,
+                status,
+                revision,
             } => Reply::Conflict {
-                name: item
-                    .as_ref()
-                    .map(|i| i.item_id.clone())
-                    .unwrap_or_else(|| format!("#{}", key.unwrap_or(0))),
-                item,
+                name: id,
+                item: if elsewhere { None } else { item },
                 status,
                 revision,
                 typed,
+                elsewhere,
             },
             err => Reply::Failed {
                 error: err.to_string(),
@@ -326,9 +337,9 @@ impl App {
         if v == self.data_version {
             return Ok(());
         }
-        self.data_version = v;
+        // Everything is read before the marks move: a failed read leaves them where they
+        // were, and the next frame reads the same changes again.
         let (changed, last) = self.store.changes_since(self.last_event)?;
-        self.last_event = last;
         let queue = if self.store.item_count()? != self.state.queue.len() {
             Some(entries(&self.store)?)
         } else {
@@ -351,6 +362,8 @@ impl App {
             unexported: self.store.unexported()?,
             item,
         };
+        self.data_version = v;
+        self.last_event = last;
         self.dispatch(Action::Reply(Box::new(reply)));
         Ok(())
     }

@@ -244,6 +244,12 @@ impl Editor {
             }
             offset += line.len() + 1;
         }
+        // A cursor at the right edge (after a row that fills it, or in spaces hanging past
+        // it) is shown at the start of the next row, where the next character goes: never
+        // on the pane's border. (After the last row it is a row of its own.)
+        if max > 0 && cursor.1 >= max {
+            cursor = (cursor.0 + 1, 0);
+        }
         (starts, rows, cursor)
     }
 }
@@ -266,6 +272,25 @@ fn at_column(start: usize, row: &str, col: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cursor_at_a_wrap_point_is_shown_where_the_next_character_goes() {
+        // After "the quick " at 9 columns the spaces hang past the edge: the cursor is at
+        // the start of the next row, not on the border.
+        let e = Editor::new("the quick ");
+        assert_eq!(e.layout(9).1, (1, 0));
+        // Just after "quick", a row that fills the pane: the same.
+        let mut e = Editor::new("the quick brown");
+        for _ in 0..6 {
+            e.left();
+        }
+        let (rows, cursor) = e.layout(9);
+        assert_eq!(rows, ["the quick ", "brown"]);
+        assert_eq!(cursor, (1, 0));
+        // Inside a row it is where it is.
+        e.left();
+        assert_eq!(e.layout(9).1, (0, 8));
+    }
 
     #[test]
     fn moves_and_deletes_by_grapheme() {

@@ -56,8 +56,11 @@ pub struct FlagTarget {
     pub key: i64,
     /// Its id, shown in the prompt.
     pub id: String,
-    /// It is the item just submitted, not the one on screen.
+    /// It is the item just submitted (or skipped), not the one on screen.
     pub previous: bool,
+    /// The version of it the screen last showed: the flag is refused if another process
+    /// changed it since.
+    pub version: i64,
 }
 
 /// The item just finished, while the rater has not yet acted on the next one.
@@ -69,6 +72,10 @@ pub struct JustFinished {
     pub id: String,
     /// Its batch (a flag offers it only for an item of the same batch: same reasons).
     pub batch: String,
+    /// Its version as stored by the submit or skip.
+    pub version: i64,
+    /// It was skipped, not submitted.
+    pub skipped: bool,
 }
 
 /// A layer over the screen that has the keyboard.

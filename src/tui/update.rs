@@ -31,8 +31,9 @@ pub enum Effect {
     Submit(i64),
     /// Skip with a reason, then go on.
     Skip(i64, String),
-    /// Flag with a reason, a note and the guideline section in view.
-    Flag(i64, String, String, Option<String>),
+    /// Flag with a reason, a note and the guideline section in view; the item version the
+    /// screen showed.
+    Flag(i64, String, String, Option<String>, i64),
     /// Save the justification draft (no event).
     SaveDraft(i64, String),
     /// Record the finished justification edit (with an event).

@@ -120,6 +120,9 @@ pub fn layout(area: Rect, state: &State) -> Areas {
 /// does not fit is cut with "…".
 pub fn fit_title(parts: &[(String, u8)], room: usize) -> String {
     use crate::tui::text::width;
+    if parts.is_empty() {
+        return String::new();
+    }
     let join = |keep: &[bool]| -> String {
         let shown: Vec<&str> = parts
             .iter()

@@ -97,14 +97,9 @@ fn loaded(state: &mut State, item: crate::store::StoredItem) -> Vec<Effect> {
     }
     state.active_since_ms = state.now_ms;
     state.active_pending_ms = 0;
-    for p in [
-        Pane::Conversation,
-        Pane::ResponseA,
-        Pane::ResponseB,
-        Pane::Review,
-    ] {
-        state.scroll.remove(&p);
-    }
+    // Every pane starts at the top (the guidelines keep their place: they are the
+    // batch's, not the item's).
+    state.scroll.clear();
     // A long conversation opens at its end: the turn the response answers. (The view
     // clamps the offset to the last page.)
     if item.content.conversation.len() > 1 {
@@ -128,7 +123,12 @@ fn reloaded(state: &mut State, item: crate::store::StoredItem) -> Vec<Effect> {
     let (editing, editor) = (state.editing(), state.editor.clone());
     let (scroll, revealed) = (state.scroll.clone(), state.revealed);
     let same = state.item.as_ref().is_some_and(|i| i.key == item.key);
-    let fx = loaded(state, item);
+    let mut fx = loaded(state, item);
+    if same {
+        // The same item shown again: its batch's guidelines are those in the panel (a
+        // change of them, shown now, would cover a prompt the rater is typing in).
+        fx.retain(|e| !matches!(e, Effect::FollowGuidelines(_)));
+    }
     if editing {
         state.set_editing(true);
         state.editor = editor;
@@ -186,6 +186,8 @@ fn finished(state: &mut State, skipped: bool) -> Vec<Effect> {
                 key: i.key,
                 id: i.item_id.clone(),
                 batch: i.batch_id.clone(),
+                version: i.annotation.version,
+                skipped,
             });
             let fx = go_to(state, pos);
             state.just_finished = just;
@@ -240,8 +242,9 @@ pub(super) fn reply(state: &mut State, reply: Reply) -> Vec<Effect> {
             saved(state, key, annotation);
             let text = match elsewhere {
                 Some(j) => format!(
-                    "flagged {} (the item you just submitted) for the policy team ({reason})",
-                    j.id
+                    "flagged {} (the item you just {}) for the policy team ({reason})",
+                    j.id,
+                    if j.skipped { "skipped" } else { "submitted" }
                 ),
                 None => format!("flagged for the policy team ({reason})"),
             };
@@ -319,10 +322,30 @@ pub(super) fn reply(state: &mut State, reply: Reply) -> Vec<Effect> {
         }
         Reply::Conflict {
             name,
+            status,
+            revision,
+            elsewhere: true,
+            ..
+        } => {
+            state.quit = false;
+            state.just_finished = None;
+            say(
+                state,
+                format!(
+                    "{name} was changed in another verdict process since you finished it (now {status}, rev {revision}): the flag was not stored; open it ({} or /) to see it and flag it there",
+                    state.keymap.key_of(Command::PrevItem)
+                ),
+                true,
+            );
+            vec![]
+        }
+        Reply::Conflict {
+            name,
             item,
             status,
             revision,
             typed,
+            ..
         } => {
             keep_typed(state, typed);
             let editing = state.editing();

@@ -69,7 +69,9 @@ pub(super) fn typed(state: &mut State, s: String) -> Vec<Effect> {
             ed.insert(&s.replace('\n', " "));
             vec![]
         }
-        Mode::Editing => {
+        // Text for the editor, also when an overlay came up over it (a break reminder
+        // while typing): a paste is never dropped.
+        Mode::Editing | Mode::Overlay { editing: true, .. } => {
             state.editor.insert(&s);
             draft(state)
         }
@@ -154,6 +156,7 @@ fn prompt_enter(state: &mut State, kind: PromptKind, text: String) -> Vec<Effect
             (state.guide_followed && !target.previous)
                 .then(|| state.guide.section_at(state.guide_line))
                 .flatten(),
+            target.version,
         )],
         PromptKind::SearchQueue => {
             if text.trim().is_empty() {
@@ -222,11 +225,13 @@ pub(super) fn flag_target(state: &State, previous: bool) -> Option<FlagTarget> {
             key: j.key,
             id: j.id.clone(),
             previous: true,
+            version: j.version,
         },
         _ => FlagTarget {
             key: item.key,
             id: item.item_id.clone(),
             previous: false,
+            version: item.annotation.version,
         },
     })
 }

@@ -205,16 +205,21 @@ fn flag_title(
             .is_some_and(|i| i.batch_id == j.batch && i.key != j.key)
     });
     let id = sanitize_line(&target.id);
+    let done = if state.just_finished.as_ref().is_some_and(|j| j.skipped) {
+        "skipped"
+    } else {
+        "submitted"
+    };
     let parts: Vec<(String, u8)> = match (target.previous, can_switch) {
         (true, _) => vec![
-            (format!("Flag {id} (just submitted)"), 0),
+            (format!("Flag {id} (just {done})"), 0),
             (what.to_string(), w),
             (format!("{other}: this item instead"), o),
         ],
         (false, true) => vec![
             (format!("Flag {id}"), 0),
             (what.to_string(), w),
-            (format!("{other}: the item just submitted"), o),
+            (format!("{other}: the item just {done}"), o),
         ],
         (false, false) => vec![
             ("Flag for the policy team".to_string(), 0),
