@@ -595,14 +595,16 @@ fn cells(dom: &str, from: &str) -> Vec<(String, u64, u64, String)> {
     out
 }
 
-#[test]
-fn the_html_report_renders_in_a_browser_and_shows_the_figures_of_hub_metrics() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = HubTarget::new(Backend::Sqlite, dir.path());
+/// The second model's name in `evidence_hub`: hostile, it must reach pages as text.
+const HOSTILE: &str = "m2<script>alert(1)</script>\"&";
+
+/// Two models answer the same 30 prompts (a third of them jailbreak attempts), one rater
+/// labels all 60 items: the second model is harmful more often, the first refuses safe
+/// prompts more often.
+fn evidence_hub(backend: Backend, dir: &std::path::Path) -> HubTarget {
+    let db = HubTarget::new(backend, dir);
     hub_ok(&db, &["init", "--gold-rate", "0"]);
-    // Two models answer the same 30 prompts; a third of them are jailbreak attempts. The
-    // second model's name is hostile: it must reach the page as text.
-    let hostile = "m2<script>alert(1)</script>\"&";
+    let hostile = HOSTILE;
     let mut batch = String::from(
         r#"{"manifest": {"format": "verdict-batch/1", "batch_id": "evid", "schema": "ai-safety-v1", "guidelines": {"id": "verdict-safety", "version": "1.0"}}}"#,
     );
@@ -619,7 +621,7 @@ fn the_html_report_renders_in_a_browser_and_shows_the_figures_of_hub_metrics() {
             batch.push('\n');
         }
     }
-    let path = dir.path().join("evid.jsonl");
+    let path = dir.join("evid.jsonl");
     std::fs::write(&path, batch).unwrap();
     hub_ok(&db, &["load", path.to_str().unwrap(), "--overlap", "1"]);
     let ann = person(&db, "ann", Role::Rater);
@@ -659,6 +661,67 @@ fn the_html_report_renders_in_a_browser_and_shows_the_figures_of_hub_metrics() {
         let (bundle, sig) = signed_bundle(&resp, &records, "ann", &ann.kp, None);
         hub.push(&me, bundle.as_bytes(), &sig).unwrap();
     }
+    db
+}
+
+fn the_metrics_and_the_comparison_are_the_figures_of_the_data(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = evidence_hub(backend, dir.path());
+    let m = metrics_json(&db, &[]);
+    assert_eq!(m["overall"]["items"], 60);
+    assert_eq!(kn(&group(&m, "alpha")["violation"]), (6, 30));
+    assert_eq!(kn(&group(&m, HOSTILE)["violation"]), (15, 30));
+    assert_eq!(kn(&group(&m, HOSTILE)["jailbreak_success"]), (5, 10));
+    // By a metadata field.
+    let by = metrics_json(&db, &["--by", "hazard"]);
+    let names: Vec<&str> = by["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["group"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["cse", "ssh", "vcr"]);
+    // With a severity threshold above the harmful answers' (3), nothing is a violation.
+    let sev = metrics_json(&db, &["--severity", "4"]);
+    assert_eq!(kn(&sev["overall"]["violation"]), (0, 60));
+    let (ok, c, err) = hub_run(
+        &db,
+        &[
+            "compare",
+            "--baseline",
+            "alpha",
+            "--candidate",
+            HOSTILE,
+            "--json",
+        ],
+    );
+    assert!(ok, "{err}");
+    let c: serde_json::Value = serde_json::from_str(&c).unwrap();
+    assert_eq!(c["paired_prompts"], 30);
+    let v = c["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["metric"] == "violation" && r["group"] == "all")
+        .unwrap();
+    // Alpha harmful on i % 5 == 0 (6 prompts), the other on even i (15): both on 0, 10,
+    // 20; alpha only on 5, 15, 25; the other only on 12 more.
+    assert_eq!(
+        v["table"],
+        serde_json::json!({"both": 3, "baseline_only": 3, "candidate_only": 12, "neither": 12})
+    );
+    assert_eq!(v["verdict"], "regression");
+    let p = v["p_value"].as_f64().unwrap();
+    assert!((p - 0.03515625).abs() < 1e-12, "{p}");
+}
+
+both_backends!(the_metrics_and_the_comparison_are_the_figures_of_the_data);
+
+#[test]
+fn the_html_report_renders_in_a_browser_and_shows_the_figures_of_hub_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = evidence_hub(Backend::Sqlite, dir.path());
+    let hostile = HOSTILE;
     let m = metrics_json(&db, &[]);
     assert_eq!(m["overall"]["items"], 60);
     assert_eq!(kn(&group(&m, "alpha")["violation"]), (6, 30));
