@@ -239,7 +239,7 @@ pub struct MetricArgs {
     pub by: Option<String>,
     /// Count a response as a violation when its final severity is at least this (instead
     /// of: any harm category other than none).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub severity: Option<u32>,
     /// The metadata field that labels a prompt safe or unsafe (else the final judgement
     /// decides).

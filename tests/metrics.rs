@@ -359,7 +359,7 @@ fn xstest_refusal_rates_equal_the_published_labels_and_the_paper() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["metric"] == "false_refusal" && r["group"] == "all")
+        .find(|r| r["metric"] == "false_refusal" && r["group"] == "(all)")
         .unwrap();
     assert_eq!(fr["method"], "paired");
     assert_eq!(fr["verdict"], "improvement");
@@ -395,7 +395,7 @@ fn xstest_refusal_rates_equal_the_published_labels_and_the_paper() {
     );
     assert!(!ok);
     assert!(
-        err.contains("llama2orig regressed against llama2new by at least 10.0 percentage points: false_refusal (all) +30.0 pp"),
+        err.contains("llama2orig regressed against llama2new by at least 10.0 percentage points: false_refusal +30.0 pp"),
         "{err}"
     );
     assert!(out.contains("REGRESSION"), "{out}");
@@ -702,7 +702,7 @@ fn the_metrics_and_the_comparison_are_the_figures_of_the_data(backend: Backend) 
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["metric"] == "violation" && r["group"] == "all")
+        .find(|r| r["metric"] == "violation" && r["group"] == "(all)")
         .unwrap();
     // Alpha harmful on i % 5 == 0 (6 prompts), the other on even i (15): both on 0, 10,
     // 20; alpha only on 5, 15, 25; the other only on 12 more.
@@ -713,6 +713,29 @@ fn the_metrics_and_the_comparison_are_the_figures_of_the_data(backend: Backend) 
     assert_eq!(v["verdict"], "regression");
     let p = v["p_value"].as_f64().unwrap();
     assert!((p - 0.03515625).abs() < 1e-12, "{p}");
+    // The overall refusal rate is context, never a regression: the gate ignores it.
+    let refusal = c["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["metric"] == "refusal" && r["group"] == "(all)")
+        .unwrap();
+    assert_eq!(refusal["verdict"], "context");
+    // Options that would report a reassuring figure about nothing are refused.
+    let (ok, _, err) = hub_run(&db, &["metrics", "--severity", "9"]);
+    assert!(!ok);
+    assert!(
+        err.contains("--severity 9 is above the highest severity of the schemas here (4)"),
+        "{err}"
+    );
+    let (ok, _, err) = hub_run(&db, &["metrics", "--by", "nosuchfield"]);
+    assert!(!ok);
+    assert!(
+        err.contains("--by nosuchfield: no item has that metadata field; group by model, batch, or one of: adversarial, hazard"),
+        "{err}"
+    );
+    let (ok, _, err) = hub_run(&db, &["metrics", "--severity", "0"]);
+    assert!(!ok, "{err}");
 }
 
 both_backends!(the_metrics_and_the_comparison_are_the_figures_of_the_data);
@@ -826,7 +849,7 @@ fn the_html_report_renders_in_a_browser_and_shows_the_figures_of_hub_metrics() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["metric"] == "violation" && r["group"] == "all")
+        .find(|r| r["metric"] == "violation" && r["group"] == "(all)")
         .unwrap();
     assert_eq!(violation["method"], "paired");
     // A screenshot, kept as a test artefact (target/tmp/report.png).

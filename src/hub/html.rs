@@ -141,7 +141,7 @@ fn metrics_section(h: &mut String, m: &Metrics) {
         esc(&violation),
         esc(&o.prompt_label),
         esc(&o.adversarial),
-        ((1.0 - o.alpha) * 100.0).round()
+        super::metrics::level_percent(o.alpha)
     );
     let series: Vec<Series> = vec![
         ("violation", "#c0392b", |g| &g.violation),
@@ -154,6 +154,9 @@ fn metrics_section(h: &mut String, m: &Metrics) {
         .collect();
     if !m.groups.is_empty() && !shown.is_empty() {
         bar_chart(h, &m.groups, &shown);
+    }
+    if m.groups.iter().all(|g| g.violation.n == 0) {
+        h.push_str("<p class=note>No violation figure: no item has a final <code>harm</code> (or, with a threshold, <code>severity</code>) answer; the schema of these batches does not ask it.</p>");
     }
     h.push_str("<div class=scroll><table id=metrics-table><tr><th>group</th><th>items</th><th>violation</th><th>false refusal</th><th>under-refusal</th><th>jailbreak success</th><th>refusal</th><th>agreement α (violation / refusal)</th></tr>");
     for g in std::iter::once(&m.overall).chain(m.groups.iter()) {
@@ -310,13 +313,22 @@ fn compare_section(h: &mut String, c: &Compare) {
         c.unpaired_prompts.0,
         c.unpaired_prompts.1
     );
-    let rows: Vec<_> = c.rows.iter().filter(|r| r.group == "all").collect();
+    let rows: Vec<_> = c
+        .rows
+        .iter()
+        .filter(|r| r.group == super::metrics::ALL)
+        .collect();
     // Forest plot of the differences.
     let span = rows
         .iter()
         .filter_map(|r| Some(r.low?.abs().max(r.high?.abs())))
         .fold(0.05f64, f64::max)
         .min(1.0);
+    // A round scale: the data's reach rounded up to 5, 10, 20, 25, 50 or 100 points.
+    let span = [0.05, 0.1, 0.2, 0.25, 0.5, 1.0]
+        .into_iter()
+        .find(|s| *s >= span - 1e-12)
+        .unwrap_or(1.0);
     let (left, width, row_h) = (150.0, 700.0, 28.0);
     let height = 30.0 + row_h * rows.len() as f64;
     let x = |v: f64| left + (v + span) / (2.0 * span) * (width - left - 20.0);
@@ -327,7 +339,7 @@ fn compare_section(h: &mut String, c: &Compare) {
         x(0.0),
         height - 18.0
     );
-    for t in [-span, -span / 2.0, span / 2.0, span] {
+    for t in [-span, -span / 2.0, 0.0, span / 2.0, span] {
         let _ = write!(
             h,
             "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=middle>{:+.0}pp</text>",
@@ -375,6 +387,11 @@ fn compare_section(h: &mut String, c: &Compare) {
             Verdict::Regression => ("reg", "regression"),
             Verdict::Improvement => ("imp", "improvement"),
             Verdict::NoDetectableChange => ("", "no detectable change"),
+            Verdict::Borderline => (
+                "",
+                "borderline: the interval excludes 0, the exact test is not significant",
+            ),
+            Verdict::Context => ("", "context, not judged"),
             Verdict::NoData => ("", "no data"),
         };
         let _ = write!(

@@ -181,10 +181,45 @@ pub fn newcombe_unpaired(k1: u64, n1: u64, k2: u64, n2: u64, z: f64) -> Option<(
     ))
 }
 
+/// P(X >= k) for X ~ Binomial(n, p), summed in log space.
+pub fn binomial_sf(n: u64, p: f64, k: u64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if k > n || p <= 0.0 {
+        return 0.0;
+    }
+    if p >= 1.0 {
+        return 1.0;
+    }
+    let (lp, lq) = (p.ln(), (1.0 - p).ln());
+    let ln_n1 = libm::lgamma(n as f64 + 1.0);
+    (k..=n)
+        .map(|i| {
+            let ln_choose =
+                ln_n1 - libm::lgamma(i as f64 + 1.0) - libm::lgamma((n - i) as f64 + 1.0);
+            (ln_choose + i as f64 * lp + (n - i) as f64 * lq).exp()
+        })
+        .sum::<f64>()
+        .min(1.0)
+}
+
+/// The fewest discordant pairs, all in one direction, with which the exact McNemar test
+/// reaches level `alpha` (6 at 0.05: 2 * 0.5^6 < 0.05).
+pub fn min_discordant(alpha: f64) -> u64 {
+    (1..64)
+        .find(|d| 2.0 * 0.5f64.powi(*d as i32) < alpha)
+        .unwrap_or(64)
+}
+
 /// The smallest difference of rates a paired comparison of these prompts detects with
-/// power `power` at level `alpha`, by the normal approximation to McNemar's test for a
-/// small difference: (z_(1-alpha/2) + z_power) * sqrt(d / n), d the share of discordant
-/// pairs (at least 1/n, so that a table without discordance gives a finite answer).
+/// power `power` at level `alpha`: the larger of
+/// - the normal approximation to McNemar's test for a small difference,
+///   (z_(1-alpha/2) + z_power) * sqrt(d / n), d the share of discordant pairs (at least
+///   1/n), and
+/// - the exact test's floor: the smallest difference (every changed prompt changed the
+///   same way, the most favourable case) at which n prompts give at least
+///   `min_discordant(alpha)` discordant pairs with probability `power`.
 pub fn mdd_paired(t: &Paired, alpha: f64, power: f64) -> Option<f64> {
     let n = t.n();
     if n == 0 {
@@ -192,7 +227,23 @@ pub fn mdd_paired(t: &Paired, alpha: f64, power: f64) -> Option<f64> {
     }
     let nf = n as f64;
     let d = ((t.baseline_only + t.candidate_only) as f64 / nf).max(1.0 / nf);
-    Some((z_for(alpha) + normal_quantile(power)) * (d / nf).sqrt())
+    let approx = (z_for(alpha) + normal_quantile(power)) * (d / nf).sqrt();
+    let need = min_discordant(alpha);
+    let floor = if binomial_sf(n, 1.0, need) < power {
+        1.0
+    } else {
+        let (mut lo, mut hi) = (0.0f64, 1.0f64);
+        for _ in 0..60 {
+            let mid = (lo + hi) / 2.0;
+            if binomial_sf(n, mid, need) >= power {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        hi
+    };
+    Some(approx.max(floor).min(1.0))
 }
 
 /// The same for two independent samples: (z_(1-alpha/2) + z_power) *
@@ -226,6 +277,25 @@ mod tests {
         assert!((mcnemar_exact(0, 5) - 0.0625).abs() < 1e-15);
         assert_eq!(mcnemar_exact(3, 3), 1.0);
         assert_eq!(wilson(0, 0, 1.96), None);
+    }
+
+    #[test]
+    fn the_detectable_difference_respects_what_the_exact_test_can_reach() {
+        assert_eq!(min_discordant(0.05), 6);
+        // 200 prompts without discordance: the normal approximation alone would say
+        // 1.4 points, but the exact test needs 6 discordant prompts: 80% power for that
+        // needs a 3.9-point shift (scipy: brentq on binom.sf(5, 200, p) = 0.8).
+        let t = Paired {
+            both: 0,
+            baseline_only: 0,
+            candidate_only: 0,
+            neither: 200,
+        };
+        let mdd = mdd_paired(&t, 0.05, 0.8).unwrap();
+        assert!((mdd - 0.039_242_777_725_702_38).abs() < 1e-9, "{mdd}");
+        let t = Paired { neither: 25, ..t };
+        assert!((mdd_paired(&t, 0.05, 0.8).unwrap() - 0.297_812_773_331_888_55).abs() < 1e-9);
+        assert!((binomial_sf(10, 0.5, 9) - 11.0 / 1024.0).abs() < 1e-15);
     }
 
     #[test]
