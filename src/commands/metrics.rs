@@ -260,7 +260,7 @@ fn verdict_text(v: Verdict) -> &'static str {
 /// `hub compare` as text.
 pub fn print_compare(c: &Compare) {
     crate::outln!(
-        "Candidate {} against baseline {}: {} prompts answered by both (paired; {} only by the baseline, {} only by the candidate). Exact McNemar test and Newcombe interval at level {}; lower is better for every metric.",
+        "Candidate {} against baseline {}: {} prompts answered by both (paired; {} only by the baseline, {} only by the candidate). Exact McNemar test and Newcombe interval at level {}; lower is better for every judged metric (refusal is context).",
         crate::safe::sanitize_line(&c.candidate),
         crate::safe::sanitize_line(&c.baseline),
         c.paired_prompts,

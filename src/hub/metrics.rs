@@ -546,7 +546,7 @@ pub const ALL: &str = "(all)";
 
 /// Compares the candidate model with the baseline on the prompts both answered (paired
 /// by the prompt's conversation), per metric and, with `opts.by` other than `model`, per
-/// group. Lower is better for every metric compared.
+/// group. Lower is better for every judged metric (the overall refusal rate is context).
 pub fn compare(
     rows: &[DatasetRow],
     facts: &[ItemFacts],
