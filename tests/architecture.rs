@@ -196,3 +196,85 @@ fn no_workstation_file_is_longer_than_600_lines() {
         .collect();
     assert!(long.is_empty(), "split these by area: {long:?}");
 }
+
+/// Lines of `src` that change the workstation's state: assignments to `state.…` fields
+/// (not comparisons), collection edits on them, and the state's own mutators.
+fn state_writes(src: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (n, line) in src.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or("");
+        let Some(at) = code.find("state.") else {
+            continue;
+        };
+        let rest = &code[at + "state.".len()..];
+        let path: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '.')
+            .collect();
+        let after = rest[path.len()..].trim_start();
+        let assigns = (after.starts_with('=') && !after.starts_with("=="))
+            || after.starts_with("+=")
+            || after.starts_with("-=");
+        let call = after.starts_with('(');
+        let mutates = call
+            && [
+                ".insert",
+                ".push",
+                ".remove",
+                ".clear",
+                ".retain",
+                ".take",
+                ".extend",
+                ".entry",
+                ".get_mut",
+                ".iter_mut",
+            ]
+            .iter()
+            .any(|m| path.ends_with(m));
+        let own = call && ["open", "close_overlay", "set_editing"].contains(&path.as_str());
+        if assigns || mutates || own {
+            out.push((n + 1, line.trim().to_string()));
+        }
+    }
+    out
+}
+
+#[test]
+fn only_update_changes_the_workstations_state() {
+    // The loop, the app and the view read the state; update() alone writes it. The app
+    // builds the first state (App::new, before anyone sees it) and sets the clock before
+    // each update.
+    let mut files = vec![root().join("src/tui.rs"), root().join("src/tui/app.rs")];
+    rust_files(&root().join("src/tui/view"), &mut files);
+    files.push(root().join("src/tui/view.rs"));
+    let mut problems = Vec::new();
+    for f in &files {
+        let src = std::fs::read_to_string(f).unwrap();
+        // App::new's body builds the state: from `pub fn new(` to the App it returns.
+        let (ctor_from, ctor_to) =
+            match (src.find("    pub fn new("), src.find("let mut app = App {")) {
+                (Some(a), Some(b)) => (src[..a].lines().count() + 1, src[..b].lines().count() + 1),
+                _ => (0, 0),
+            };
+        for (n, line) in state_writes(&src) {
+            let in_ctor = n >= ctor_from && n <= ctor_to;
+            let clock = line.contains("state.now_ms = now_ms()");
+            if !in_ctor && !clock {
+                problems.push(format!(
+                    "{}:{n}: {line}",
+                    f.strip_prefix(root()).unwrap().display()
+                ));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "state changed outside update():\n{}",
+        problems.join("\n")
+    );
+    // The reader sees a write (so the check above can fail).
+    let found = state_writes(
+        "        self.state.message = None;\n        if state.quit == true {}\n        app.state.queue.push(x);\n        state.open(Overlay::Break);\n",
+    );
+    assert_eq!(found.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [1, 3, 4]);
+}
