@@ -219,15 +219,22 @@ pub fn run(
             false,
         ))));
     }
+    // The item on screen when the screen was last painted whole.
+    let mut painted = app.state.shown;
     loop {
         app.check_outside();
-        if repaint.replace(false) {
-            terminal.clear()?;
-        }
+        // A new item is painted whole: a terminal that measures a character differently
+        // from us (a flag emoji, a skin-tone modifier) leaves no stray half on it.
+        let new_item = std::mem::replace(&mut painted, app.state.shown) != app.state.shown;
         ratatui::crossterm::execute!(
             std::io::stdout(),
             ratatui::crossterm::terminal::BeginSynchronizedUpdate
         )?;
+        // Inside the synchronized update: the terminal shows the new frame whole, without
+        // a blank one between.
+        if repaint.replace(false) || new_item {
+            terminal.clear()?;
+        }
         terminal.draw(|f| app.draw(f))?;
         ratatui::crossterm::execute!(
             std::io::stdout(),

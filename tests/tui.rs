@@ -117,8 +117,15 @@ fn a_pairwise_preference_is_one_key_with_auto_advance_and_key_plus_submit_withou
     let (_d, mut app) = app();
     goto(&mut app, "pair");
     assert_eq!(app.state.focused_question().unwrap().id, "preference");
+    // "B is better" opens "how much better": the item waits for it (so that the key meant
+    // for it never lands on the next item)...
     let fx = update::update(&mut app.state, Action::Choose('b'));
     let key = app.state.item.as_ref().unwrap().key;
+    assert!(!fx.contains(&Effect::Submit(key)), "{fx:?}");
+    app.run(fx);
+    assert_eq!(app.state.focused_question().unwrap().id, "strength");
+    // ...which its key answers, and that submits.
+    let fx = update::update(&mut app.state, Action::Choose('s'));
     assert!(fx.contains(&Effect::Submit(key)), "{fx:?}");
     app.run(fx);
     assert_eq!(app.store.item(key).unwrap().annotation.status, "done");
@@ -620,6 +627,10 @@ fn the_status_line_widget_renders_item_batch_time_and_pace() {
         .into_iter()
         .collect();
     app.state.unexported = 3;
+    // The counts are the cache's (two done, one skipped), the pace this session's.
+    app.state.queue[2].status = verdict::model::Status::Done;
+    app.state.queue[3].status = verdict::model::Status::Done;
+    app.state.queue[4].status = verdict::model::Status::Skipped;
     let text = screen(&mut app, 160, 45);
     let status = text.lines().last().unwrap();
     assert!(
@@ -627,7 +638,7 @@ fn the_status_line_widget_renders_item_batch_time_and_pace() {
         "{status}"
     );
     assert!(
-        status.ends_with(" 3 done · 3/h · 3 not exported · auto-advance on · ? help "),
+        status.ends_with(" 2 done · 1 skipped · 3/h · 3 not exported · auto-advance on · ? help "),
         "{status}"
     );
 }
@@ -1016,5 +1027,45 @@ fn a_flag_on_the_item_just_submitted_is_refused_if_another_process_changed_it() 
         msg.text
             .starts_with("pair was changed in another verdict process since you finished it"),
         "{msg:?}"
+    );
+}
+
+#[test]
+fn a_skip_is_refused_if_another_process_changed_the_item_while_its_prompt_was_open() {
+    let (d, mut app) = app();
+    goto(&mut app, "single");
+    let key = app.state.item.as_ref().unwrap().key;
+    run(&mut app, Command::Skip);
+    app.dispatch(Action::Type("not my language".into()));
+    // Meanwhile a script submits the item; the screen takes it in.
+    let mut other = Store::open(d.path()).unwrap();
+    for (q, v) in [
+        ("harm", Answer::Many(vec!["none".into()])),
+        ("severity", Answer::One("0".into())),
+        ("behaviour", Answer::One("full_compliance".into())),
+        ("appropriateness", Answer::One("appropriate".into())),
+    ] {
+        other
+            .set_answer(key, q, Some(&v), verdict::store::Act::from(0))
+            .unwrap();
+    }
+    other.submit(key, verdict::store::Act::from(0)).unwrap();
+    app.check_outside();
+    assert_eq!(app.store.item(key).unwrap().annotation.status, "done");
+    app.dispatch(Action::Edit(EditKey::Enter));
+    let a = app.store.item(key).unwrap().annotation;
+    assert_eq!(
+        a.status, "done",
+        "the skip typed against the old version is refused"
+    );
+    assert!(
+        app.state
+            .message
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("was changed in another verdict process"),
+        "{:?}",
+        app.state.message
     );
 }

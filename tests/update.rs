@@ -184,6 +184,7 @@ fn a_stored_submit_moves_on_to_the_next_unfinished_item() {
         batch: "fixture-mixed".into(),
         version: 3,
         skipped: false,
+        flagged: None,
     });
     assert_eq!(s, want);
 }
@@ -348,7 +349,7 @@ fn a_prompt_owns_the_keys_until_enter_and_then_asks_for_its_effect() {
     let fx = update(&mut s, Action::Edit(EditKey::Enter));
     assert_eq!(
         fx,
-        vec![Effect::Skip(key_of("single"), "duplicate of 12".into())]
+        vec![Effect::Skip(key_of("single"), "duplicate of 12".into(), 1)]
     );
     assert_eq!(s.mode, Mode::Normal);
     // An empty reason is refused, the prompt stays open and says why.
@@ -448,4 +449,88 @@ fn text_pasted_while_an_overlay_covers_the_editor_goes_into_the_editor() {
         fx,
         vec![Effect::SaveDraft(key_of("single"), "abcPASTED".into())]
     );
+}
+
+#[test]
+fn enter_on_an_empty_search_prompt_finds_the_next_match_and_never_submits() {
+    let mut s = showing("single");
+    s.guide = Guide::parse(verdict::guidelines::shipped()[0].text);
+    update(&mut s, Action::Run(Command::SearchGuidelines));
+    update(&mut s, Action::Type("harm".into()));
+    let fx = update(&mut s, Action::Edit(EditKey::Enter));
+    assert_eq!(fx, vec![]);
+    let first = s.guide_line;
+    // ctrl-f, enter: the next match of the same words.
+    update(&mut s, Action::Run(Command::SearchGuidelines));
+    let fx = update(&mut s, Action::Edit(EditKey::Enter));
+    assert_eq!(fx, vec![], "a search never submits");
+    assert_ne!(s.guide_line, first);
+    assert_eq!(s.mode, Mode::Normal);
+    // The queue search likewise repeats its last words.
+    update(&mut s, Action::Run(Command::SearchQueue));
+    update(&mut s, Action::Type("joke".into()));
+    assert_eq!(
+        update(&mut s, Action::Edit(EditKey::Enter)),
+        vec![Effect::Search("joke".into())]
+    );
+    update(&mut s, Action::Run(Command::SearchQueue));
+    assert_eq!(
+        update(&mut s, Action::Edit(EditKey::Enter)),
+        vec![Effect::Search("joke".into())]
+    );
+}
+
+#[test]
+fn a_correction_waits_for_enter_and_so_does_an_opened_strength_question() {
+    // The pair was submitted before (revision 1) and reopened: the answer that completes
+    // it does not submit, so that the next keys stay on it.
+    let mut s = showing("pair");
+    if let Some(it) = s.item.as_mut() {
+        it.annotation.revision = 1;
+    }
+    let fx = update(&mut s, Action::Choose('t'));
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Submit(_))), "{fx:?}");
+    assert!(
+        s.message
+            .as_ref()
+            .unwrap()
+            .text
+            .starts_with("a correction: enter submits it"),
+        "{:?}",
+        s.message
+    );
+    // First pass: A better opens "how much": it waits for that answer, which submits.
+    let mut s = showing("pair");
+    let fx = update(&mut s, Action::Choose('a'));
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Submit(_))), "{fx:?}");
+    let fx = update(&mut s, Action::Choose('c'));
+    assert!(fx.contains(&Effect::Submit(key_of("pair"))), "{fx:?}");
+}
+
+#[test]
+fn accepted_suggestions_are_named_by_label() {
+    let mut s = showing("suggested");
+    update(&mut s, Action::Run(Command::AcceptSuggestions));
+    let text = s.message.as_ref().unwrap().text.clone();
+    assert!(
+        text.starts_with("accepted the suggestions: ")
+            && text.contains("Response behaviour = Full refusal")
+            && text.contains("Harm categories = None"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_flag_prompt_knows_the_flag_it_replaces() {
+    let mut s = showing("single");
+    if let Some(it) = s.item.as_mut() {
+        it.annotation.flag = Some(("edge_case".into(), "first note".into()));
+    }
+    update(&mut s, Action::Run(Command::Flag));
+    match s.overlay() {
+        Some(Overlay::Prompt(verdict::tui::state::PromptKind::FlagReason(t), _)) => {
+            assert_eq!(t.flagged.as_deref(), Some("edge_case"));
+        }
+        other => panic!("{other:?}"),
+    }
 }

@@ -30,7 +30,7 @@ fn demo(env: &Env, dir: &std::path::Path) -> anyhow::Result<()> {
     let report = super::pull::pull_file(&mut store, &file, Options::default())?;
     use std::io::IsTerminal;
     if std::io::stdout().is_terminal() {
-        return super::open::workstation(env, store);
+        return super::open::session(env, store, true);
     }
     crate::outln!(
         "verdict demo: batch {} with {} items, in a throwaway cache (run it in a terminal to label them).\n",

@@ -11,7 +11,13 @@ pub fn run(env: &Env) -> anyhow::Result<()> {
 }
 
 /// Runs the workstation on a store.
-pub fn workstation(env: &Env, mut store: Store) -> anyhow::Result<()> {
+pub fn workstation(env: &Env, store: Store) -> anyhow::Result<()> {
+    session(env, store, false)
+}
+
+/// The workstation; `throwaway` for the demo, whose cache is removed when it ends (its
+/// summary says so instead of pointing at an export).
+pub fn session(env: &Env, mut store: Store, throwaway: bool) -> anyhow::Result<()> {
     // Configuration errors first: they say which file to fix.
     let keymap = tui::keymap::Keymap::load_from(&env.config_dir)?;
     use std::io::IsTerminal;
@@ -28,6 +34,15 @@ pub fn workstation(env: &Env, mut store: Store) -> anyhow::Result<()> {
         notes.extend(keymap.shadowed_by(&schema));
     }
     let summary = tui::run(store, keymap, env.settings(), notes)?;
+    if throwaway {
+        crate::outln!(
+            "Demo session: {} done, median {:.0} s per item, {:.0} items per hour. The demo's cache is removed now: nothing was kept. Pull a batch (verdict pull FILE) to label for real.",
+            crate::safe::count(summary.done as u64, "item", "items"),
+            summary.median_secs,
+            summary.per_hour,
+        );
+        return Ok(());
+    }
     crate::outln!(
         "Session: {} done, median {:.0} s per item, {:.0} items per hour. {} not yet exported{}",
         crate::safe::count(summary.done as u64, "item", "items"),

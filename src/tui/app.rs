@@ -242,8 +242,8 @@ impl App {
                 Err(StoreError::Incomplete { problems, .. }) => Reply::Incomplete(problems),
                 Err(err) => return Err(err),
             },
-            Effect::Skip(key, reason) => {
-                let annotation = self.store.skip(key, &reason, self.shown(key, act))?;
+            Effect::Skip(key, reason, seen) => {
+                let annotation = self.store.skip(key, &reason, Act::from(act).seen(seen))?;
                 Reply::Finished {
                     key,
                     annotation,

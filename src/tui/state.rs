@@ -36,8 +36,9 @@ pub enum Pane {
 /// What a one-line prompt is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PromptKind {
-    /// The reason for a skip.
-    SkipReason,
+    /// The reason for a skip of the item at this version (the version the screen showed
+    /// when the prompt opened: a change by another process meanwhile refuses the skip).
+    SkipReason(i64),
     /// Choosing an escalation reason (by number) for an item.
     FlagReason(FlagTarget),
     /// The note that goes with the chosen reason.
@@ -61,6 +62,8 @@ pub struct FlagTarget {
     /// The version of it the screen last showed: the flag is refused if another process
     /// changed it since.
     pub version: i64,
+    /// The reason of the flag it has already (a new flag replaces it: the prompt says so).
+    pub flagged: Option<String>,
 }
 
 /// The item just finished, while the rater has not yet acted on the next one.
@@ -76,6 +79,8 @@ pub struct JustFinished {
     pub version: i64,
     /// It was skipped, not submitted.
     pub skipped: bool,
+    /// The reason of its flag, if it has one.
+    pub flagged: Option<String>,
 }
 
 /// A layer over the screen that has the keyboard.
@@ -203,6 +208,9 @@ pub struct State {
     pub unexported: u64,
     /// Quit requested.
     pub quit: bool,
+    /// The last queue search and guidelines search: the prompt opens with it, so that `/`
+    /// (or ctrl-f) and enter find the next match.
+    pub last_search: (String, String),
     /// The item submitted last, until the rater acts on the one that followed it: a flag
     /// raised first thing goes to it.
     pub just_finished: Option<JustFinished>,
@@ -254,6 +262,7 @@ impl State {
             unexported: 0,
             quit: false,
             just_finished: None,
+            last_search: (String::new(), String::new()),
             extents: HashMap::new(),
             shown: 0,
         }

@@ -29,8 +29,8 @@ pub enum Effect {
     SetAnswer(i64, String, Option<Answer>),
     /// Submit; on success, go to the next unfinished item.
     Submit(i64),
-    /// Skip with a reason, then go on.
-    Skip(i64, String),
+    /// Skip with a reason, then go on; the item version the screen showed.
+    Skip(i64, String, i64),
     /// Flag with a reason, a note and the guideline section in view; the item version the
     /// screen showed.
     Flag(i64, String, String, Option<String>, i64),

@@ -56,11 +56,36 @@ pub(super) fn choose(state: &mut State, c: char) -> Vec<Effect> {
             )
             .is_empty()
         });
-        if complete && state.settings.auto_advance && !state.optional_touched {
+        // Auto-advance is for the first pass over an item: a correction of an item
+        // submitted before is submitted with enter (so that its next keys never land on the
+        // next item), and a single-choice question the answer opened (how much better) is
+        // answered before the item moves on.
+        let (first_pass, open_single) = state.item.as_ref().map_or((true, false), |it| {
+            let open = state
+                .asked()
+                .iter()
+                .any(|q| q.kind == Kind::Single && !it.annotation.answers.contains_key(&q.id));
+            (it.annotation.revision == 0, open)
+        });
+        if complete
+            && state.settings.auto_advance
+            && !state.optional_touched
+            && first_pass
+            && !open_single
+        {
             fx.extend(flush_active(state));
             fx.push(Effect::Submit(key));
         } else {
-            if complete && state.settings.auto_advance {
+            if complete && state.settings.auto_advance && !first_pass {
+                let submit = state.keymap.key_of(Command::Submit);
+                say(
+                    state,
+                    format!(
+                        "a correction: {submit} submits it (auto-advance is for the first pass)"
+                    ),
+                    false,
+                );
+            } else if complete && state.settings.auto_advance && state.optional_touched {
                 let submit = state.keymap.key_of(Command::Submit);
                 say(
                     state,
@@ -139,11 +164,31 @@ pub(super) fn accept_suggestions(state: &mut State) -> Vec<Effect> {
         return vec![];
     }
     let mut fx = Vec::new();
+    let mut said = Vec::new();
     for (q, a) in sugg {
+        // What changed, by label: the question may be out of view on a small screen.
+        if let Some(question) = item.schema.question(&q) {
+            let labels: Vec<String> = question
+                .options
+                .iter()
+                .filter(|o| a.values().contains(&o.value.as_str()))
+                .map(|o| crate::safe::sanitize_line(&o.label))
+                .collect();
+            said.push(format!(
+                "{} = {}",
+                crate::safe::sanitize_line(&question.label),
+                labels.join(", ")
+            ));
+        }
         item.annotation.answers.insert(q.clone(), a.clone());
         fx.push(Effect::SetAnswer(k, q, Some(a)));
     }
     state.question = first_open_question(state);
+    say(
+        state,
+        format!("accepted the suggestions: {}", said.join("; ")),
+        false,
+    );
     fx
 }
 

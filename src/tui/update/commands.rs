@@ -119,7 +119,10 @@ pub(super) fn run(state: &mut State, cmd: Command) -> Vec<Effect> {
         }
         Command::SearchGuidelines => prompt(state, PromptKind::SearchGuidelines),
         Command::SearchQueue => prompt(state, PromptKind::SearchQueue),
-        Command::Skip if key.is_some() => prompt(state, PromptKind::SkipReason),
+        Command::Skip => match state.item.as_ref().map(|i| i.annotation.version) {
+            Some(v) => prompt(state, PromptKind::SkipReason(v)),
+            None => vec![],
+        },
         Command::Flag => match super::keyboard::flag_target(state, true) {
             Some(target) => prompt(state, PromptKind::FlagReason(target)),
             None => vec![],
@@ -128,7 +131,6 @@ pub(super) fn run(state: &mut State, cmd: Command) -> Vec<Effect> {
             super::keyboard::other_flag_target(state);
             vec![]
         }
-        Command::Skip => vec![],
         Command::Reveal => {
             state.revealed = !state.revealed;
             vec![]

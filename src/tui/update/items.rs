@@ -188,6 +188,7 @@ fn finished(state: &mut State, skipped: bool) -> Vec<Effect> {
                 batch: i.batch_id.clone(),
                 version: i.annotation.version,
                 skipped,
+                flagged: i.annotation.flag.as_ref().map(|f| f.0.clone()),
             });
             let fx = go_to(state, pos);
             state.just_finished = just;
@@ -457,8 +458,9 @@ fn search_results(state: &mut State, text: &str, found: &crate::store::SearchHit
             say(
                 state,
                 format!(
-                    "'{text}': {} (/ and enter: the next){partial}",
-                    crate::safe::count(hits.len() as u64, "matching item", "matching items")
+                    "'{text}': {} ({} then enter on the empty prompt: the next){partial}",
+                    crate::safe::count(hits.len() as u64, "matching item", "matching items"),
+                    state.keymap.key_of(Command::SearchQueue)
                 ),
                 false,
             );

@@ -137,14 +137,14 @@ fn prompt_enter(state: &mut State, kind: PromptKind, text: String) -> Vec<Effect
         return vec![];
     };
     match kind {
-        PromptKind::SkipReason => {
+        PromptKind::SkipReason(seen) => {
             if text.trim().is_empty() {
                 say(state, "a skip needs a reason", true);
-                open_prompt(state, PromptKind::SkipReason);
+                open_prompt(state, PromptKind::SkipReason(seen));
                 return vec![];
             }
             let mut fx = flush_active(state);
-            fx.push(Effect::Skip(key, text.trim().to_string()));
+            fx.push(Effect::Skip(key, text.trim().to_string(), seen));
             fx
         }
         PromptKind::FlagReason(_) => vec![],
@@ -158,13 +158,29 @@ fn prompt_enter(state: &mut State, kind: PromptKind, text: String) -> Vec<Effect
                 .flatten(),
             target.version,
         )],
+        // Enter on an empty search prompt repeats the last search: the next match.
         PromptKind::SearchQueue => {
+            let text = if text.trim().is_empty() {
+                state.last_search.0.clone()
+            } else {
+                text
+            };
             if text.trim().is_empty() {
                 return vec![];
             }
+            state.last_search.0 = text.clone();
             vec![Effect::Search(text)]
         }
         PromptKind::SearchGuidelines => {
+            let text = if text.trim().is_empty() {
+                state.last_search.1.clone()
+            } else {
+                text
+            };
+            if text.trim().is_empty() {
+                return vec![];
+            }
+            state.last_search.1 = text.clone();
             state.show_guidelines = true;
             let from = (state.guide_line + 1) % state.guide.lines.len().max(1);
             match state.guide.find(&text, from) {
@@ -173,7 +189,12 @@ fn prompt_enter(state: &mut State, kind: PromptKind, text: String) -> Vec<Effect
                     state.guide_followed = true;
                     say(
                         state,
-                        format!("guidelines: '{text}' found (ctrl-f, enter for the next)"),
+                        format!(
+                            "guidelines: '{text}' found ({} then enter on the empty prompt: the next)",
+                            state
+                                .keymap
+                                .key_of(crate::tui::action::Command::SearchGuidelines)
+                        ),
                         false,
                     );
                 }
@@ -226,12 +247,14 @@ pub(super) fn flag_target(state: &State, previous: bool) -> Option<FlagTarget> {
             id: j.id.clone(),
             previous: true,
             version: j.version,
+            flagged: j.flagged.clone(),
         },
         _ => FlagTarget {
             key: item.key,
             id: item.item_id.clone(),
             previous: false,
             version: item.annotation.version,
+            flagged: item.annotation.flag.as_ref().map(|f| f.0.clone()),
         },
     })
 }

@@ -38,9 +38,20 @@ pub fn status(f: &mut Frame<'_>, state: &State, theme: &Theme, area: Rect) {
         )
     };
     let (batch, id) = (sanitize_line(&item.batch_id), sanitize_line(&item.item_id));
+    // Done and skipped as the cache holds them (other processes', undone and redone work
+    // included); the pace is this session's.
+    let done = state
+        .queue
+        .iter()
+        .filter(|e| e.status == Status::Done)
+        .count();
+    let skipped = state
+        .queue
+        .iter()
+        .filter(|e| e.status == Status::Skipped)
+        .count();
     let short = format!(
-        " {} done · {} unexported · {} help ",
-        state.session.durations.len(),
+        " {done} done · {} unexported · {} help ",
         state.unexported,
         state.keymap.key_of(Command::Help)
     );
@@ -58,8 +69,12 @@ pub fn status(f: &mut Frame<'_>, state: &State, theme: &Theme, area: Rect) {
         );
     }
     let right = format!(
-        " {} done · {:.0}/h · {} not exported · auto-advance {} · {} help ",
-        state.session.durations.len(),
+        " {done} done{} · {:.0}/h · {} not exported · auto-advance {} · {} help ",
+        if skipped > 0 {
+            format!(" · {skipped} skipped")
+        } else {
+            String::new()
+        },
         state.session.per_hour(state.now_ms),
         state.unexported,
         if state.settings.auto_advance {
@@ -226,6 +241,29 @@ fn flag_title(
             (what.to_string(), 1),
         ],
     };
+    let mut parts = parts;
+    if let Some(reason) = &target.flagged {
+        // Said before the rater writes a note that replaces the one there.
+        parts.insert(
+            1,
+            (format!("replaces its flag ({})", sanitize_line(reason)), 0),
+        );
+    }
+    super::fit_title(&parts, room)
+}
+
+/// A search prompt's title: what it searches, and what enter on an empty prompt repeats.
+fn search_title(what: &str, last: &str, room: usize) -> String {
+    let mut parts = vec![(what.to_string(), 0u8)];
+    if !last.is_empty() {
+        parts.push((
+            format!(
+                "empty: the next '{}'",
+                crate::tui::text::truncate(&sanitize_line(last), 24)
+            ),
+            1,
+        ));
+    }
     super::fit_title(&parts, room)
 }
 
@@ -307,7 +345,7 @@ pub fn overlay(f: &mut Frame<'_>, state: &State, theme: &Theme, area: Rect) {
         Overlay::Prompt(kind, ed) => {
             let room = (area.width.saturating_sub(10).min(90) as usize).saturating_sub(2);
             let (title, extra): (String, Vec<Line<'static>>) = match kind {
-                PromptKind::SkipReason => {
+                PromptKind::SkipReason(_) => {
                     (" Skip: why? (enter confirms, esc cancels) ".into(), vec![])
                 }
                 PromptKind::FlagReason(target) => {
@@ -339,12 +377,21 @@ pub fn overlay(f: &mut Frame<'_>, state: &State, theme: &Theme, area: Rect) {
                     vec![],
                 ),
                 PromptKind::SearchQueue => (
-                    " Search the queue: an item id, or words of its text (enter jumps) ".into(),
+                    search_title(
+                        "Search the queue: an item id, or words of its text (enter jumps)",
+                        &state.last_search.0,
+                        room,
+                    ),
                     vec![],
                 ),
-                PromptKind::SearchGuidelines => {
-                    (" Search the guidelines (enter jumps) ".into(), vec![])
-                }
+                PromptKind::SearchGuidelines => (
+                    search_title(
+                        "Search the guidelines (enter jumps)",
+                        &state.last_search.1,
+                        room,
+                    ),
+                    vec![],
+                ),
             };
             let text_row = extra.is_empty();
             let h = if text_row { 3 } else { extra.len() as u16 + 2 };
