@@ -110,7 +110,7 @@ fn a_rater_labels_every_kind_of_item_in_a_real_terminal() {
     t.key(&k["preset_1"]);
     t.wait_for("Every item is finished");
     t.key(&k["undo"]);
-    t.wait_for("undid action");
+    t.wait_for("undid on 42: ");
     t.key(&k["preset_1"]);
     t.wait_for("Every item is finished");
     t.key(&k["quit"]);

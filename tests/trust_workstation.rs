@@ -407,7 +407,11 @@ fn ctrl_z_in_the_workstation_never_takes_back_a_script_s_change() {
     s.ok(&["undo"]);
     run(&mut app, Command::Undo);
     assert_eq!(status(&mut app, "multi").0, "draft");
-    assert!(message(&app).contains("undid action"), "{}", message(&app));
+    assert!(
+        message(&app).starts_with("undid on multi: "),
+        "{}",
+        message(&app)
+    );
 }
 
 #[test]

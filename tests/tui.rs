@@ -345,6 +345,14 @@ fn undo_takes_back_a_submit_and_returns_to_the_item() {
     assert_eq!(item.key, k);
     assert_eq!(item.annotation.status, "draft");
     assert!(item.annotation.answers.is_empty());
+    // The message says what was taken back, by the questions' labels.
+    let said = app.state.message.as_ref().unwrap().text.clone();
+    assert!(
+        said.starts_with(
+            "undid on single: Was that behaviour right?, Response behaviour, Harm categories, Severity, the submit or skip (5 changes, action #"
+        ),
+        "{said}"
+    );
     run(&mut app, Command::Redo);
     assert_eq!(app.store.item(k).unwrap().annotation.status, "done");
 }

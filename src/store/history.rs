@@ -14,6 +14,9 @@ pub struct Reverted {
     pub action: i64,
     /// How many field changes it reverted or re-applied.
     pub changes: usize,
+    /// The fields it changed, in the order of the original change, each once
+    /// (`status`, `answer:QUESTION`, `justification`, `skip_reason`, `flag`).
+    pub fields: Vec<String>,
 }
 
 impl Store {
@@ -93,10 +96,20 @@ impl Store {
             for item in items {
                 w.bump(item)?;
             }
+            let mut fields: Vec<String> = Vec::new();
+            for (_, field, _, _) in &changes {
+                if !fields.contains(field) {
+                    fields.push(field.clone());
+                }
+            }
+            if undo {
+                fields.reverse();
+            }
             Ok(Some(Reverted {
                 key,
                 action,
                 changes: changes.len(),
+                fields,
             }))
         })
     }

@@ -191,6 +191,8 @@ pub enum Reply {
         action: i64,
         /// How many changes it took back (or made again).
         changes: usize,
+        /// The fields they were of (see [`crate::store::Reverted::fields`]).
+        fields: Vec<String>,
         /// The item as stored now.
         item: StoredItem,
         /// Finished annotations not yet exported, now.

@@ -264,6 +264,7 @@ impl App {
                         redo,
                         action: r.action,
                         changes: r.changes,
+                        fields: r.fields,
                         unexported: self.unexported(),
                         item: self.store.item(r.key)?,
                     },

@@ -301,6 +301,7 @@ pub(super) fn reply(state: &mut State, reply: Reply) -> Vec<Effect> {
             redo,
             action,
             changes,
+            fields,
             item,
             unexported,
         } => {
@@ -309,12 +310,32 @@ pub(super) fn reply(state: &mut State, reply: Reply) -> Vec<Effect> {
                 state.session.durations.remove(&item.key);
             }
             let name = item.item_id.clone();
+            // What was taken back, in the rater's words: question labels, not ids.
+            let what: Vec<String> = fields
+                .iter()
+                .map(|f| match f.strip_prefix("answer:") {
+                    Some(q) => item
+                        .schema
+                        .question(q)
+                        .map(|q| q.label.clone())
+                        .unwrap_or_else(|| q.to_string()),
+                    None => match f.as_str() {
+                        "status" => "the submit or skip".to_string(),
+                        "skip_reason" => "the skip reason".to_string(),
+                        "flag" => "the flag".to_string(),
+                        "justification" => "the justification".to_string(),
+                        other => other.to_string(),
+                    },
+                })
+                .map(|w| crate::safe::sanitize_line(&w))
+                .collect();
             let fx = loaded(state, item);
             say(
                 state,
                 format!(
-                    "{} action #{action} on {name} ({})",
+                    "{} on {name}: {} ({}, action #{action})",
                     if redo { "redid" } else { "undid" },
+                    what.join(", "),
                     crate::safe::count(changes as u64, "change", "changes")
                 ),
                 false,
