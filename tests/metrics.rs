@@ -499,6 +499,17 @@ fn the_statistics_equal_statsmodels_on_many_tables() {
             "{a}/{n1} - {b}/{n2}: {lo} {hi} vs {line}"
         );
     }
+    // Holm's adjustment, as statsmodels' multipletests computes it.
+    let ps = [0.01, 0.04, 0.03, 0.2, 0.005, 1.0, 0.049];
+    let theirs = python(&format!(
+        "from statsmodels.stats.multitest import multipletests\nfor p in multipletests({ps:?}, method='holm')[1]:\n    print(repr(float(p)))\n"
+    ));
+    let ours = inference::holm(&ps);
+    assert_eq!(theirs.lines().count(), ps.len());
+    for (line, o) in theirs.lines().zip(&ours) {
+        let t: f64 = line.parse().unwrap();
+        assert!((t - o).abs() < 1e-12, "ours {o}, statsmodels {t}");
+    }
     // The paired interval: Newcombe's method 10, written out here in Python from his
     // paper with statsmodels' Wilson limits.
     let paired = [
@@ -713,6 +724,46 @@ fn the_metrics_and_the_comparison_are_the_figures_of_the_data(backend: Backend) 
     assert_eq!(v["verdict"], "regression");
     let p = v["p_value"].as_f64().unwrap();
     assert!((p - 0.03515625).abs() < 1e-12, "{p}");
+    // Per group (hazard), the verdicts read Holm-adjusted p-values.
+    let (ok, c2, err) = hub_run(
+        &db,
+        &[
+            "compare",
+            "--baseline",
+            "alpha",
+            "--candidate",
+            HOSTILE,
+            "--by",
+            "hazard",
+            "--json",
+        ],
+    );
+    assert!(ok, "{err}");
+    let c2: serde_json::Value = serde_json::from_str(&c2).unwrap();
+    let group_rows: Vec<&serde_json::Value> = c2["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["group"] != "(all)" && r["verdict"] != "context" && r["p_value"].is_number())
+        .collect();
+    assert!(!group_rows.is_empty());
+    let raw: Vec<f64> = group_rows
+        .iter()
+        .map(|r| r["p_value"].as_f64().unwrap())
+        .collect();
+    let adjusted: Vec<f64> = group_rows
+        .iter()
+        .map(|r| r["p_adjusted"].as_f64().unwrap())
+        .collect();
+    assert_eq!(adjusted, verdict::hub::inference::holm(&raw));
+    for r in &group_rows {
+        let significant = r["p_adjusted"].as_f64().unwrap() < 0.05;
+        assert_eq!(
+            significant,
+            r["verdict"] == "regression" || r["verdict"] == "improvement",
+            "{r}"
+        );
+    }
     // The overall refusal rate is context, never a regression: the gate ignores it.
     let refusal = c["rows"]
         .as_array()

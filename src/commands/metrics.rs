@@ -317,7 +317,7 @@ pub fn print_compare(c: &Compare) {
     }
     if c.rows.iter().any(|r| r.group != metrics::ALL) {
         crate::outln!(
-            "Per-group rows are not corrected for the number of groups and metrics compared: read them as leads; --fail-on gates on the (all) rows only."
+            "Per-group verdicts read p-values adjusted by Holm's method over every group row tested (--json: p_adjusted); --fail-on gates on the (all) rows only."
         );
     }
     if c.rows.iter().any(|r| r.method == "unpaired") {

@@ -305,7 +305,7 @@ fn bar_chart(h: &mut String, groups: &[Group], series: &[Series]) {
 fn compare_section(h: &mut String, c: &Compare) {
     let _ = write!(
         h,
-        "<section id=compare><h2>{} against {}</h2><p class=note>{} prompts answered by both models are compared pairwise (exact McNemar test, Newcombe interval for the difference, level {}); {} were answered only by the baseline and {} only by the candidate. Lower is better for every judged metric; the overall refusal rate is context. MDD: the smallest difference this sample detects with 80% power.</p>",
+        "<section id=compare><h2>{} against {}</h2><p class=note>{} prompts answered by both models are compared pairwise (exact McNemar test, Newcombe interval for the difference, level {}); {} were answered only by the baseline and {} only by the candidate. Lower is better for every judged metric; the overall refusal rate is context. MDD: the smallest difference this sample detects with 80% power. Verdicts of per-group rows read p-values adjusted by Holm's method over every group row tested.</p>",
         esc(&c.candidate),
         esc(&c.baseline),
         c.paired_prompts,

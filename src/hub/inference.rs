@@ -212,6 +212,22 @@ pub fn min_discordant(alpha: f64) -> u64 {
         .unwrap_or(64)
 }
 
+/// Holm's step-down adjustment of p-values for multiple tests (in the order given):
+/// sorted ascending, the i-th smallest (0-based) of m becomes max over j <= i of
+/// min(1, (m - j) p_(j)).
+pub fn holm(p: &[f64]) -> Vec<f64> {
+    let m = p.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|a, b| p[*a].total_cmp(&p[*b]));
+    let mut out = vec![0.0; m];
+    let mut running: f64 = 0.0;
+    for (rank, &i) in order.iter().enumerate() {
+        running = running.max(((m - rank) as f64 * p[i]).min(1.0));
+        out[i] = running;
+    }
+    out
+}
+
 /// The smallest difference of rates a paired comparison of these prompts detects with
 /// power `power` at level `alpha`: the larger of
 /// - the normal approximation to McNemar's test for a small difference,

@@ -484,6 +484,11 @@ pub struct Comparison {
     pub high: Option<f64>,
     /// The exact McNemar p-value (paired), or None (unpaired: read the interval).
     pub p_value: Option<f64>,
+    /// For a group's row (with `--by`): the p-value adjusted by Holm's method over every
+    /// group row of a judged metric with a p-value, the one its verdict reads (so that
+    /// many groups do not make a chance difference look real).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_adjusted: Option<f64>,
     /// The smallest difference this sample detects with 80% power at the chosen level.
     pub minimum_detectable: Option<f64>,
     /// What it means.
@@ -654,6 +659,7 @@ pub fn compare(
                     low: Some(lo),
                     high: Some(hi),
                     p_value: Some(p),
+                    p_adjusted: None,
                     minimum_detectable: inference::mdd_paired(&t, opts.alpha, 0.8),
                     verdict: verdict(judged, diff, p < opts.alpha, lo > 0.0 || hi < 0.0),
                 }
@@ -675,6 +681,7 @@ pub fn compare(
                     low: ci.map(|c| c.1),
                     high: ci.map(|c| c.2),
                     p_value: None,
+                    p_adjusted: None,
                     minimum_detectable: inference::mdd_unpaired(kc, nc, kb, nb, opts.alpha, 0.8),
                     verdict: match ci {
                         None => Verdict::NoData,
@@ -687,6 +694,26 @@ pub fn compare(
             };
             out.push(row);
         }
+    }
+    // Groups: Holm's adjustment over the group rows of judged metrics with a p-value; their
+    // verdicts read the adjusted p-value.
+    let tested: Vec<usize> = (0..out.len())
+        .filter(|i| {
+            let r = &out[*i];
+            r.group != ALL && r.verdict != Verdict::Context && r.p_value.is_some()
+        })
+        .collect();
+    let adjusted = inference::holm(
+        &tested
+            .iter()
+            .map(|i| out[*i].p_value.unwrap_or(1.0))
+            .collect::<Vec<_>>(),
+    );
+    for (i, p) in tested.into_iter().zip(adjusted) {
+        let r = &mut out[i];
+        r.p_adjusted = Some(p);
+        let excludes = r.low.is_some_and(|l| l > 0.0) || r.high.is_some_and(|h| h < 0.0);
+        r.verdict = verdict(true, r.difference.unwrap_or(0.0), p < opts.alpha, excludes);
     }
     Compare {
         baseline: baseline.to_string(),
