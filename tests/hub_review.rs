@@ -8,7 +8,9 @@
 
 mod common;
 use common::Sandbox;
-use common::hubdb::{Backend, Hub, HubTarget, hub_ok, hub_run, records_for, signed_bundle};
+use common::hubdb::{
+    Backend, Hub, HubTarget, Person, hub_ok, hub_run, person, records_for, signed_bundle,
+};
 use common::tmux::Tmux;
 use verdict::hub::api::PullResponse;
 use verdict::hub::db::{HubDb, HubError};
@@ -29,25 +31,6 @@ fn batch(dir: &std::path::Path, n: usize) -> std::path::PathBuf {
     }
     std::fs::write(&p, text).unwrap();
     p
-}
-
-struct Person {
-    name: String,
-    kp: minisign::KeyPair,
-    token: String,
-}
-
-fn person(db: &HubTarget, name: &str, role: Role) -> Person {
-    let kp = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
-    let token = HubDb::open(db)
-        .unwrap()
-        .add_person(name, &kp.pk, role)
-        .unwrap();
-    Person {
-        name: name.into(),
-        kp,
-        token,
-    }
 }
 
 fn me(db: &HubTarget, p: &Person) -> verdict::hub::db::Rater {

@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::hubdb::{Backend, HubTarget, hub_ok, hub_run, signed_bundle};
+use common::hubdb::{Backend, HubTarget, Person, hub_ok, hub_run, person, signed_bundle};
 use std::collections::BTreeMap;
 use verdict::hub::db::HubDb;
 use verdict::hub::review::Role;
@@ -101,25 +101,6 @@ fn write_batch(dir: &std::path::Path, rows: &[Row]) -> std::path::PathBuf {
     let path = dir.join("xstest.jsonl");
     std::fs::write(&path, out).unwrap();
     path
-}
-
-struct Person {
-    name: String,
-    kp: minisign::KeyPair,
-    token: String,
-}
-
-fn person(db: &HubTarget, name: &str, role: Role) -> Person {
-    let kp = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
-    let token = HubDb::open(db)
-        .unwrap()
-        .add_person(name, &kp.pk, role)
-        .unwrap();
-    Person {
-        name: name.into(),
-        kp,
-        token,
-    }
 }
 
 /// Pulls everything open for `p` and pushes a record for each item, its `behaviour` from
@@ -222,6 +203,16 @@ fn group<'a>(m: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
         .iter()
         .find(|g| g["group"] == name)
         .unwrap_or_else(|| panic!("no group {name}"))
+}
+
+/// The `(all)` row of one metric in `hub compare --json`.
+fn overall_row<'a>(c: &'a serde_json::Value, metric: &str) -> &'a serde_json::Value {
+    c["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["metric"] == metric && r["group"] == "(all)")
+        .unwrap_or_else(|| panic!("no (all) row for {metric}"))
 }
 
 fn kn(v: &serde_json::Value) -> (u64, u64) {
@@ -355,12 +346,7 @@ fn xstest_refusal_rates_equal_the_published_labels_and_the_paper() {
     assert!(ok, "{err}");
     let c: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(c["paired_prompts"], 450);
-    let fr = c["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["metric"] == "false_refusal" && r["group"] == "(all)")
-        .unwrap();
+    let fr = overall_row(&c, "false_refusal");
     assert_eq!(fr["method"], "paired");
     assert_eq!(fr["verdict"], "improvement");
     assert_eq!(kn(&fr["baseline"]), (149, 250));
@@ -709,12 +695,7 @@ fn the_metrics_and_the_comparison_are_the_figures_of_the_data(backend: Backend) 
     assert!(ok, "{err}");
     let c: serde_json::Value = serde_json::from_str(&c).unwrap();
     assert_eq!(c["paired_prompts"], 30);
-    let v = c["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["metric"] == "violation" && r["group"] == "(all)")
-        .unwrap();
+    let v = overall_row(&c, "violation");
     // Alpha harmful on i % 5 == 0 (6 prompts), the other on even i (15): both on 0, 10,
     // 20; alpha only on 5, 15, 25; the other only on 12 more.
     assert_eq!(
@@ -765,12 +746,7 @@ fn the_metrics_and_the_comparison_are_the_figures_of_the_data(backend: Backend) 
         );
     }
     // The overall refusal rate is context, never a regression: the gate ignores it.
-    let refusal = c["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["metric"] == "refusal" && r["group"] == "(all)")
-        .unwrap();
+    let refusal = overall_row(&c, "refusal");
     assert_eq!(refusal["verdict"], "context");
     // Options that would report a reassuring figure about nothing are refused.
     let (ok, _, err) = hub_run(&db, &["metrics", "--severity", "9"]);
@@ -896,12 +872,7 @@ fn the_html_report_renders_in_a_browser_and_shows_the_figures_of_hub_metrics() {
         }
     }
     assert_eq!(shown, expected);
-    let violation = c["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["metric"] == "violation" && r["group"] == "(all)")
-        .unwrap();
+    let violation = overall_row(&c, "violation");
     assert_eq!(violation["method"], "paired");
     // A screenshot, kept as a test artefact (target/tmp/report.png).
     let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("report.png");

@@ -115,11 +115,6 @@ pub fn gather_compare(
     ))
 }
 
-fn pct(x: Option<f64>) -> String {
-    x.map(|v| format!("{:.1}%", v * 100.0))
-        .unwrap_or_else(|| "n/a".into())
-}
-
 /// "8.4% [5.5-12.6] 21/250", or "n/a 0/0".
 pub fn rate_text(r: &Rate) -> String {
     match (r.rate, r.low, r.high) {
@@ -280,38 +275,26 @@ pub fn print_compare(c: &Compare) {
         "MDD"
     );
     for r in &c.rows {
-        let diff = match (r.difference, r.low, r.high) {
-            (Some(d), Some(l), Some(h)) => format!(
-                "{:+.1} [{:+.1}, {:+.1}] pp",
-                d * 100.0,
-                l * 100.0,
-                h * 100.0
-            ),
-            _ => "n/a".into(),
-        };
         crate::outln!(
             "{:<18} {:<14} {:<8} {:>15} {:>15} {:>24} {:>9} {:>8}  {}",
             r.metric,
             crate::tui::text::truncate_middle(&crate::safe::sanitize_line(&r.group), 14),
             r.method,
-            format!("{} {}/{}", pct(r.baseline.rate), r.baseline.k, r.baseline.n),
             format!(
                 "{} {}/{}",
-                pct(r.candidate.rate),
+                metrics::percent(r.baseline.rate),
+                r.baseline.k,
+                r.baseline.n
+            ),
+            format!(
+                "{} {}/{}",
+                metrics::percent(r.candidate.rate),
                 r.candidate.k,
                 r.candidate.n
             ),
-            diff,
-            r.p_value
-                .map(|p| if p < 1e-4 {
-                    "<0.0001".to_string()
-                } else {
-                    format!("{p:.4}")
-                })
-                .unwrap_or_else(|| "-".into()),
-            r.minimum_detectable
-                .map(|m| format!("{:.1}pp", m * 100.0))
-                .unwrap_or_else(|| "-".into()),
+            r.difference_text(),
+            r.p_text().unwrap_or_else(|| "-".into()),
+            r.mdd_text().unwrap_or_else(|| "-".into()),
             verdict_text(r.verdict)
         );
     }

@@ -53,11 +53,6 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-fn pct(x: Option<f64>) -> String {
-    x.map(|v| format!("{:.1}%", v * 100.0))
-        .unwrap_or_else(|| "n/a".into())
-}
-
 /// A table cell for a rate, its counts in data attributes.
 fn rate_cell(metric: &str, r: &Rate) -> String {
     let interval = match (r.low, r.high) {
@@ -68,7 +63,7 @@ fn rate_cell(metric: &str, r: &Rate) -> String {
         "<td class=num data-metric=\"{metric}\" data-k=\"{}\" data-n=\"{}\">{}{interval} <span class=n>{}/{}</span></td>",
         r.k,
         r.n,
-        pct(r.rate),
+        super::metrics::percent(r.rate),
         r.k,
         r.n
     )
@@ -253,7 +248,7 @@ fn bar_chart(h: &mut String, groups: &[Group], series: &[Series]) {
                     (y(0.0) - y(v)).max(0.5),
                     esc(&g.group),
                     name,
-                    pct(Some(v))
+                    super::metrics::percent(Some(v))
                 );
             }
             if let (Some(l), Some(hi)) = (r.low, r.high) {
@@ -374,15 +369,6 @@ fn compare_section(h: &mut String, c: &Compare) {
     }
     h.push_str("</svg>\n<div class=scroll><table id=compare-table><tr><th>metric</th><th>group</th><th>method</th><th>baseline</th><th>candidate</th><th>difference [interval]</th><th>p</th><th>MDD</th><th>verdict</th></tr>");
     for r in &c.rows {
-        let diff = match (r.difference, r.low, r.high) {
-            (Some(d), Some(l), Some(hi)) => format!(
-                "{:+.1} pp [{:+.1}, {:+.1}]",
-                d * 100.0,
-                l * 100.0,
-                hi * 100.0
-            ),
-            _ => "n/a".into(),
-        };
         let (class, word) = match r.verdict {
             Verdict::Regression => ("reg", "regression"),
             Verdict::Improvement => ("imp", "improvement"),
@@ -404,18 +390,10 @@ fn compare_section(h: &mut String, c: &Compare) {
             esc(&r.method),
             rate_cell("baseline", &r.baseline),
             rate_cell("candidate", &r.candidate),
-            diff,
+            esc(&r.difference_text()),
             r.p_value.map(|p| format!("{p}")).unwrap_or_default(),
-            r.p_value
-                .map(|p| if p < 1e-4 {
-                    "&lt;0.0001".to_string()
-                } else {
-                    format!("{p:.4}")
-                })
-                .unwrap_or_else(|| "–".into()),
-            r.minimum_detectable
-                .map(|v| format!("{:.1} pp", v * 100.0))
-                .unwrap_or_else(|| "–".into())
+            r.p_text().map(|p| esc(&p)).unwrap_or_else(|| "–".into()),
+            r.mdd_text().unwrap_or_else(|| "–".into())
         );
     }
     h.push_str("</table></div></section>\n");

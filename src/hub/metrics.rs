@@ -458,6 +458,45 @@ pub enum Verdict {
     NoData,
 }
 
+/// A share as a percentage with one decimal ("8.4%"), or "n/a".
+pub fn percent(x: Option<f64>) -> String {
+    x.map(|v| format!("{:.1}%", v * 100.0))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+impl Comparison {
+    /// The difference and its interval in percentage points ("-30.0 [-35.9, -23.6] pp"),
+    /// or "n/a".
+    pub fn difference_text(&self) -> String {
+        match (self.difference, self.low, self.high) {
+            (Some(d), Some(l), Some(h)) => format!(
+                "{:+.1} [{:+.1}, {:+.1}] pp",
+                d * 100.0,
+                l * 100.0,
+                h * 100.0
+            ),
+            _ => "n/a".into(),
+        }
+    }
+
+    /// The p-value to four decimals ("<0.0001" below that), or None.
+    pub fn p_text(&self) -> Option<String> {
+        self.p_value.map(|p| {
+            if p < 1e-4 {
+                "<0.0001".to_string()
+            } else {
+                format!("{p:.4}")
+            }
+        })
+    }
+
+    /// The minimum detectable difference in percentage points ("3.9 pp"), or None.
+    pub fn mdd_text(&self) -> Option<String> {
+        self.minimum_detectable
+            .map(|m| format!("{:.1} pp", m * 100.0))
+    }
+}
+
 /// One metric compared.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Comparison {

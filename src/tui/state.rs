@@ -408,6 +408,15 @@ impl State {
         }
     }
 
+    /// The item just finished, when a flag may still go to it instead of the item on
+    /// screen (same batch, so the same reasons; not the item on screen itself).
+    pub fn flaggable_previous(&self) -> Option<&JustFinished> {
+        let item = self.item.as_ref()?;
+        self.just_finished
+            .as_ref()
+            .filter(|j| j.batch == item.batch_id && j.key != item.key)
+    }
+
     /// Scroll offset of a pane.
     pub fn scroll_of(&self, pane: Pane) -> usize {
         self.scroll.get(&pane).copied().unwrap_or(0)

@@ -337,3 +337,24 @@ pub fn rss_mib(pid: u32) -> f64 {
         .unwrap();
     kb / 1024.0
 }
+
+/// Someone registered on a hub: name, signing key and token.
+pub struct Person {
+    pub name: String,
+    pub kp: minisign::KeyPair,
+    pub token: String,
+}
+
+/// Registers `name` with a fresh key pair in `role`.
+pub fn person(db: &HubTarget, name: &str, role: verdict::hub::review::Role) -> Person {
+    let kp = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
+    let token = verdict::hub::db::HubDb::open(db)
+        .unwrap()
+        .add_person(name, &kp.pk, role)
+        .unwrap();
+    Person {
+        name: name.into(),
+        kp,
+        token,
+    }
+}

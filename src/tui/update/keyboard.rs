@@ -237,11 +237,7 @@ pub(super) fn scroll_pane(state: &mut State, delta: isize) {
 /// item on screen.
 pub(super) fn flag_target(state: &State, previous: bool) -> Option<FlagTarget> {
     let item = state.item.as_ref()?;
-    let just = state
-        .just_finished
-        .as_ref()
-        .filter(|j| j.batch == item.batch_id && j.key != item.key);
-    Some(match just {
+    Some(match state.flaggable_previous() {
         Some(j) if previous => FlagTarget {
             key: j.key,
             id: j.id.clone(),

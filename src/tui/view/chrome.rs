@@ -40,16 +40,11 @@ pub fn status(f: &mut Frame<'_>, state: &State, theme: &Theme, area: Rect) {
     let (batch, id) = (sanitize_line(&item.batch_id), sanitize_line(&item.item_id));
     // Done and skipped as the cache holds them (other processes', undone and redone work
     // included); the pace is this session's.
-    let done = state
-        .queue
-        .iter()
-        .filter(|e| e.status == Status::Done)
-        .count();
-    let skipped = state
-        .queue
-        .iter()
-        .filter(|e| e.status == Status::Skipped)
-        .count();
+    let (done, skipped) = state.queue.iter().fold((0, 0), |(d, s), e| match e.status {
+        Status::Done => (d + 1, s),
+        Status::Skipped => (d, s + 1),
+        Status::Draft => (d, s),
+    });
     let short = format!(
         " {done} done · {} unexported · {} help ",
         state.unexported,
@@ -213,12 +208,7 @@ fn flag_title(
     // In the reason prompt the list says what to do: the switch is named first there.
     let (w, o) = if what_first { (1, 2) } else { (2, 1) };
     let other = state.keymap.key_of(Command::PromptOtherItem);
-    let can_switch = state.just_finished.as_ref().is_some_and(|j| {
-        state
-            .item
-            .as_ref()
-            .is_some_and(|i| i.batch_id == j.batch && i.key != j.key)
-    });
+    let can_switch = state.flaggable_previous().is_some();
     let id = sanitize_line(&target.id);
     let done = if state.just_finished.as_ref().is_some_and(|j| j.skipped) {
         "skipped"
