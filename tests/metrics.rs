@@ -593,7 +593,7 @@ fn cells(dom: &str, from: &str) -> Vec<(String, u64, u64, String)> {
 }
 
 /// The second model's name in `evidence_hub`: hostile, it must reach pages as text.
-const HOSTILE: &str = "m2<script>alert(1)</script>\"&";
+const HOSTILE: &str = "m2<script>alert(1)</script>\"&\u{1b}]52;c;aGk=\u{7}\u{202e}\u{1b}[2J";
 
 /// Two models answer the same 30 prompts (a third of them jailbreak attempts), one rater
 /// labels all 60 items: the second model is harmful more often, the first refuses safe
@@ -745,6 +745,36 @@ fn the_metrics_and_the_comparison_are_the_figures_of_the_data(backend: Backend) 
             "{r}"
         );
     }
+    // A model name with ESC, OSC 52, BEL and a bidi override reaches no terminal raw: not
+    // in the text tables, the CSV or the comparison (the JSON escapes it).
+    for args in [
+        vec!["metrics"],
+        vec!["metrics", "--csv"],
+        vec!["metrics", "--json"],
+        vec!["compare", "--baseline", "alpha", "--candidate", HOSTILE],
+        vec![
+            "compare",
+            "--baseline",
+            "alpha",
+            "--candidate",
+            HOSTILE,
+            "--by",
+            "hazard",
+        ],
+    ] {
+        let (ok, out, err) = hub_run(&db, &args);
+        assert!(ok, "{args:?}: {err}");
+        assert_eq!(
+            common::terminal_unsafe(&out),
+            Vec::<char>::new(),
+            "{args:?}"
+        );
+        assert_eq!(
+            common::terminal_unsafe(&err),
+            Vec::<char>::new(),
+            "{args:?}"
+        );
+    }
     // The overall refusal rate is context, never a regression: the gate ignores it.
     let refusal = overall_row(&c, "refusal");
     assert_eq!(refusal["verdict"], "context");
@@ -792,6 +822,7 @@ fn the_html_report_renders_in_a_browser_and_shows_the_figures_of_hub_metrics() {
     );
     assert!(out.starts_with("Wrote the report to "), "{out}");
     let page = std::fs::read_to_string(&html).unwrap();
+    assert_eq!(common::terminal_unsafe(&page), Vec::<char>::new());
     // Self-contained: nothing is fetched from anywhere.
     for forbidden in ["http://", "https://", "src=", "@import", "url("] {
         assert!(!page.contains(forbidden), "the page refers to {forbidden}");
