@@ -68,6 +68,14 @@ pub struct Options {
     pub schema: Option<Schema>,
     /// Limit on one text field, in bytes (default [`DEFAULT_MAX_FIELD_BYTES`]).
     pub max_field_bytes: Option<usize>,
+    /// Limit on one image file, in bytes (default [`crate::images::DEFAULT_MAX_IMAGE_BYTES`]).
+    pub max_image_bytes: Option<u64>,
+    /// Limit on the batch's images together, each distinct image once (default
+    /// [`crate::images::DEFAULT_MAX_BATCH_IMAGE_BYTES`]).
+    pub max_batch_image_bytes: Option<u64>,
+    /// Refuse images given by path (what a hub sends must carry its images as `data:`
+    /// URLs: a path would name a file on the rater's machine).
+    pub no_image_paths: bool,
 }
 
 /// What the batch is, before its items.
@@ -287,7 +295,7 @@ fn derived_header(path: &Path, format: Format, options: &Options) -> Result<Head
         None => Schema::builtin(DEFAULT_SCHEMA)
             .map_err(|e| BatchError::at(path, None, None, e.to_string()))?,
     };
-    let guidelines = guidelines::default_reference();
+    let guidelines = guidelines::default_for(&schema.id);
     let manifest = serde_json::json!({
         "format": BATCH_FORMAT,
         "batch_id": batch_id,
@@ -338,6 +346,7 @@ impl OpenBatch {
                 )));
             }
             let canonical = item.content.canonical_json();
+            debug_assert!(item.content.images().all(|r| item.images.iter().any(|b| &b.image == r)));
             let hash = content_hash(canonical.as_bytes());
             let extras = serde_json::to_string(&item.extras).unwrap_or_default();
             count += 1;
@@ -355,6 +364,18 @@ impl OpenBatch {
             path: &self.path,
             schema: &schema,
             max_field_bytes: max,
+            images: std::cell::RefCell::new(ImageBudget {
+                max_image_bytes: self
+                    .options
+                    .max_image_bytes
+                    .unwrap_or(crate::images::DEFAULT_MAX_IMAGE_BYTES),
+                max_batch_bytes: self
+                    .options
+                    .max_batch_image_bytes
+                    .unwrap_or(crate::images::DEFAULT_MAX_BATCH_IMAGE_BYTES),
+                no_paths: self.options.no_image_paths,
+                ..ImageBudget::default()
+            }),
         };
         match self.format {
             Format::Jsonl => jsonl::read_items(&ctx, &mut self.warnings, &mut emit)?,
@@ -397,9 +418,153 @@ pub(crate) struct ItemContext<'a> {
     pub path: &'a Path,
     pub schema: &'a Schema,
     pub max_field_bytes: usize,
+    pub images: std::cell::RefCell<ImageBudget>,
+}
+
+/// The images read so far in a batch: each file read and checked once, and the batch's
+/// total against its limit.
+#[derive(Default)]
+pub(crate) struct ImageBudget {
+    max_image_bytes: u64,
+    max_batch_bytes: u64,
+    no_paths: bool,
+    /// Checked images by source (a path as written, or a data: URL's hash).
+    by_source: std::collections::HashMap<String, crate::model::ImageBlob>,
+    /// Distinct images (by sha256) and their bytes together.
+    seen: std::collections::HashSet<String>,
+    total: u64,
 }
 
 impl ItemContext<'_> {
+    /// Reads and checks an image given by `path` (relative to the batch file, inside its
+    /// folder) or `url` (a `data:` URL), counting it against the batch's limit.
+    pub fn image(
+        &self,
+        line: u64,
+        field: &str,
+        path: Option<&str>,
+        url: Option<&str>,
+    ) -> Result<crate::model::ImageBlob, BatchError> {
+        let err = |f: &str, m: String| BatchError::at(self.path, Some(line), Some(f), m);
+        let mut budget = self.images.borrow_mut();
+        let (key, at) = match (path, url) {
+            (Some(p), None) => (format!("path:{p}"), format!("{field}.path")),
+            (None, Some(u)) => (
+                format!("url:{}", sha256_hex(u.as_bytes())),
+                format!("{field}.url"),
+            ),
+            _ => {
+                return Err(err(
+                    field,
+                    "an image needs exactly one of 'path' (a file beside the batch) or 'url' (a data: URL)".into(),
+                ));
+            }
+        };
+        let blob = match budget.by_source.get(&key) {
+            Some(b) => b.clone(),
+            None => {
+                let bytes = match (path, url) {
+                    (Some(p), _) => {
+                        if budget.no_paths {
+                            return Err(err(
+                                &at,
+                                "images from a hub must come as data: URLs; a path would name a file on this machine. Tell the hub's operator".into(),
+                            ));
+                        }
+                        self.image_file(p, budget.max_image_bytes)
+                            .map_err(|m| err(&at, m))?
+                    }
+                    (_, Some(u)) => {
+                        if !u.starts_with("data:") {
+                            return Err(err(
+                                &at,
+                                "verdict works offline, so an image is a data: URL or a file beside the batch, never a web address; download it next to the batch and give its path".into(),
+                            ));
+                        }
+                        let (declared, bytes) =
+                            crate::images::data_url(u).map_err(|m| err(&at, m))?;
+                        if let (Some(d), Some(k)) = (
+                            crate::images::Kind::of_media_type(&declared),
+                            crate::images::Kind::sniff(&bytes),
+                        ) && d != k
+                        {
+                            return Err(err(
+                                &at,
+                                format!(
+                                    "the data: URL says {} but its bytes are a {} file; fix the media type",
+                                    crate::safe::sanitize_line(&declared),
+                                    k.name()
+                                ),
+                            ));
+                        }
+                        bytes
+                    }
+                    _ => unreachable!("one of path and url, checked above"),
+                };
+                let blob = crate::images::check(bytes, budget.max_image_bytes)
+                    .map_err(|m| err(&at, m))?;
+                budget.by_source.insert(key, blob.clone());
+                blob
+            }
+        };
+        if budget.seen.insert(blob.image.sha256.clone()) {
+            budget.total += blob.bytes.len() as u64;
+            if budget.total > budget.max_batch_bytes {
+                return Err(err(
+                    &at,
+                    format!(
+                        "the batch's images come to more than {} bytes, the limit for one batch; split the batch, or raise the limit with --max-batch-image-bytes",
+                        budget.max_batch_bytes
+                    ),
+                ));
+            }
+        }
+        Ok(blob)
+    }
+
+    /// The bytes of an image file named relative to the batch file; the path may not
+    /// leave the batch's folder.
+    fn image_file(&self, p: &str, max: u64) -> Result<Vec<u8>, String> {
+        let rel = Path::new(p);
+        if p.is_empty()
+            || rel.is_absolute()
+            || rel
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir))
+        {
+            return Err(format!(
+                "'{}' is not a path inside the batch's folder: give it relative to the batch file, without '..'",
+                crate::safe::sanitize_line(p)
+            ));
+        }
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+        let full = dir.join(rel);
+        let shown = crate::safe::sanitize_line(&full.display().to_string());
+        let real = std::fs::canonicalize(&full).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => format!(
+                "no image file at {shown}; put it there, or fix the path (it is read relative to the batch file)"
+            ),
+            _ => format!("cannot read the image {shown}: {e}"),
+        })?;
+        let inside = std::fs::canonicalize(dir).map(|d| real.starts_with(d)).unwrap_or(false);
+        if !inside {
+            return Err(format!(
+                "{shown} leads outside the batch's folder (through a link); copy the image beside the batch"
+            ));
+        }
+        let meta = std::fs::metadata(&real).map_err(|e| format!("cannot read the image {shown}: {e}"))?;
+        if !meta.is_file() {
+            return Err(format!("{shown} is not a file"));
+        }
+        if meta.len() > max {
+            return Err(format!(
+                "the image {shown} is {} bytes, over the limit of {max} bytes for one image; make it smaller, or raise the limit with --max-image-bytes",
+                meta.len()
+            ));
+        }
+        std::fs::read(&real).map_err(|e| format!("cannot read the image {shown}: {e}"))
+    }
     /// Checks a text field: size limit and no NUL (which no renderer or CSV survives).
     pub fn text(&self, line: u64, field: &str, s: &str) -> Result<(), BatchError> {
         if s.len() > self.max_field_bytes {

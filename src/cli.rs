@@ -103,6 +103,12 @@ pub struct PullArgs {
     /// Largest text (prompt, message or response) accepted, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = crate::batch::DEFAULT_MAX_FIELD_BYTES)]
     pub max_field_bytes: usize,
+    /// Largest image file accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::images::DEFAULT_MAX_IMAGE_BYTES)]
+    pub max_image_bytes: u64,
+    /// Largest total of one batch's images (each distinct image once), in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::images::DEFAULT_MAX_BATCH_IMAGE_BYTES)]
+    pub max_batch_image_bytes: u64,
 }
 
 /// `verdict status`.

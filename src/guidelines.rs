@@ -3,7 +3,10 @@
 use crate::model::{GuidelineRef, sha256_hex};
 
 /// Shipped guideline documents (Markdown with a `---` front matter naming id and version).
-const SHIPPED: &[&str] = &[include_str!("../guidelines/verdict-safety.md")];
+const SHIPPED: &[&str] = &[
+    include_str!("../guidelines/verdict-safety.md"),
+    include_str!("../guidelines/verdict-images.md"),
+];
 
 /// A shipped guideline document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +65,20 @@ pub fn find(id: &str, version: &str) -> Option<Guideline> {
     shipped()
         .into_iter()
         .find(|g| g.id == id && g.version == version)
+}
+
+/// The document a batch of this schema without a `guidelines` entry gets: the shipped
+/// document written for the schema (`image-eval-v1`: `verdict-images`), else the default.
+pub fn default_for(schema: &str) -> GuidelineRef {
+    let id = match schema {
+        "image-eval-v1" => "verdict-images",
+        _ => return default_reference(),
+    };
+    shipped()
+        .into_iter()
+        .find(|g| g.id == id)
+        .map(|g| g.reference())
+        .unwrap_or_else(default_reference)
 }
 
 /// The document a batch without a manifest (or without a `guidelines` entry) gets.

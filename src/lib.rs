@@ -14,10 +14,12 @@
 //!   (`VERDICT_FAILPOINT`).
 //! - [`model`] (uses `safe`): plain serde types (items, schemas, answers, bundle
 //!   records, reviews, calibration, qualification); no I/O.
+//! - [`images`] (uses `model`): image files of image items (PNG, JPEG, WebP): checked by
+//!   decoding within limits, `data:` URLs, captions.
 //! - [`guidelines`] (uses `model`): the shipped guideline documents, by id and version.
-//! - [`batch`] (uses `model` `guidelines` `safe`): reads batch files (JSONL + manifest,
+//! - [`batch`] (uses `model` `images` `guidelines` `safe`): reads batch files (JSONL + manifest,
 //!   CSV + column map) into checked items.
-//! - [`store`] (uses `model` `batch` `guidelines` `safe` `private` `clock` `failpoint`):
+//! - [`store`] (uses `model` `images` `batch` `guidelines` `safe` `private` `clock` `failpoint`):
 //!   the rater's SQLite cache and the only code that speaks SQL to it. Every write is one
 //!   `BEGIN IMMEDIATE` transaction that waits for (and names) another process holding the
 //!   cache (`store::lock`).
@@ -26,12 +28,12 @@
 //! - [`bundle`] (uses `model` `store` `keys` `safe` `private` `clock` `failpoint`):
 //!   writes, signs and verifies export bundles.
 //! - [`config`] (uses `model`): data/config directories, the rater's name, settings.
-//! - [`hub`] (uses `model` `batch` `bundle` `keys` `safe` `private` `clock`
+//! - [`hub`] (uses `model` `images` `batch` `bundle` `keys` `safe` `private` `clock`
 //!   `failpoint`): the assignment server (its database code in `hub::db`, SQLite or
 //!   PostgreSQL) and its client.
-//! - [`tui`] (uses `model` `guidelines` `store` `stats` `config` `safe` `clock`): the
+//! - [`tui`] (uses `model` `images` `guidelines` `store` `stats` `config` `safe` `clock`): the
 //!   labeling workstation (state / action / update / view).
-//! - [`cli`] (uses `batch` `config` `hub`): the command line's grammar (clap), with the
+//! - [`cli`] (uses `batch` `images` `config` `hub`): the command line's grammar (clap), with the
 //!   defaults those modules define.
 //! - [`commands`] (uses anything above): one module per subcommand. `main.rs` only parses
 //!   and dispatches.
@@ -45,6 +47,7 @@ pub mod config;
 pub mod failpoint;
 pub mod guidelines;
 pub mod hub;
+pub mod images;
 pub mod keys;
 pub mod model;
 pub mod private;

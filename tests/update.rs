@@ -45,6 +45,7 @@ fn items() -> Vec<StoredItem> {
                 },
                 draft: None,
                 reference: None,
+                images: p.item.images.clone(),
             });
             Ok::<(), std::convert::Infallible>(())
         })

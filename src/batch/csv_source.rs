@@ -407,10 +407,7 @@ pub(super) fn read_items<E>(
         if let Some(sys) = cols.system {
             let s = text(sys, "system")?;
             if !s.is_empty() {
-                conversation.push(Message {
-                    role: Role::System,
-                    content: s,
-                });
+                conversation.push(Message::text(Role::System, s));
             }
         }
         let prompt_idx = cols.prompt.unwrap_or_default();
@@ -424,21 +421,15 @@ pub(super) fn read_items<E>(
             )
             .into());
         }
-        conversation.push(Message {
-            role: Role::User,
-            content: prompt,
-        });
-        let mut responses = vec![Response {
-            model: opt(cols.model)?,
-            text: text(cols.response.unwrap_or_default(), "response")?,
-        }];
+        conversation.push(Message::text(Role::User, prompt));
+        let mut responses = vec![Response::text(
+            opt(cols.model)?,
+            text(cols.response.unwrap_or_default(), "response")?,
+        )];
         if let Some(b) = cols.response_b {
             let tb = text(b, "response_b")?;
             if !tb.is_empty() {
-                responses.push(Response {
-                    model: opt(cols.model_b)?,
-                    text: tb,
-                });
+                responses.push(Response::text(opt(cols.model_b)?, tb));
             }
         }
         let content = Content {
@@ -479,6 +470,7 @@ pub(super) fn read_items<E>(
                 content_warning,
                 review: None,
             },
+            images: Vec::new(),
         };
         emit(line, pos.1 + skip, item)?;
     }

@@ -3,8 +3,8 @@
 use super::{BATCH_FORMAT, BatchError, Header, ItemContext, Warning, strip_bom, utf8};
 use crate::guidelines;
 use crate::model::{
-    Content, DEFAULT_SCHEMA, Extras, GuidelineRef, Item, Message, Response, Role, Schema,
-    Suggestion,
+    Content, DEFAULT_SCHEMA, Extras, GuidelineRef, ImageBlob, ImageRef, Item, Message, Response,
+    Role, Schema, Suggestion,
 };
 use serde_json::{Map, Value};
 use std::io::{BufRead, BufReader};
@@ -262,7 +262,7 @@ fn manifest(
     .map_err(|e| err("manifest.schema", e.to_string()))?;
     let mut guideline_text = None;
     let guidelines = match obj.get("guidelines") {
-        None => guidelines::default_reference(),
+        None => guidelines::default_for(&schema.id),
         // The document itself, carried by the batch: its hash is computed here (a given
         // one must match), and it stands whatever verdict ships.
         Some(Value::Object(g)) if g.contains_key("text") => {
@@ -421,6 +421,92 @@ fn string(ctx: &ItemContext<'_>, line: u64, field: &str, v: &Value) -> Result<St
     }
 }
 
+/// The images an item has read so far, each once.
+type Blobs = Vec<ImageBlob>;
+
+/// One image part (`{"type": "image", "path"|"url": ...}`, `{"type": "image_url",
+/// "image_url": {"url": ...}}`, or in a response's `images`, just `{"path"|"url": ...}`).
+fn image_part(
+    ctx: &ItemContext<'_>,
+    line: u64,
+    at: &str,
+    obj: &Map<String, Value>,
+    blobs: &mut Blobs,
+) -> Result<ImageRef, BatchError> {
+    let err = |f: &str, m: &str| BatchError::at(ctx.path, Some(line), Some(f), m);
+    let s = |k: &str| -> Result<Option<&str>, BatchError> {
+        match obj.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(v)) => Ok(Some(v.as_str())),
+            Some(_) => Err(err(&format!("{at}.{k}"), "must be a string")),
+        }
+    };
+    let (path, url) = match obj.get("image_url") {
+        Some(Value::String(u)) => (None, Some(u.as_str())),
+        Some(Value::Object(o)) => match o.get("url") {
+            Some(Value::String(u)) => (None, Some(u.as_str())),
+            _ => return Err(err(&format!("{at}.image_url.url"), "missing: the image's data: URL")),
+        },
+        Some(_) => return Err(err(&format!("{at}.image_url"), "must be {\"url\": \"data:...\"}")),
+        None => (s("path")?, s("url")?),
+    };
+    let blob = ctx.image(line, at, path, url)?;
+    let r = blob.image.clone();
+    if !blobs.iter().any(|b| b.image == r) {
+        blobs.push(blob);
+    }
+    Ok(r)
+}
+
+/// A field that is a string, or an array of parts (strings, `{"type": "text", "text"}`,
+/// image parts): its text (the text parts joined by a blank line) and its images.
+fn parts(
+    ctx: &ItemContext<'_>,
+    line: u64,
+    field: &str,
+    v: &Value,
+    blobs: &mut Blobs,
+) -> Result<(String, Vec<ImageRef>), BatchError> {
+    let err = |f: &str, m: &str| BatchError::at(ctx.path, Some(line), Some(f), m);
+    let ps = match v {
+        Value::String(_) => return Ok((string(ctx, line, field, v)?, Vec::new())),
+        Value::Array(ps) => ps,
+        _ => {
+            return Err(err(
+                field,
+                "must be a string, or an array of parts ({\"type\": \"text\", \"text\": ...}, {\"type\": \"image\", \"path\": ...})",
+            ));
+        }
+    };
+    let mut texts: Vec<&str> = Vec::new();
+    let mut images = Vec::new();
+    for (j, p) in ps.iter().enumerate() {
+        let at = format!("{field}[{j}]");
+        match p {
+            Value::String(t) => texts.push(t),
+            Value::Object(o) => match o.get("type").and_then(Value::as_str) {
+                Some("text") => match o.get("text") {
+                    Some(Value::String(t)) => texts.push(t),
+                    _ => return Err(err(&format!("{at}.text"), "a text part needs 'text', a string")),
+                },
+                Some("image" | "image_url") => {
+                    images.push(image_part(ctx, line, &at, o, blobs)?);
+                }
+                _ => {
+                    return Err(err(
+                        &format!("{at}.type"),
+                        "a part's type must be 'text' or 'image' (or 'image_url')",
+                    ));
+                }
+            },
+            _ => return Err(err(&at, "a part must be a string or an object with a 'type'")),
+        }
+    }
+    let text = texts.join("\n\n");
+    ctx.text(line, field, &text)?;
+    Ok((text, images))
+}
+
 /// Checks the `review` of an item sent to a reviewer: the shape, each rater's answers
 /// against the schema, and its text as any other field's.
 fn review(ctx: &ItemContext<'_>, line: u64, v: Value) -> Result<crate::model::Review, BatchError> {
@@ -481,6 +567,7 @@ pub(crate) fn item(
         }
     };
     ctx.id(line, &id)?;
+    let mut blobs = Blobs::new();
     let conversation = match (obj.remove("prompt"), obj.remove("messages")) {
         (Some(_), Some(_)) => {
             return Err(err(
@@ -494,10 +581,14 @@ pub(crate) fn item(
                 "missing: give 'prompt' (a string) or 'messages' ([{role, content}])",
             ));
         }
-        (Some(p), None) => vec![Message {
-            role: Role::User,
-            content: string(ctx, line, "prompt", &p)?,
-        }],
+        (Some(p), None) => {
+            let (content, images) = parts(ctx, line, "prompt", &p, &mut blobs)?;
+            vec![Message {
+                content,
+                images,
+                role: Role::User,
+            }]
+        }
         (None, Some(Value::Array(ms))) => {
             if ms.is_empty() {
                 return Err(err("messages", "must hold at least one message"));
@@ -519,8 +610,8 @@ pub(crate) fn item(
                         ));
                     }
                 };
-                let content = match m.remove("content") {
-                    Some(v) => string(ctx, line, &at(".content"), &v)?,
+                let (content, images) = match m.remove("content") {
+                    Some(v) => parts(ctx, line, &at(".content"), &v, &mut blobs)?,
                     None => return Err(err(&at(".content"), "missing")),
                 };
                 for k in m.keys() {
@@ -532,7 +623,11 @@ pub(crate) fn item(
                         ),
                     });
                 }
-                out.push(Message { role, content });
+                out.push(Message {
+                    content,
+                    images,
+                    role,
+                });
             }
             out
         }
@@ -552,16 +647,49 @@ pub(crate) fn item(
                 out.push(match r {
                     Value::String(s) => {
                         ctx.text(line, &at(""), &s)?;
-                        Response {
-                            model: None,
-                            text: s,
-                        }
+                        Response::text(None, s)
                     }
                     Value::Object(mut r) => {
-                        let text = match r.remove("text") {
-                            Some(v) => string(ctx, line, &at(".text"), &v)?,
-                            None => return Err(err(&at(".text"), "missing")),
+                        let (text, mut images) = match (r.remove("text"), r.remove("content")) {
+                            (Some(_), Some(_)) => {
+                                return Err(err(
+                                    &at(".content"),
+                                    "give either 'text' or 'content', not both",
+                                ));
+                            }
+                            (Some(v), None) => parts(ctx, line, &at(".text"), &v, &mut blobs)?,
+                            (None, Some(v)) => {
+                                parts(ctx, line, &at(".content"), &v, &mut blobs)?
+                            }
+                            (None, None) if r.contains_key("images") => (String::new(), Vec::new()),
+                            (None, None) => {
+                                return Err(err(
+                                    &at(".text"),
+                                    "missing: a response needs 'text' (or 'content' parts, or 'images')",
+                                ));
+                            }
                         };
+                        match r.remove("images") {
+                            None | Some(Value::Null) => {}
+                            Some(Value::Array(list)) => {
+                                for (j, p) in list.iter().enumerate() {
+                                    let at = at(&format!(".images[{j}]"));
+                                    let Value::Object(o) = p else {
+                                        return Err(err(
+                                            &at,
+                                            "must be {\"path\": ...} or {\"url\": \"data:...\"}",
+                                        ));
+                                    };
+                                    images.push(image_part(ctx, line, &at, o, &mut blobs)?);
+                                }
+                            }
+                            Some(_) => {
+                                return Err(err(
+                                    &at(".images"),
+                                    "must be an array of {\"path\": ...} or {\"url\": \"data:...\"}",
+                                ));
+                            }
+                        }
                         let model = match r.remove("model") {
                             None | Some(Value::Null) => None,
                             Some(v) => Some(string(ctx, line, &at(".model"), &v)?),
@@ -570,12 +698,16 @@ pub(crate) fn item(
                             warnings.push(Warning {
                                 line,
                                 message: format!(
-                                    "field '{}' ignored: a response has only text and model",
+                                    "field '{}' ignored: a response has only text (or content), images and model",
                                     crate::safe::sanitize_line(&at(&format!(".{k}")))
                                 ),
                             });
                         }
-                        Response { model, text }
+                        Response {
+                            images,
+                            model,
+                            text,
+                        }
                     }
                     _ => {
                         return Err(err(
@@ -671,5 +803,6 @@ pub(crate) fn item(
             content_warning,
             review,
         },
+        images: blobs,
     })
 }

@@ -40,6 +40,9 @@ pub fn run(env: &Env, args: &PullArgs) -> anyhow::Result<()> {
             map: args.map.clone(),
             schema: schema.clone(),
             max_field_bytes: Some(args.max_field_bytes),
+            max_image_bytes: Some(args.max_image_bytes),
+            max_batch_image_bytes: Some(args.max_batch_image_bytes),
+            no_image_paths: false,
         };
         match pull_file(&mut store, file, options) {
             Ok(r) => {
@@ -186,7 +189,13 @@ fn from_hub(env: &Env, url: &str, args: &PullArgs) -> anyhow::Result<()> {
         }
         crate::private::write_atomically(&file.0, text.as_bytes())?;
         let origin = url.to_string();
-        let mut open = batch::open(&file.0, Options::default())?;
+        let options = Options {
+            max_image_bytes: Some(args.max_image_bytes),
+            max_batch_image_bytes: Some(args.max_batch_image_bytes),
+            no_image_paths: true,
+            ..Options::default()
+        };
+        let mut open = batch::open(&file.0, options)?;
         let report = store.import(&mut open, &origin, |_| {})?;
         total += b.items.len();
         report_line(url, &report);

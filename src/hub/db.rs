@@ -184,6 +184,18 @@ ALTER TABLE records ADD COLUMN guidelines TEXT;
     r#"
 ALTER TABLE raters ADD COLUMN qualification_attempt INTEGER NOT NULL DEFAULT 1;
 "#,
+    // 9: image files of image items, by the sha256 of their bytes (what the content names
+    // and its hash covers), base64 in text (the same column type on both databases). Sent
+    // with the items that show them, as data: URLs.
+    r#"
+CREATE TABLE images (
+    sha256     TEXT PRIMARY KEY,
+    media_type TEXT NOT NULL,
+    width      INTEGER NOT NULL,
+    height     INTEGER NOT NULL,
+    data       TEXT NOT NULL
+);
+"#,
 ];
 
 /// A `--db` with a `scheme://` that is not PostgreSQL's is a mistyped URL, not a file.
@@ -908,7 +920,27 @@ impl HubDb {
         let schema = header.schema.clone();
         let file = batch.path.clone();
         let mut pending: Vec<NewItem> = Vec::with_capacity(LOAD_CHUNK);
+        let mut stored_images = std::collections::HashSet::new();
         let result = batch.for_each_item(|p| -> Result<(), HubError> {
+            for b in &p.item.images {
+                if stored_images.insert(b.image.sha256.clone()) {
+                    tx.exec(
+                        "INSERT INTO images (sha256, media_type, width, height, data)
+                         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (sha256) DO NOTHING",
+                        &vals![
+                            &b.image.sha256,
+                            &b.image.media_type,
+                            b.width as i64,
+                            b.height as i64,
+                            base64::Engine::encode(
+                                &base64::engine::general_purpose::STANDARD,
+                                &b.bytes
+                            )
+                        ],
+                    )
+                    .map_err(sq)?;
+                }
+            }
             let mut extras = p.item.extras.clone();
             // An item with metadata.gold is a gold item, whatever batch it is in: loaded
             // into the batch its raters work on, it cannot be told apart by its batch.
@@ -1215,9 +1247,10 @@ impl HubDb {
             placed.sort_by(|a, b| a.0.total_cmp(&b.0));
             open.extend(placed.into_iter().map(|(_, row)| (batch.clone(), row)));
         }
+        let urls = image_urls(&mut self.conn, open.iter().map(|(_, r)| r)).map_err(sq)?;
         let mut batches: Vec<WireBatch> = Vec::new();
         for (batch, row) in open {
-            let item = wire_item(&row, None).map_err(sq)?;
+            let item = wire_item(&row, None, &urls).map_err(sq)?;
             wire_push(&mut batches, &batch, &row, item).map_err(sq)?;
         }
         Ok((
@@ -1344,7 +1377,8 @@ impl HubDb {
                 .collect::<Result<Vec<_>, SqlError>>()
                 .map_err(sq)?;
             let review = crate::model::Review { reasons, raters };
-            let item = wire_item(row, Some(&review)).map_err(sq)?;
+            let urls = image_urls(&mut tx, std::iter::once(row)).map_err(sq)?;
+            let item = wire_item(row, Some(&review), &urls).map_err(sq)?;
             let batch = row.text(0).map_err(sq)?;
             wire_push(&mut batches, &batch, row, item).map_err(sq)?;
         }
@@ -2461,18 +2495,89 @@ fn guidelines_json(g: &crate::model::GuidelineRef, text: Option<&str>) -> String
     v.to_string()
 }
 
+/// The `data:` URL of each image the content of these item rows (column 4) names.
+fn image_urls<'r>(
+    conn: &mut Conn,
+    rows: impl Iterator<Item = &'r Row>,
+) -> Result<HashMap<String, String>, SqlError> {
+    let mut shas = std::collections::BTreeSet::new();
+    for row in rows {
+        let text = row.text(4)?;
+        if !text.contains("\"images\"") {
+            continue;
+        }
+        if let Ok(c) = serde_json::from_str::<crate::model::Content>(&text) {
+            shas.extend(c.images().map(|r| r.sha256.clone()));
+        }
+    }
+    let shas: Vec<String> = shas.into_iter().collect();
+    let mut out = HashMap::new();
+    for chunk in shas.chunks(IN_CHUNK) {
+        let params: Vec<Val> = chunk.iter().map(|s| Val::Text(s.clone())).collect();
+        let rows = conn.rows(
+            &format!(
+                "SELECT sha256, media_type, data FROM images WHERE sha256 IN ({})",
+                placeholders(1, chunk.len())
+            ),
+            &params,
+        )?;
+        for r in rows {
+            out.insert(
+                r.text(0)?,
+                format!("data:{};base64,{}", r.text(1)?, r.text(2)?),
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Stored content in the batch format: each turn's and response's images as parts whose
+/// `url` is a `data:` URL (the workstation is offline later; a path would mean nothing).
+fn wire_content(
+    content: &serde_json::Value,
+    urls: &HashMap<String, String>,
+) -> (serde_json::Value, serde_json::Value) {
+    use serde_json::{Value, json};
+    let image = |r: &Value| {
+        let sha = r["sha256"].as_str().unwrap_or_default();
+        json!({"type": "image", "url": urls.get(sha).cloned().unwrap_or_default()})
+    };
+    let mut messages = content["conversation"].clone();
+    for m in messages.as_array_mut().into_iter().flatten() {
+        if let Some(Value::Array(images)) = m.as_object_mut().and_then(|o| o.remove("images")) {
+            let mut parts = vec![json!({"type": "text", "text": m["content"]})];
+            parts.extend(images.iter().map(image));
+            m["content"] = Value::Array(parts);
+        }
+    }
+    let mut responses = content["responses"].clone();
+    for r in responses.as_array_mut().into_iter().flatten() {
+        if let Some(Value::Array(images)) = r.get("images").cloned() {
+            r["images"] = Value::Array(
+                images
+                    .iter()
+                    .map(|i| json!({"url": image(i)["url"]}))
+                    .collect(),
+            );
+        }
+    }
+    (messages, responses)
+}
+
 /// An item row (batch id, schema, guidelines, item id, content, extras in columns 0-5) in
 /// the batch format, with the review for a reviewer.
 fn wire_item(
     row: &Row,
     review: Option<&crate::model::Review>,
+    urls: &HashMap<String, String>,
 ) -> Result<serde_json::Value, SqlError> {
     let content: serde_json::Value = serde_json::from_str(&row.text(4)?).unwrap_or_default();
     let extras: Extras = serde_json::from_str(&row.text(5)?).unwrap_or_default();
+    let (messages, responses) = wire_content(&content, urls);
     let mut item = serde_json::json!({
         "id": row.text(3)?,
-        "messages": content["conversation"],
-        "responses": content["responses"],
+        "messages": messages,
+        "responses": responses,
     });
     if !extras.metadata.is_empty() {
         item["metadata"] = serde_json::Value::Object(extras.metadata);

@@ -37,11 +37,53 @@ impl Role {
     }
 }
 
+/// An image of a message or a response, as the content (and so its hash) names it: by
+/// the sha256 of its bytes, which travel beside the item (the cache's and the hub's image
+/// tables). Field order is the canonical order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ImageRef {
+    /// `image/png`, `image/jpeg` or `image/webp`, as the bytes themselves say.
+    pub media_type: String,
+    /// Hex sha256 of the image file's bytes.
+    pub sha256: String,
+}
+
+/// An image's bytes, checked: a whole PNG, JPEG or WebP file within the size limits.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ImageBlob {
+    /// What the content names it by.
+    pub image: ImageRef,
+    /// Pixels across.
+    pub width: u32,
+    /// Pixels down.
+    pub height: u32,
+    /// The file's bytes.
+    pub bytes: std::sync::Arc<[u8]>,
+}
+
+impl std::fmt::Debug for ImageBlob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ImageBlob({} {}x{} {} bytes {})",
+            self.image.media_type,
+            self.width,
+            self.height,
+            self.bytes.len(),
+            &self.image.sha256[..self.image.sha256.len().min(12)]
+        )
+    }
+}
+
 /// One turn of the conversation that led to the response(s).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     /// What was said (untrusted model or user text).
     pub content: String,
+    /// Images the turn carries, in order, after its text (absent from the canonical form
+    /// when there are none, so a text item's hash is what it always was).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<ImageRef>,
     /// Who said it.
     pub role: Role,
 }
@@ -49,11 +91,36 @@ pub struct Message {
 /// A response to be rated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Response {
+    /// Images the response is or carries (a text-to-image model's output), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<ImageRef>,
     /// The model that wrote it, when the batch says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
-    /// The response text (untrusted).
+    /// The response text (untrusted); may be empty when the response is an image.
     pub text: String,
+}
+
+impl Message {
+    /// A text-only turn.
+    pub fn text(role: Role, content: impl Into<String>) -> Message {
+        Message {
+            content: content.into(),
+            images: Vec::new(),
+            role,
+        }
+    }
+}
+
+impl Response {
+    /// A text-only response.
+    pub fn text(model: Option<String>, text: impl Into<String>) -> Response {
+        Response {
+            images: Vec::new(),
+            model,
+            text: text.into(),
+        }
+    }
 }
 
 /// A model's pre-label for one question.
@@ -104,6 +171,8 @@ pub struct Item {
     pub content: Content,
     /// What is shown beside it.
     pub extras: Extras,
+    /// The bytes of every image the content names, once each.
+    pub images: Vec<ImageBlob>,
 }
 
 impl Content {
@@ -120,6 +189,15 @@ impl Content {
     /// True when there are two responses to compare.
     pub fn is_pairwise(&self) -> bool {
         self.responses.len() == 2
+    }
+
+    /// Every image the content names, in reading order (the conversation's, then each
+    /// response's), repeats included.
+    pub fn images(&self) -> impl Iterator<Item = &ImageRef> {
+        self.conversation
+            .iter()
+            .flat_map(|m| m.images.iter())
+            .chain(self.responses.iter().flat_map(|r| r.images.iter()))
     }
 }
 
@@ -140,14 +218,8 @@ mod tests {
     #[test]
     fn canonical_form_is_sorted_and_compact() {
         let c = Content {
-            conversation: vec![Message {
-                role: Role::User,
-                content: "héllo \"q\"\n\u{1b}[31m".into(),
-            }],
-            responses: vec![Response {
-                text: "ok".into(),
-                model: Some("m".into()),
-            }],
+            conversation: vec![Message::text(Role::User, "héllo \"q\"\n\u{1b}[31m")],
+            responses: vec![Response::text(Some("m".into()), "ok")],
         };
         let s = c.canonical_json();
         assert_eq!(

@@ -272,6 +272,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "llama-guard-3",
         include_str!("../../assets/schemas/llama-guard-3.toml"),
     ),
+    (
+        "image-eval-v1",
+        include_str!("../../assets/schemas/image-eval-v1.toml"),
+    ),
 ];
 
 /// The schema a batch without a manifest gets.

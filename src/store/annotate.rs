@@ -61,6 +61,8 @@ pub struct StoredItem {
     pub draft: Option<String>,
     /// The hub's reference answers, for a gold item the rater has labelled and pushed.
     pub reference: Option<crate::model::Calibration>,
+    /// The images the content names, each once, in reading order.
+    pub images: Vec<crate::model::ImageBlob>,
 }
 
 /// Who writes: the user action a change belongs to (undo takes an action's changes
@@ -520,6 +522,7 @@ impl Store {
             })
             .map_err(|e| self.err(e))?
             .and_then(|b| serde_json::from_str(&b).ok());
+        let images = self.images(&content)?;
         Ok(StoredItem {
             key,
             batch_id,
@@ -532,7 +535,52 @@ impl Store {
             annotation,
             draft,
             reference,
+            images,
         })
+    }
+
+    /// The cached bytes of each image the content names, each once, in reading order.
+    /// An image the cache lacks is an error (a pull stores an item's images with it).
+    pub fn images(&self, content: &Content) -> Result<Vec<crate::model::ImageBlob>, StoreError> {
+        let mut out: Vec<crate::model::ImageBlob> = Vec::new();
+        for r in content.images() {
+            if out.iter().any(|b| &b.image == r) {
+                continue;
+            }
+            let row = self
+                .conn
+                .prepare_cached(
+                    "SELECT media_type, width, height, bytes FROM images WHERE sha256 = ?1",
+                )
+                .and_then(|mut s| {
+                    s.query_row([&r.sha256], |row| {
+                        Ok((
+                            row.get::<_, String>(0)?,
+                            row.get::<_, u32>(1)?,
+                            row.get::<_, u32>(2)?,
+                            row.get::<_, Vec<u8>>(3)?,
+                        ))
+                    })
+                    .optional()
+                })
+                .map_err(|e| self.err(e))?;
+            let Some((media_type, width, height, bytes)) = row else {
+                return Err(StoreError::Refused(format!(
+                    "the cache lacks the image {} that an item names; pull its batch again",
+                    r.sha256
+                )));
+            };
+            out.push(crate::model::ImageBlob {
+                image: crate::model::ImageRef {
+                    media_type,
+                    sha256: r.sha256.clone(),
+                },
+                width,
+                height,
+                bytes: bytes.into(),
+            });
+        }
+        Ok(out)
     }
 
     /// An item's annotation as stored now.

@@ -139,6 +139,12 @@ impl Store {
                      ON CONFLICT (batch_id, item_id) DO NOTHING",
                 )
                 .map_err(cls)?;
+            let mut image = tx
+                .prepare(
+                    "INSERT INTO images (sha256, media_type, width, height, bytes)
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (sha256) DO NOTHING",
+                )
+                .map_err(cls)?;
             let mut cached = tx
                 .prepare(
                     "SELECT sha256, extras, key FROM items WHERE batch_id = ?1 AND item_id = ?2",
@@ -157,6 +163,17 @@ impl Store {
                 let reader =
                     scope.spawn(move || batch.for_each_item(|p| sender.send(p).map_err(|_| ())));
                 let mut insert_one = |p: Parsed| -> Result<(), StoreError> {
+                    for b in &p.item.images {
+                        image
+                            .execute(params![
+                                b.image.sha256,
+                                b.image.media_type,
+                                b.width,
+                                b.height,
+                                &b.bytes[..]
+                            ])
+                            .map_err(cls)?;
+                    }
                     let n = insert
                         .execute(params![
                             header.batch_id,

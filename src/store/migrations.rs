@@ -160,6 +160,18 @@ ALTER TABLE annotations ADD COLUMN flag_section TEXT;
 CREATE VIRTUAL TABLE items_fts USING fts5(text, content = '', detail = none,
     tokenize = 'unicode61 remove_diacritics 2');
 "#,
+    // 9: image files of image items, by the sha256 of their bytes (what an item's content
+    // names and its hash covers). Stored once however many items show them; checked by
+    // decoding before a pull stores them.
+    r#"
+CREATE TABLE images (
+    sha256     TEXT PRIMARY KEY CHECK (length(sha256) = 64),
+    media_type TEXT NOT NULL CHECK (media_type IN ('image/png', 'image/jpeg', 'image/webp')),
+    width      INTEGER NOT NULL,
+    height     INTEGER NOT NULL,
+    bytes      BLOB NOT NULL
+);
+"#,
 ];
 
 /// What runs after migration `n` (1-based) in its transaction, beyond its SQL.

@@ -1,0 +1,224 @@
+//! Image files of image items: what a batch may carry (PNG, JPEG, WebP, within size
+//! limits), checked by decoding them whole before anything is stored, and `data:` URLs.
+//! Format: docs/batch-format.md, "Images".
+
+use crate::model::{ImageBlob, ImageRef, sha256_hex};
+use base64::Engine;
+
+/// Default limit on one image file, in bytes.
+pub const DEFAULT_MAX_IMAGE_BYTES: u64 = 10 * 1024 * 1024;
+/// Default limit on the images of one batch (each distinct image counted once), in bytes.
+pub const DEFAULT_MAX_BATCH_IMAGE_BYTES: u64 = 200 * 1024 * 1024;
+/// Largest width or height accepted, in pixels: a small file can claim a huge canvas (a
+/// "decompression bomb"), and a rater's screen shows a few hundred pixels at most.
+pub const MAX_SIDE: u32 = 12_000;
+/// Most memory one decode may take.
+const MAX_DECODE_ALLOC: u64 = 512 * 1024 * 1024;
+
+/// The image formats an item may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Portable Network Graphics.
+    Png,
+    /// JPEG.
+    Jpeg,
+    /// WebP.
+    Webp,
+}
+
+impl Kind {
+    /// The media type (`image/png`, ...).
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Kind::Png => "image/png",
+            Kind::Jpeg => "image/jpeg",
+            Kind::Webp => "image/webp",
+        }
+    }
+
+    /// The short name shown to a rater (`PNG`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Png => "PNG",
+            Kind::Jpeg => "JPEG",
+            Kind::Webp => "WebP",
+        }
+    }
+
+    /// The kind a media type names.
+    pub fn of_media_type(t: &str) -> Option<Kind> {
+        match t.to_ascii_lowercase().as_str() {
+            "image/png" => Some(Kind::Png),
+            "image/jpeg" | "image/jpg" => Some(Kind::Jpeg),
+            "image/webp" => Some(Kind::Webp),
+            _ => None,
+        }
+    }
+
+    /// What the file's first bytes say it is (never its name).
+    pub fn sniff(bytes: &[u8]) -> Option<Kind> {
+        if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            Some(Kind::Png)
+        } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+            Some(Kind::Jpeg)
+        } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+            Some(Kind::Webp)
+        } else {
+            None
+        }
+    }
+
+    fn format(self) -> image::ImageFormat {
+        match self {
+            Kind::Png => image::ImageFormat::Png,
+            Kind::Jpeg => image::ImageFormat::Jpeg,
+            Kind::Webp => image::ImageFormat::WebP,
+        }
+    }
+}
+
+fn limits() -> image::Limits {
+    let mut l = image::Limits::default();
+    l.max_image_width = Some(MAX_SIDE);
+    l.max_image_height = Some(MAX_SIDE);
+    l.max_alloc = Some(MAX_DECODE_ALLOC);
+    l
+}
+
+/// Decodes an image file whole (with limits on its size in pixels and memory).
+pub fn decode(bytes: &[u8]) -> Result<image::DynamicImage, String> {
+    let kind = Kind::sniff(bytes).ok_or_else(|| {
+        "not a PNG, JPEG or WebP file (its first bytes are no image signature); convert it to PNG".to_string()
+    })?;
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), kind.format());
+    reader.limits(limits());
+    reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(_) => format!(
+            "the {} is larger than {MAX_SIDE}x{MAX_SIDE} pixels (or needs more than {} MB to decode); scale it down",
+            kind.name(),
+            MAX_DECODE_ALLOC / 1024 / 1024
+        ),
+        e => format!(
+            "the {} file is damaged or truncated and cannot be decoded ({e}); export it again",
+            kind.name()
+        ),
+    })
+}
+
+/// Checks image bytes against the per-image limit and by decoding them, and names them.
+pub fn check(bytes: Vec<u8>, max_bytes: u64) -> Result<ImageBlob, String> {
+    if bytes.len() as u64 > max_bytes {
+        return Err(format!(
+            "the image is {} bytes, over the limit of {max_bytes} bytes for one image; make it smaller, or raise the limit with --max-image-bytes",
+            bytes.len()
+        ));
+    }
+    let kind = Kind::sniff(&bytes).ok_or_else(|| {
+        "not a PNG, JPEG or WebP file (its first bytes are no image signature); convert it to PNG".to_string()
+    })?;
+    let img = decode(&bytes)?;
+    Ok(ImageBlob {
+        image: ImageRef {
+            media_type: kind.media_type().to_string(),
+            sha256: sha256_hex(&bytes),
+        },
+        width: img.width(),
+        height: img.height(),
+        bytes: bytes.into(),
+    })
+}
+
+/// The bytes of a `data:` URL (`data:image/png;base64,...`) and the media type it
+/// declares.
+pub fn data_url(url: &str) -> Result<(String, Vec<u8>), String> {
+    let rest = url
+        .strip_prefix("data:")
+        .ok_or("not a data: URL; give a data: URL or a path")?;
+    let (head, data) = rest
+        .split_once(',')
+        .ok_or("a data: URL needs a comma before its data")?;
+    let Some(media) = head.strip_suffix(";base64") else {
+        return Err("only base64 data: URLs are read (data:image/png;base64,...)".into());
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data.trim())
+        .map_err(|e| format!("the data: URL's base64 is invalid ({e})"))?;
+    Ok((media.to_string(), bytes))
+}
+
+/// A `data:` URL of an image's bytes (how the hub sends images with the items it leases).
+pub fn to_data_url(media_type: &str, bytes: &[u8]) -> String {
+    format!(
+        "data:{media_type};base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
+}
+
+/// The caption of an image: `512x384 PNG, 240 KB`.
+pub fn caption(blob: &ImageBlob) -> String {
+    let kind = Kind::of_media_type(&blob.image.media_type)
+        .map(Kind::name)
+        .unwrap_or("image");
+    let size = blob.bytes.len();
+    let size = if size >= 1024 * 1024 {
+        format!("{:.1} MB", size as f64 / 1024.0 / 1024.0)
+    } else {
+        format!("{} KB", size.div_ceil(1024))
+    };
+    format!("{}x{} {kind}, {size}", blob.width, blob.height)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8, y as u8, 7]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn a_png_is_named_by_its_bytes() {
+        let bytes = png(3, 2);
+        let b = check(bytes.clone(), 1 << 20).unwrap();
+        assert_eq!(b.image.media_type, "image/png");
+        assert_eq!(b.image.sha256, sha256_hex(&bytes));
+        assert_eq!((b.width, b.height), (3, 2));
+    }
+
+    #[test]
+    fn damaged_files_and_strangers_are_refused() {
+        let mut bytes = png(40, 40);
+        bytes.truncate(bytes.len() / 2);
+        let e = check(bytes, 1 << 20).unwrap_err();
+        assert!(e.contains("damaged or truncated"), "{e}");
+        let e = check(b"GIF89a....".to_vec(), 1 << 20).unwrap_err();
+        assert!(e.contains("not a PNG, JPEG or WebP"), "{e}");
+        let e = check(png(40, 40), 10).unwrap_err();
+        assert!(e.contains("over the limit of 10 bytes"), "{e}");
+    }
+
+    #[test]
+    fn a_huge_canvas_in_a_small_file_is_refused() {
+        // A valid PNG header claiming 20000x20000 pixels: refused before it is decoded.
+        let mut bytes = png(1, 1);
+        bytes[16..20].copy_from_slice(&20_000u32.to_be_bytes());
+        bytes[20..24].copy_from_slice(&20_000u32.to_be_bytes());
+        let mut crc = flate2::Crc::new();
+        crc.update(&bytes[12..29]);
+        bytes[29..33].copy_from_slice(&crc.sum().to_be_bytes());
+        let e = decode(&bytes).unwrap_err();
+        assert!(e.contains("larger than 12000x12000"), "{e}");
+    }
+
+    #[test]
+    fn data_urls_round_trip() {
+        let bytes = png(2, 2);
+        let url = to_data_url("image/png", &bytes);
+        assert_eq!(data_url(&url).unwrap(), ("image/png".to_string(), bytes));
+        assert!(data_url("data:image/png,abc").is_err());
+        assert!(data_url("data:image/png;base64,!!!").is_err());
+    }
+}
