@@ -18,6 +18,26 @@ pub struct ConfigFile {
     pub auto_advance: Option<bool>,
     /// Minutes of continuous labeling before a break reminder; 0 turns it off (default 50).
     pub break_minutes: Option<i64>,
+    /// How images are drawn (default `auto`: ask the terminal).
+    pub images: Option<ImageProtocol>,
+}
+
+/// How the workstation draws images.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageProtocol {
+    /// Ask the terminal which graphics protocol it speaks (kitty, iTerm2, sixel), when the
+    /// cache holds images; unicode half-blocks when it speaks none.
+    #[default]
+    Auto,
+    /// Unicode half-blocks, in colour: every terminal, tmux and SSH included.
+    Halfblocks,
+    /// The kitty graphics protocol.
+    Kitty,
+    /// Sixel.
+    Sixel,
+    /// iTerm2's inline images.
+    Iterm2,
 }
 
 /// Resolved locations and identity for one run.
@@ -102,6 +122,8 @@ pub struct Settings {
     pub break_minutes: i64,
     /// No colours (NO_COLOR).
     pub no_color: bool,
+    /// How images are drawn.
+    pub images: ImageProtocol,
 }
 
 impl Default for Settings {
@@ -110,6 +132,7 @@ impl Default for Settings {
             auto_advance: true,
             break_minutes: 50,
             no_color: false,
+            images: ImageProtocol::Auto,
         }
     }
 }
@@ -122,6 +145,7 @@ impl Env {
             auto_advance: self.file.auto_advance.unwrap_or(d.auto_advance),
             break_minutes: self.file.break_minutes.unwrap_or(d.break_minutes),
             no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+            images: self.file.images.unwrap_or_default(),
         }
     }
 }

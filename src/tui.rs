@@ -81,6 +81,22 @@ pub fn resolve(state: &State, ev: &KeyEvent) -> Option<Action> {
             };
         }
         Some(Overlay::Break) => return Some(Action::Dismiss),
+        // One image after another: view again, right or down for the next; left or up
+        // for the previous; any other key goes back.
+        Some(Overlay::Image(_)) => {
+            let normal = key.and_then(|k| state.keymap.lookup(k, Scope::Normal));
+            return Some(
+                match (in_scope(Scope::Overlay), normal, ev.code) {
+                    (Some(Command::OverlayDown), ..)
+                    | (_, Some(Command::ViewImage | Command::NextItem), _)
+                    | (.., KeyCode::Right) => Action::Edit(EditKey::Down),
+                    (Some(Command::OverlayUp), ..)
+                    | (_, Some(Command::PrevItem), _)
+                    | (.., KeyCode::Left) => Action::Edit(EditKey::Up),
+                    _ => Action::Dismiss,
+                },
+            );
+        }
         Some(Overlay::Prompt(..)) => {
             match in_scope(Scope::Prompt) {
                 Some(Command::PromptCancel) => return Some(Action::Dismiss),
@@ -170,6 +186,33 @@ pub struct Summary {
     pub unexported: u64,
 }
 
+/// How images will be drawn: asking the terminal costs a round trip (and, on a terminal
+/// that does not answer, a timeout), so it is asked only when the cache holds an image
+/// and the rater has not chosen. Asked before the first key is read, as the query's
+/// answer comes in on the keyboard's input.
+fn pictures(
+    store: &crate::store::Store,
+    choice: crate::config::ImageProtocol,
+) -> view::pictures::Pictures {
+    use crate::config::ImageProtocol as P;
+    use ratatui_image::picker::{Picker, ProtocolType};
+    let wanted = match choice {
+        P::Halfblocks => return view::pictures::Pictures::halfblocks(),
+        P::Auto if !store.has_images().unwrap_or(false) => {
+            return view::pictures::Pictures::halfblocks();
+        }
+        P::Auto => None,
+        P::Kitty => Some(ProtocolType::Kitty),
+        P::Sixel => Some(ProtocolType::Sixel),
+        P::Iterm2 => Some(ProtocolType::Iterm2),
+    };
+    let mut picker = Picker::from_query_stdio().unwrap_or_else(|_| Picker::halfblocks());
+    if let Some(p) = wanted {
+        picker.set_protocol_type(p);
+    }
+    view::pictures::Pictures::with(picker)
+}
+
 /// Runs the workstation on a cache until the rater quits.
 pub fn run(
     mut store: crate::store::Store,
@@ -190,6 +233,7 @@ pub fn run(
             )
         )?;
     }
+    let pictures = pictures(&store, settings.images);
     let size = terminal.size()?;
     // A write that waits for another process (a long pull) says so on the bottom line
     // while it waits; the keys typed meanwhile stay in the terminal's input and are read
@@ -197,6 +241,7 @@ pub fn run(
     let repaint = std::rc::Rc::new(std::cell::Cell::new(false));
     store.set_waiter(waiting_line(repaint.clone()));
     let mut app = app::App::new(store, keymap, settings, (size.width, size.height))?;
+    app.view.pictures = pictures;
     // The queue search's index is filled here, in the background, a short write at a
     // time (a pull does not pay for it; a key never waits for it; until it is whole a
     // search reads the rest).

@@ -87,6 +87,8 @@ commands! {
     Flag => "flag",
     /// Reveal an item masked by a content warning.
     Reveal => "reveal",
+    /// Show the item's images full-screen, one at a time.
+    ViewImage => "view_image",
     /// Undo the last action.
     Undo => "undo",
     /// Redo the last undone action.

@@ -97,6 +97,9 @@ pub enum Overlay {
     Changes(Vec<String>, usize),
     /// A one-line prompt.
     Prompt(PromptKind, Editor),
+    /// The item's image at this index (of [`crate::store::StoredItem::images`]), shown
+    /// full-screen.
+    Image(usize),
 }
 
 /// A message on the status line.

@@ -131,6 +131,23 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             }
             vec![]
         }
+        Action::Edit(k @ (EditKey::Down | EditKey::Up))
+            if matches!(state.overlay(), Some(Overlay::Image(_))) =>
+        {
+            let n = state.item.as_ref().map_or(0, |i| i.images.len()).max(1);
+            if let Mode::Overlay {
+                overlay: Overlay::Image(i),
+                ..
+            } = &mut state.mode
+            {
+                *i = if k == EditKey::Down {
+                    (*i + 1) % n
+                } else {
+                    (*i + n - 1) % n
+                };
+            }
+            vec![]
+        }
         Action::Dismiss => {
             if state.overlay() == Some(&Overlay::Break) {
                 state.session.stretch_since_ms = state.now_ms;

@@ -5,6 +5,7 @@
 mod chrome;
 mod labels;
 mod panes;
+pub mod pictures;
 mod theme;
 
 pub use chrome::help_lines;
@@ -188,6 +189,8 @@ pub struct View {
     memo: Memo,
     /// How far each pane scrolls, found while drawing.
     extents: HashMap<Pane, usize>,
+    /// Images: the terminal's protocol, and what has been decoded and scaled.
+    pub pictures: pictures::Pictures,
 }
 
 impl View {
@@ -197,6 +200,7 @@ impl View {
             theme: Theme::new(settings.no_color),
             memo: Memo::default(),
             extents: HashMap::new(),
+            pictures: pictures::Pictures::halfblocks(),
         }
     }
 }
@@ -247,4 +251,9 @@ fn draw_screen(frame_: &mut Frame<'_>, state: &State, view: &mut View) {
         chrome::message(frame_, state, theme, m);
     }
     chrome::overlay(frame_, state, theme, area);
+    if let Some(super::state::Overlay::Image(i)) = state.overlay() {
+        let [screen, _status] =
+            Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(area);
+        pictures::full(frame_, state, view, screen, *i);
+    }
 }

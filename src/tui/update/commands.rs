@@ -135,6 +135,21 @@ pub(super) fn run(state: &mut State, cmd: Command) -> Vec<Effect> {
             state.revealed = !state.revealed;
             vec![]
         }
+        Command::ViewImage => {
+            match state.item.as_ref().map(|i| i.images.len()) {
+                None | Some(0) => say(state, "this item has no image", false),
+                Some(_) if state.masked() => {
+                    let key = state.keymap.key_of(Command::Reveal);
+                    say(
+                        state,
+                        format!("the images are hidden by the content warning: reveal them first ({key})"),
+                        false,
+                    );
+                }
+                Some(_) => state.open(Overlay::Image(0)),
+            }
+            vec![]
+        }
         Command::Undo => {
             let mut fx = leave_item(state);
             fx.push(Effect::Undo);

@@ -294,6 +294,8 @@ pub fn overlay(f: &mut Frame<'_>, state: &State, theme: &Theme, area: Rect) {
                 r,
             );
         }
+        // Drawn by the view with the image memo (view::pictures::full).
+        Overlay::Image(_) => {}
         Overlay::Stats(lines, top) | Overlay::Changes(lines, top) => {
             let changes = matches!(o, Overlay::Changes(..));
             let inner_w = area.width.min(84).saturating_sub(2) as usize;

@@ -307,6 +307,8 @@ pub fn editor(f: &mut Frame<'_>, state: &State, theme: &Theme, area: Rect) {
     if state.editor.text().is_empty() && !state.editing() {
         let placeholder = if item.extras.review.is_some() {
             "Confirming a rater needs no reason. For final answers of your own, say why the raters' answers were wrong."
+        } else if !item.images.is_empty() {
+            "Say what you see: the element the image gets wrong, the artefact and where it is, the unsafe content."
         } else {
             "Name the risk, the harm mechanism, and what should change."
         };

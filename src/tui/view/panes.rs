@@ -1,11 +1,11 @@
 //! The reading panes: conversation, responses, guidelines.
 
-use super::{Memo, Theme, View, frame};
-use crate::model::Role;
+use super::{Memo, Theme, View, frame, pictures};
+use crate::model::{ImageRef, Role};
 use crate::tui::state::{Pane, State, Status};
 use crate::tui::text::wrap;
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
@@ -44,7 +44,10 @@ fn cached(
     lines
 }
 
-/// Draws the visible slice of `lines` in a framed pane, with a scroll position.
+/// Draws the visible slice of `lines` in a framed pane, with a scroll position, below
+/// the pane's images (if any: side by side, as many rows as they need and the text can
+/// spare; all of the pane when there is no text).
+#[allow(clippy::too_many_arguments)]
 fn scrolled(
     f: &mut Frame<'_>,
     state: &State,
@@ -53,19 +56,33 @@ fn scrolled(
     pane: Pane,
     title: Line<'static>,
     lines: &[Line<'static>],
+    images: &[ImageRef],
 ) {
-    let inner_h = area.height.saturating_sub(2) as usize;
+    let block = frame(&view.theme, Line::default(), state.focus == pane);
+    let inner = block.inner(area);
+    let reserve = if images.is_empty() {
+        0
+    } else if lines.iter().all(|l| l.width() == 0) {
+        inner.height
+    } else {
+        pictures::strip_rows(state, view, images, inner.width).min(inner.height * 3 / 5)
+    };
+    let [strip, text] =
+        Layout::vertical([Constraint::Length(reserve), Constraint::Fill(1)]).areas(inner);
+    let inner_h = text.height as usize;
     let max = lines.len().saturating_sub(inner_h);
     view.extents.insert(pane, max);
     let top = state.scroll_of(pane).min(max);
     let visible: Vec<Line<'static>> = lines.iter().skip(top).take(inner_h).cloned().collect();
     let mut title = title;
-    if lines.len() > inner_h {
+    // (An image without text has no text rows: nothing scrolls.)
+    if lines.len() > inner_h && inner_h > 0 {
         let pct = (top * 100).checked_div(max).unwrap_or(100);
         title.spans.push(Span::raw(format!(" {pct}% ")));
     }
-    let p = Paragraph::new(visible).block(frame(&view.theme, title, state.focus == pane));
-    f.render_widget(p, area);
+    f.render_widget(block.title(title), area);
+    f.render_widget(Paragraph::new(visible), text);
+    pictures::strip(f, state, view, strip, images);
 }
 
 fn masked(state: &State, theme: &Theme, width: usize) -> Option<Vec<Line<'static>>> {
@@ -84,7 +101,13 @@ fn masked(state: &State, theme: &Theme, width: usize) -> Option<Vec<Line<'static
         .map(|l| Line::from(Span::styled(l, style)))
         .collect();
     lines.push(Line::from(""));
-    let hint = format!("The text is hidden. Press {key} to reveal it, or skip the item.");
+    let images = state.item.as_ref().map_or(0, |i| i.images.len());
+    let what = match images {
+        0 => "The text is hidden".to_string(),
+        1 => "The text and the image are hidden".to_string(),
+        n => format!("The text and the {n} images are hidden"),
+    };
+    let hint = format!("{what}. Press {key} to reveal, or skip the item.");
     lines.extend(wrap(&hint, width).into_iter().map(Line::from));
     Some(lines)
 }
@@ -108,9 +131,21 @@ pub fn conversation(f: &mut Frame<'_>, state: &State, view: &mut View, area: Rec
                 };
                 out.push(Line::from(Span::styled(label, view.theme.role(m.role))));
                 out.extend(wrap(&m.content, width as usize).into_iter().map(Line::from));
+                for r in &m.images {
+                    let n = item.images.iter().position(|b| &b.image == r).map_or(0, |i| i + 1);
+                    out.push(Line::from(Span::styled(
+                        format!("[image {n}]"),
+                        view.theme.dim,
+                    )));
+                }
             }
             out
         }),
+    };
+    let images = if state.masked() {
+        Vec::new()
+    } else {
+        pictures::distinct(item.content.conversation.iter().flat_map(|m| m.images.iter()))
     };
     let turns = item.content.conversation.len();
     let title = if turns == 1 {
@@ -126,6 +161,7 @@ pub fn conversation(f: &mut Frame<'_>, state: &State, view: &mut View, area: Rec
         Pane::Conversation,
         Line::from(title),
         &lines,
+        &images,
     );
 }
 
@@ -167,7 +203,12 @@ pub fn response(
             crate::tui::text::sanitize_line(m)
         )));
     }
-    scrolled(f, state, view, area, pane, title, &lines);
+    let images = if state.masked() {
+        Vec::new()
+    } else {
+        pictures::distinct(r.images.iter())
+    };
+    scrolled(f, state, view, area, pane, title, &lines, &images);
 }
 
 /// The guidelines, scrolled to the section the rater is on.
@@ -353,5 +394,5 @@ pub fn review(f: &mut Frame<'_>, state: &State, view: &mut View, area: Rect) {
         Span::styled(" Review ", Style::default().add_modifier(Modifier::BOLD)),
         Span::raw(format!("· {status} ")),
     ]);
-    scrolled(f, state, view, area, Pane::Review, title, &lines);
+    scrolled(f, state, view, area, Pane::Review, title, &lines, &[]);
 }
