@@ -346,7 +346,11 @@ impl OpenBatch {
                 )));
             }
             let canonical = item.content.canonical_json();
-            debug_assert!(item.content.images().all(|r| item.images.iter().any(|b| &b.image == r)));
+            debug_assert!(
+                item.content
+                    .images()
+                    .all(|r| item.images.iter().any(|b| &b.image == r))
+            );
             let hash = content_hash(canonical.as_bytes());
             let extras = serde_json::to_string(&item.extras).unwrap_or_default();
             count += 1;
@@ -501,8 +505,8 @@ impl ItemContext<'_> {
                     }
                     _ => unreachable!("one of path and url, checked above"),
                 };
-                let blob = crate::images::check(bytes, budget.max_image_bytes)
-                    .map_err(|m| err(&at, m))?;
+                let blob =
+                    crate::images::check(bytes, budget.max_image_bytes).map_err(|m| err(&at, m))?;
                 budget.by_source.insert(key, blob.clone());
                 blob
             }
@@ -528,9 +532,12 @@ impl ItemContext<'_> {
         let rel = Path::new(p);
         if p.is_empty()
             || rel.is_absolute()
-            || rel
-                .components()
-                .any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir))
+            || rel.components().any(|c| {
+                !matches!(
+                    c,
+                    std::path::Component::Normal(_) | std::path::Component::CurDir
+                )
+            })
         {
             return Err(format!(
                 "'{}' is not a path inside the batch's folder: give it relative to the batch file, without '..'",
@@ -538,7 +545,11 @@ impl ItemContext<'_> {
             ));
         }
         let dir = self.path.parent().unwrap_or(Path::new("."));
-        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
         let full = dir.join(rel);
         let shown = crate::safe::sanitize_line(&full.display().to_string());
         let real = std::fs::canonicalize(&full).map_err(|e| match e.kind() {
@@ -547,13 +558,16 @@ impl ItemContext<'_> {
             ),
             _ => format!("cannot read the image {shown}: {e}"),
         })?;
-        let inside = std::fs::canonicalize(dir).map(|d| real.starts_with(d)).unwrap_or(false);
+        let inside = std::fs::canonicalize(dir)
+            .map(|d| real.starts_with(d))
+            .unwrap_or(false);
         if !inside {
             return Err(format!(
                 "{shown} leads outside the batch's folder (through a link); copy the image beside the batch"
             ));
         }
-        let meta = std::fs::metadata(&real).map_err(|e| format!("cannot read the image {shown}: {e}"))?;
+        let meta =
+            std::fs::metadata(&real).map_err(|e| format!("cannot read the image {shown}: {e}"))?;
         if !meta.is_file() {
             return Err(format!("{shown} is not a file"));
         }

@@ -244,12 +244,16 @@ mod tests {
     }
 
     #[test]
-    fn the_shipped_document_names_itself() {
+    fn the_shipped_documents_name_themselves() {
         let all = super::shipped();
-        assert_eq!(all.len(), 1);
-        assert_eq!(all[0].id, "verdict-safety");
+        let ids: Vec<&str> = all.iter().map(|g| g.id.as_str()).collect();
+        assert_eq!(ids, ["verdict-safety", "verdict-images"]);
         let r = super::default_reference();
+        assert_eq!(r.id, "verdict-safety");
         assert_eq!(r.sha256.as_deref().map(str::len), Some(64));
         assert!(super::find(&r.id, &r.version).is_some());
+        // A batch of the image schema gets the image guidelines; any other, the default.
+        assert_eq!(super::default_for("image-eval-v1").id, "verdict-images");
+        assert_eq!(super::default_for("llama-guard-3").id, "verdict-safety");
     }
 }

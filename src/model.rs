@@ -8,8 +8,8 @@ mod schema;
 
 pub use bundle::{BUNDLE_FORMAT, BundleBatch, BundleManifest, Escalation, Record};
 pub use item::{
-    ImageBlob, ImageRef,
-    Content, Extras, Item, Message, Response, Role, Status, Suggestion, content_hash, sha256_hex,
+    Content, Extras, ImageBlob, ImageRef, Item, Message, Response, Role, Status, Suggestion,
+    content_hash, sha256_hex,
 };
 pub use review::{Calibration, Missed, Qualification, RaterAnswer, Review, submit_problems};
 pub use schema::{

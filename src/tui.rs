@@ -85,17 +85,15 @@ pub fn resolve(state: &State, ev: &KeyEvent) -> Option<Action> {
         // for the previous; any other key goes back.
         Some(Overlay::Image(_)) => {
             let normal = key.and_then(|k| state.keymap.lookup(k, Scope::Normal));
-            return Some(
-                match (in_scope(Scope::Overlay), normal, ev.code) {
-                    (Some(Command::OverlayDown), ..)
-                    | (_, Some(Command::ViewImage | Command::NextItem), _)
-                    | (.., KeyCode::Right) => Action::Edit(EditKey::Down),
-                    (Some(Command::OverlayUp), ..)
-                    | (_, Some(Command::PrevItem), _)
-                    | (.., KeyCode::Left) => Action::Edit(EditKey::Up),
-                    _ => Action::Dismiss,
-                },
-            );
+            return Some(match (in_scope(Scope::Overlay), normal, ev.code) {
+                (Some(Command::OverlayDown), ..)
+                | (_, Some(Command::ViewImage | Command::NextItem), _)
+                | (.., KeyCode::Right) => Action::Edit(EditKey::Down),
+                (Some(Command::OverlayUp), ..)
+                | (_, Some(Command::PrevItem), _)
+                | (.., KeyCode::Left) => Action::Edit(EditKey::Up),
+                _ => Action::Dismiss,
+            });
         }
         Some(Overlay::Prompt(..)) => {
             match in_scope(Scope::Prompt) {

@@ -138,7 +138,16 @@ fn the_shipped_demo_batch_pulls_with_every_item_shape() {
     // `verdict demo` runs on it in a throwaway cache and leaves the rater's cache alone.
     let demo_out = s.ok(&["demo"]);
     assert!(
-        demo_out.contains("verdict-demo-1 with 8 items"),
+        demo_out.contains("verdict-demo-1 (8 items) and verdict-demo-images-1 (4 image items)"),
+        "{demo_out}"
+    );
+    // The image items are listed with their kind; the masked one shows nothing.
+    assert!(
+        demo_out.contains("image-pair-launch      image pair"),
+        "{demo_out}"
+    );
+    assert!(
+        demo_out.contains("image-describe-masked  image      [content warning: masked]"),
         "{demo_out}"
     );
     assert!(demo_out.contains("[content warning: masked]"), "{demo_out}");

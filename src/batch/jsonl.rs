@@ -445,9 +445,19 @@ fn image_part(
         Some(Value::String(u)) => (None, Some(u.as_str())),
         Some(Value::Object(o)) => match o.get("url") {
             Some(Value::String(u)) => (None, Some(u.as_str())),
-            _ => return Err(err(&format!("{at}.image_url.url"), "missing: the image's data: URL")),
+            _ => {
+                return Err(err(
+                    &format!("{at}.image_url.url"),
+                    "missing: the image's data: URL",
+                ));
+            }
         },
-        Some(_) => return Err(err(&format!("{at}.image_url"), "must be {\"url\": \"data:...\"}")),
+        Some(_) => {
+            return Err(err(
+                &format!("{at}.image_url"),
+                "must be {\"url\": \"data:...\"}",
+            ));
+        }
         None => (s("path")?, s("url")?),
     };
     let blob = ctx.image(line, at, path, url)?;
@@ -487,7 +497,12 @@ fn parts(
             Value::Object(o) => match o.get("type").and_then(Value::as_str) {
                 Some("text") => match o.get("text") {
                     Some(Value::String(t)) => texts.push(t),
-                    _ => return Err(err(&format!("{at}.text"), "a text part needs 'text', a string")),
+                    _ => {
+                        return Err(err(
+                            &format!("{at}.text"),
+                            "a text part needs 'text', a string",
+                        ));
+                    }
                 },
                 Some("image" | "image_url") => {
                     images.push(image_part(ctx, line, &at, o, blobs)?);
@@ -499,7 +514,12 @@ fn parts(
                     ));
                 }
             },
-            _ => return Err(err(&at, "a part must be a string or an object with a 'type'")),
+            _ => {
+                return Err(err(
+                    &at,
+                    "a part must be a string or an object with a 'type'",
+                ));
+            }
         }
     }
     let text = texts.join("\n\n");

@@ -140,6 +140,7 @@ impl Sandbox {
             "answers",
             "events",
             "bundles",
+            "images",
         ] {
             let mut stmt = c
                 .prepare(&format!("SELECT * FROM {table} ORDER BY 1"))
@@ -280,4 +281,35 @@ pub fn terminal_unsafe(text: &str) -> Vec<char> {
     text.chars()
         .filter(|c| *c != '\n' && *c != '\t' && verdict::safe::is_unsafe(*c))
         .collect()
+}
+
+/// A PNG of four coloured quadrants (red, green / blue, white), `w` by `h` pixels, with a
+/// `seed` in the last pixel so that two seeds are two different images.
+pub fn quadrants_png(w: u32, h: u32, seed: u8) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        if x == w - 1 && y == h - 1 {
+            return image::Rgb([seed, seed, seed]);
+        }
+        match (x < w / 2, y < h / 2) {
+            (true, true) => image::Rgb([255, 0, 0]),
+            (false, true) => image::Rgb([0, 255, 0]),
+            (true, false) => image::Rgb([0, 0, 255]),
+            (false, false) => image::Rgb([255, 255, 255]),
+        }
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+/// The same picture as a JPEG.
+pub fn quadrants_jpeg(w: u32, h: u32) -> Vec<u8> {
+    let img = image::DynamicImage::ImageRgb8(
+        image::load_from_memory(&quadrants_png(w, h, 0))
+            .unwrap()
+            .to_rgb8(),
+    );
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+    out.into_inner()
 }

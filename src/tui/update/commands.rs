@@ -142,7 +142,9 @@ pub(super) fn run(state: &mut State, cmd: Command) -> Vec<Effect> {
                     let key = state.keymap.key_of(Command::Reveal);
                     say(
                         state,
-                        format!("the images are hidden by the content warning: reveal them first ({key})"),
+                        format!(
+                            "the images are hidden by the content warning: reveal them first ({key})"
+                        ),
                         false,
                     );
                 }

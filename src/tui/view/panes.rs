@@ -58,8 +58,7 @@ fn scrolled(
     lines: &[Line<'static>],
     images: &[ImageRef],
 ) {
-    let block = frame(&view.theme, Line::default(), state.focus == pane);
-    let inner = block.inner(area);
+    let inner = ratatui::widgets::Block::bordered().inner(area);
     let reserve = if images.is_empty() {
         0
     } else if lines.iter().all(|l| l.width() == 0) {
@@ -80,7 +79,7 @@ fn scrolled(
         let pct = (top * 100).checked_div(max).unwrap_or(100);
         title.spans.push(Span::raw(format!(" {pct}% ")));
     }
-    f.render_widget(block.title(title), area);
+    f.render_widget(frame(&view.theme, title, state.focus == pane), area);
     f.render_widget(Paragraph::new(visible), text);
     pictures::strip(f, state, view, strip, images);
 }
@@ -132,7 +131,11 @@ pub fn conversation(f: &mut Frame<'_>, state: &State, view: &mut View, area: Rec
                 out.push(Line::from(Span::styled(label, view.theme.role(m.role))));
                 out.extend(wrap(&m.content, width as usize).into_iter().map(Line::from));
                 for r in &m.images {
-                    let n = item.images.iter().position(|b| &b.image == r).map_or(0, |i| i + 1);
+                    let n = item
+                        .images
+                        .iter()
+                        .position(|b| &b.image == r)
+                        .map_or(0, |i| i + 1);
                     out.push(Line::from(Span::styled(
                         format!("[image {n}]"),
                         view.theme.dim,
@@ -145,7 +148,12 @@ pub fn conversation(f: &mut Frame<'_>, state: &State, view: &mut View, area: Rec
     let images = if state.masked() {
         Vec::new()
     } else {
-        pictures::distinct(item.content.conversation.iter().flat_map(|m| m.images.iter()))
+        pictures::distinct(
+            item.content
+                .conversation
+                .iter()
+                .flat_map(|m| m.images.iter()),
+        )
     };
     let turns = item.content.conversation.len();
     let title = if turns == 1 {

@@ -84,11 +84,7 @@ impl Pictures {
         let made = match decoded.as_ref() {
             Ok(img) => self
                 .picker
-                .new_protocol(
-                    img.clone(),
-                    size,
-                    Resize::Scale(Some(FilterType::Triangle)),
-                )
+                .new_protocol(img.clone(), size, Resize::Scale(Some(FilterType::Triangle)))
                 .map_err(|e| e.to_string()),
             Err(e) => Err(e.clone()),
         };
@@ -131,11 +127,9 @@ pub fn strip(f: &mut Frame<'_>, state: &State, view: &mut View, area: Rect, refs
     }
     view.pictures.forget_unless(state.shown);
     let n = refs.len() as u32;
-    let cols = Layout::horizontal(
-        (0..n).map(|_| Constraint::Ratio(1, n)).collect::<Vec<_>>(),
-    )
-    .spacing(GAP)
-    .split(area);
+    let cols = Layout::horizontal((0..n).map(|_| Constraint::Ratio(1, n)).collect::<Vec<_>>())
+        .spacing(GAP)
+        .split(area);
     for (r, col) in refs.iter().zip(cols.iter()) {
         let Some((number, blob)) = find(state, r) else {
             continue;
@@ -167,7 +161,12 @@ fn draw(f: &mut Frame<'_>, view: &mut View, blob: &ImageBlob, area: Rect) {
             let size = p.size();
             let x = area.x + area.width.saturating_sub(size.width) / 2;
             let y = area.y + area.height.saturating_sub(size.height) / 2;
-            let at = Rect::new(x, y, size.width.min(area.width), size.height.min(area.height));
+            let at = Rect::new(
+                x,
+                y,
+                size.width.min(area.width),
+                size.height.min(area.height),
+            );
             f.render_widget(Image::new(p), at);
         }
         Err(e) => f.render_widget(
@@ -189,16 +188,11 @@ pub fn full(f: &mut Frame<'_>, state: &State, view: &mut View, area: Rect, index
     let where_ = where_shown(state, &blob.image);
     let keys = format!(
         "{}/→ next · ← previous · esc back",
-        state
-            .keymap
-            .key_of(crate::tui::action::Command::ViewImage)
+        state.keymap.key_of(crate::tui::action::Command::ViewImage)
     );
     let title = super::fit_title(
         &[
-            (
-                format!("Image {} of {}", index + 1, item.images.len()),
-                0,
-            ),
+            (format!("Image {} of {}", index + 1, item.images.len()), 0),
             (where_, 1),
             (crate::images::caption(blob), 2),
             (keys, 1),
@@ -221,7 +215,12 @@ fn where_shown(state: &State, r: &ImageRef) -> String {
         return String::new();
     };
     let mut places = Vec::new();
-    if item.content.conversation.iter().any(|m| m.images.contains(r)) {
+    if item
+        .content
+        .conversation
+        .iter()
+        .any(|m| m.images.contains(r))
+    {
         places.push(if item.content.conversation.len() == 1 {
             "prompt".to_string()
         } else {
