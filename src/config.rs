@@ -26,8 +26,8 @@ pub struct ConfigFile {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ImageProtocol {
-    /// Ask the terminal which graphics protocol it speaks (kitty, iTerm2, sixel), when the
-    /// cache holds images; unicode half-blocks when it speaks none.
+    /// The graphics protocol the terminal's environment names (kitty, iTerm2, sixel);
+    /// unicode half-blocks when it names none.
     #[default]
     Auto,
     /// Unicode half-blocks, in colour: every terminal, tmux and SSH included.

@@ -184,31 +184,63 @@ pub struct Summary {
     pub unexported: u64,
 }
 
-/// How images will be drawn: asking the terminal costs a round trip (and, on a terminal
-/// that does not answer, a timeout), so it is asked only when the cache holds an image
-/// and the rater has not chosen. Asked before the first key is read, as the query's
-/// answer comes in on the keyboard's input.
-fn pictures(
-    store: &crate::store::Store,
-    choice: crate::config::ImageProtocol,
-) -> view::pictures::Pictures {
+/// How images will be drawn. The terminal is not queried: a query's answer arrives on
+/// the keyboard's input, and a terminal that does not answer (a detached tmux, some SSH
+/// links) would leave the query's reader waiting there to swallow the rater's first key.
+/// `auto` reads the environment instead (kitty and Ghostty speak the kitty protocol;
+/// iTerm2, WezTerm and others set `TERM_PROGRAM`; foot and mlterm speak sixel), and the
+/// cell size in pixels from the kernel; anything else gets half-blocks, and the rater
+/// can name a protocol in config.toml (`images = "sixel"`).
+fn pictures(choice: crate::config::ImageProtocol) -> view::pictures::Pictures {
     use crate::config::ImageProtocol as P;
     use ratatui_image::picker::{Picker, ProtocolType};
     let wanted = match choice {
         P::Halfblocks => return view::pictures::Pictures::halfblocks(),
-        P::Auto if !store.has_images().unwrap_or(false) => {
-            return view::pictures::Pictures::halfblocks();
-        }
         P::Auto => None,
         P::Kitty => Some(ProtocolType::Kitty),
         P::Sixel => Some(ProtocolType::Sixel),
         P::Iterm2 => Some(ProtocolType::Iterm2),
     };
-    let mut picker = Picker::from_query_stdio().unwrap_or_else(|_| Picker::halfblocks());
-    if let Some(p) = wanted {
+    let var = |k: &str| std::env::var(k).unwrap_or_default();
+    let (term, program) = (var("TERM"), var("TERM_PROGRAM"));
+    let in_tmux = term.starts_with("tmux") || term.starts_with("screen") || program == "tmux";
+    let guessed = if in_tmux {
+        None
+    } else if term == "xterm-kitty" || term == "xterm-ghostty" || program == "ghostty" {
+        Some(ProtocolType::Kitty)
+    } else if term.starts_with("foot") || term.starts_with("mlterm") {
+        Some(ProtocolType::Sixel)
+    } else {
+        None
+    };
+    let Some(font) = cell_pixels() else {
+        // Without the cell size no protocol can place an image right: half-blocks.
+        return match wanted {
+            None => view::pictures::Pictures::halfblocks(),
+            Some(p) => {
+                let mut picker = Picker::halfblocks();
+                picker.set_protocol_type(p);
+                view::pictures::Pictures::with(picker)
+            }
+        };
+    };
+    // `from_fontsize` guesses iTerm2 from the environment too, and never reads input.
+    #[allow(deprecated)]
+    let mut picker = Picker::from_fontsize(font.into());
+    if let Some(p) = wanted.or(guessed) {
         picker.set_protocol_type(p);
     }
     view::pictures::Pictures::with(picker)
+}
+
+/// The size of a terminal cell in pixels, as the kernel knows it (zero on terminals that
+/// do not say).
+fn cell_pixels() -> Option<(u16, u16)> {
+    // SAFETY: TIOCGWINSZ writes one `winsize` into the struct given; nothing else.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) } == 0;
+    (ok && ws.ws_col > 0 && ws.ws_row > 0 && ws.ws_xpixel > 0 && ws.ws_ypixel > 0)
+        .then(|| (ws.ws_xpixel / ws.ws_col, ws.ws_ypixel / ws.ws_row))
 }
 
 /// Runs the workstation on a cache until the rater quits.
@@ -231,7 +263,7 @@ pub fn run(
             )
         )?;
     }
-    let pictures = pictures(&store, settings.images);
+    let pictures = pictures(settings.images);
     let size = terminal.size()?;
     // A write that waits for another process (a long pull) says so on the bottom line
     // while it waits; the keys typed meanwhile stay in the terminal's input and are read

@@ -539,13 +539,6 @@ impl Store {
         })
     }
 
-    /// True when the cache holds any image.
-    pub fn has_images(&self) -> Result<bool, StoreError> {
-        self.conn
-            .query_row("SELECT EXISTS (SELECT 1 FROM images)", [], |r| r.get(0))
-            .map_err(|e| self.err(e))
-    }
-
     /// The cached bytes of each image the content names, each once, in reading order.
     /// An image the cache lacks is an error (a pull stores an item's images with it).
     pub fn images(&self, content: &Content) -> Result<Vec<crate::model::ImageBlob>, StoreError> {
