@@ -108,7 +108,9 @@ fn main() {
     let manifest = r#"{"manifest": {"batch_id": "big"}}"#;
     std::fs::write(&big_file, format!("{manifest}\n{big}\n{huge}\n")).unwrap();
     let data = dir.path().join("data");
-    for f in [&csv, &big_file] {
+    // The demo's image batch (three real photos, a pair, a masked item).
+    let images = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/demo-images.jsonl");
+    for f in [&csv, &big_file, &images] {
         let ok = Command::new(env!("CARGO_BIN_EXE_verdict"))
             .arg("--data-dir")
             .arg(&data)
@@ -125,7 +127,7 @@ fn main() {
         );
     }
     println!(
-        "verdict workstation benchmark: {n} items cached (+ one with a 100 KB and one with a 1 MB response)"
+        "verdict workstation benchmark: {n} items cached (+ one with a 100 KB and one with a 1 MB response, + the 4 demo image items)"
     );
     let rss_before = peak_rss_mb();
 
@@ -187,6 +189,27 @@ fn main() {
     println!("first frame of the 1 MB item:     {ms:7.1} ms");
     let d = keys_to_frames(&mut app, &mut term, &big_keys, 20);
     report("1 MB response", &d);
+    // An image item: the first frame decodes the photo and scales it to its pane (half-
+    // blocks, as in tmux); then answering and moving about redraw it from the memo.
+    let ms = open_item(&mut app, &mut term, "image-cat-sofa");
+    println!("first frame of an image item:     {ms:7.1} ms  (451x300 PNG decoded and scaled once)");
+    let image_keys = [
+        k(KeyCode::Char('2')),
+        k(KeyCode::Up),
+        k(KeyCode::Char('3')),
+        k(KeyCode::Tab),
+        k(KeyCode::PageDown),
+        k(KeyCode::BackTab),
+        k(KeyCode::Up),
+    ];
+    let d = keys_to_frames(&mut app, &mut term, &image_keys, 40);
+    report("image item", &d);
+    let ms = open_item(&mut app, &mut term, "image-pair-launch");
+    println!("first frame of an image pair:     {ms:7.1} ms  (two photos side by side)");
+    // Full-screen and back: V scales the photo to the screen once, esc returns.
+    let view = [k(KeyCode::Char('V')), k(KeyCode::Char('V')), k(KeyCode::Esc)];
+    let d = keys_to_frames(&mut app, &mut term, &view, 40);
+    report("image full-screen", &d);
     // Queue search as the rater runs it: `/`, the query, enter, and the frame showing
     // the item found. The index is built first, as the workstation's background thread
     // does in the first seconds.
