@@ -52,6 +52,7 @@ fn shipped_and_fixture_batches_match_the_json_schema() {
         fixture("mixed.jsonl"),
         fixture("bare.jsonl"),
         fixture("llama-guard.jsonl"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/demo-images.jsonl"),
     ] {
         let lines: Vec<String> = std::fs::read_to_string(&f)
             .unwrap()
@@ -77,6 +78,10 @@ fn lines_verdict_refuses_are_refused_by_the_json_schema_too() {
         r#"{"id": "b", "messages": [{"role": "robot", "content": "x"}], "responses": ["r"]}"#,
         r#"{"id": "b", "prompt": "p", "responses": ["r"], "suggestions": {"harm": {"value": ["none"], "score": 2}}}"#,
         r#"{"manifest": {"description": "no batch id"}}"#,
+        r#"{"id": "b", "prompt": [{"type": "image", "url": "https://example.com/a.png"}], "responses": ["r"]}"#,
+        r#"{"id": "b", "prompt": [{"type": "audio", "data": "x"}], "responses": ["r"]}"#,
+        r#"{"id": "b", "prompt": "p", "responses": [{"images": [{"path": "a.png", "url": "data:x"}]}]}"#,
+        r#"{"id": "b", "prompt": "p", "responses": [{"model": "m"}]}"#,
     ];
     let lines: Vec<String> = bad.iter().map(|s| s.to_string()).collect();
     let verdicts = validate(&lines);
