@@ -4,9 +4,11 @@
 //! checked item at a time, so the caller can insert it inside its transaction.
 
 mod csv_source;
+mod foreign;
 mod jsonl;
 
 pub use csv_source::ColumnMap;
+pub use foreign::option_for;
 pub use jsonl::valid_batch_id;
 
 use crate::guidelines;
@@ -120,6 +122,8 @@ pub enum Format {
     Jsonl,
     /// Comma-separated values with a header row.
     Csv,
+    /// A Label Studio JSON export or import file: a list of tasks.
+    LabelStudio,
 }
 
 /// A batch file whose header has been read.
@@ -145,6 +149,7 @@ impl Format {
         match ext.as_str() {
             "jsonl" | "ndjson" => Some(Format::Jsonl),
             "csv" => Some(Format::Csv),
+            "json" => Some(Format::LabelStudio),
             _ => None,
         }
     }
@@ -191,7 +196,7 @@ pub fn files(path: &Path) -> Result<Vec<PathBuf>, BatchError> {
             path,
             None,
             None,
-            "no batch files here: a batch file ends in .jsonl, .ndjson or .csv",
+            "no batch files here: a batch file ends in .jsonl, .ndjson, .csv or .json (Label Studio)",
         ));
     }
     Ok(out)
@@ -204,7 +209,7 @@ pub fn open(path: &Path, options: Options) -> Result<OpenBatch, BatchError> {
             path,
             None,
             None,
-            "unknown batch format: name the file .jsonl (or .ndjson) or .csv",
+            "unknown batch format: name the file .jsonl (or .ndjson), .csv, or .json (a Label Studio export)",
         )
     })?;
     let size = std::fs::metadata(path)
@@ -218,18 +223,10 @@ pub fn open(path: &Path, options: Options) -> Result<OpenBatch, BatchError> {
             "the file is empty: a batch needs at least one item",
         ));
     }
-    if options.map.is_some() && format != Format::Csv {
-        return Err(BatchError::at(
-            path,
-            None,
-            None,
-            "--map applies to CSV files only; JSONL items name their fields themselves",
-        ));
-    }
     let mut warnings = Vec::new();
     let manifest = match format {
         Format::Jsonl => jsonl::read_manifest(path, &mut warnings)?,
-        Format::Csv => None,
+        Format::Csv | Format::LabelStudio => None,
     };
     let header = match manifest {
         Some(h) => h,
@@ -304,7 +301,7 @@ fn derived_header(path: &Path, format: Format, options: &Options) -> Result<Head
         "derived_from": {
             "file": path.file_name().and_then(|s| s.to_str()).unwrap_or_default(),
             "sha256": digest,
-            "format": match format { Format::Jsonl => "jsonl", Format::Csv => "csv" },
+            "format": match format { Format::Jsonl => "jsonl", Format::Csv => "csv", Format::LabelStudio => "label-studio" },
             "map": options.map.as_ref().map(|m| m.to_string()),
         },
     });
@@ -364,9 +361,25 @@ impl OpenBatch {
             })
             .map_err(ItemsError::Sink)
         };
+        let foreign = foreign::Foreign {
+            fields: self
+                .options
+                .map
+                .as_ref()
+                .map(|m| m.fields())
+                .unwrap_or_default(),
+            values: self
+                .options
+                .map
+                .as_ref()
+                .map(|m| m.values())
+                .unwrap_or_default(),
+            schema: &schema,
+        };
         let ctx = ItemContext {
             path: &self.path,
             schema: &schema,
+            foreign: &foreign,
             max_field_bytes: max,
             images: std::cell::RefCell::new(ImageBudget {
                 max_image_bytes: self
@@ -389,6 +402,38 @@ impl OpenBatch {
                 &mut self.warnings,
                 &mut emit,
             )?,
+            Format::LabelStudio => {
+                let mut sink: Option<ItemsError<E>> = None;
+                let read = foreign::read_label_studio(
+                    &ctx,
+                    &foreign,
+                    &mut self.warnings,
+                    |n, obj, warnings| {
+                        let item = jsonl::item(&ctx, n, obj, warnings).map_err(|mut e| {
+                            // A task is not a line: name it by its place in the list.
+                            e.line = None;
+                            e.field = Some(format!(
+                                "tasks[{}].{}",
+                                n - 1,
+                                e.field.take().unwrap_or_default()
+                            ));
+                            e
+                        })?;
+                        match emit(n, 0, item) {
+                            Ok(()) => Ok(()),
+                            Err(ItemsError::Batch(b)) => Err(b),
+                            Err(other) => {
+                                sink = Some(other);
+                                Err(BatchError::at(&path, None, None, "stopped"))
+                            }
+                        }
+                    },
+                );
+                if let Some(e) = sink {
+                    return Err(e);
+                }
+                read?;
+            }
         }
         if count == 0 {
             return Err(ItemsError::Batch(BatchError::at(
@@ -421,6 +466,7 @@ impl<E> From<BatchError> for ItemsError<E> {
 pub(crate) struct ItemContext<'a> {
     pub path: &'a Path,
     pub schema: &'a Schema,
+    pub foreign: &'a foreign::Foreign<'a>,
     pub max_field_bytes: usize,
     pub images: std::cell::RefCell<ImageBudget>,
 }

@@ -429,8 +429,10 @@ pub enum HubCommand {
         /// Where to write it.
         #[arg(long)]
         out: PathBuf,
-        /// jsonl or csv.
-        #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "csv"])]
+        /// jsonl or csv (verdict's own rows), label-studio (tasks with an annotation per
+        /// rater and the final answers, for Label Studio to import), or hf (JSON lines with
+        /// flat columns for `datasets.load_dataset("json", ...)`). See docs/interop.md.
+        #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "csv", "label-studio", "hf"])]
         format: String,
     },
     /// Escalations for the policy team: by reason, harm category and guideline document,

@@ -13,6 +13,7 @@ pub mod db;
 pub mod escalations;
 pub mod html;
 pub mod inference;
+pub mod interop;
 pub mod metrics;
 pub mod qualification;
 pub mod report;

@@ -21,7 +21,8 @@ fn coloured_rows(styled: &str) -> usize {
 #[test]
 fn a_rater_labels_the_demo_images_in_a_real_terminal_and_the_bundle_verifies() {
     let s = Sandbox::new();
-    let batch = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/demo-images.jsonl");
+    let batch =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/demo-images.jsonl");
     s.ok(&["pull", batch.to_str().unwrap()]);
     let k = keys(&s);
     // Default settings (`images = "auto"`): tmux names no graphics protocol, so the
@@ -49,7 +50,10 @@ fn a_rater_labels_the_demo_images_in_a_real_terminal_and_the_bundle_verifies() {
     // Look at it full-screen first, then back.
     t.key(&k["view_image"]);
     t.wait_for("Image 1 of 1 · response · 600x400 PNG");
-    assert!(coloured_rows(&t.screen_styled()) > rows, "full-screen is bigger");
+    assert!(
+        coloured_rows(&t.screen_styled()) > rows,
+        "full-screen is bigger"
+    );
     t.key("esc");
     t.wait_for("Prompt adherence");
     t.key("1");
@@ -65,8 +69,14 @@ fn a_rater_labels_the_demo_images_in_a_real_terminal_and_the_bundle_verifies() {
     // A pair: both images on screen, side by side; A is clearly better.
     let screen = t.wait_for("[2] 600x400 PNG");
     assert!(screen.contains("[1] 640x427 JPEG"), "{screen}");
-    let line = screen.lines().find(|l| l.contains("[1] 640x427 JPEG")).unwrap();
-    assert!(line.find("[1]").unwrap() < line.find("[2]").unwrap(), "A left of B: {line}");
+    let line = screen
+        .lines()
+        .find(|l| l.contains("[1] 640x427 JPEG"))
+        .unwrap();
+    assert!(
+        line.find("[1]").unwrap() < line.find("[2]").unwrap(),
+        "A left of B: {line}"
+    );
     t.key("a");
     t.wait_for("Preference strength");
     t.key("c");
@@ -75,10 +85,17 @@ fn a_rater_labels_the_demo_images_in_a_real_terminal_and_the_bundle_verifies() {
     // Masked: no picture is drawn until revealed; then the preset submits it.
     let screen = t.wait_for("The text and the image are hidden");
     assert!(!screen.contains("night-time explosion"), "{screen}");
-    assert_eq!(coloured_rows(&t.screen_styled()), 0, "nothing of the image drawn");
+    assert_eq!(
+        coloured_rows(&t.screen_styled()),
+        0,
+        "nothing of the image drawn"
+    );
     t.key(&k["reveal"]);
     t.wait_for("night-time explosion");
-    assert!(coloured_rows(&t.screen_styled()) >= 5, "drawn once revealed");
+    assert!(
+        coloured_rows(&t.screen_styled()) >= 5,
+        "drawn once revealed"
+    );
     t.key(&k["preset_1"]);
     t.wait_for("Every item is finished");
     t.key(&k["quit"]);
@@ -136,9 +153,5 @@ fn a_rater_labels_the_demo_images_in_a_real_terminal_and_the_bundle_verifies() {
         .args(["-V", "-p", pk.to_str().unwrap(), "-m", &path])
         .output()
         .expect("minisign is needed: apt-get install minisign");
-    assert!(
-        v.status.success(),
-        "{}",
-        String::from_utf8_lossy(&v.stderr)
-    );
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
 }

@@ -43,9 +43,18 @@ impl std::str::FromStr for ColumnMap {
                 "model_a" => "model",
                 f => f,
             };
+            // `QUESTION.VALUE=OPTION`: a foreign label's value, as an option of ours
+            // (Label Studio and Argilla files).
+            if let Some((q, v)) = field.split_once('.')
+                && !q.is_empty()
+                && !v.is_empty()
+            {
+                out.push((field.to_string(), column.trim().to_string()));
+                continue;
+            }
             if !FIELDS.contains(&field) {
                 return Err(format!(
-                    "'{field}' is not an item field; map one of: {}",
+                    "'{field}' is not an item field; map one of: {} (or a value: QUESTION.VALUE=OPTION)",
                     FIELDS.join(", ")
                 ));
             }
@@ -58,6 +67,26 @@ impl std::str::FromStr for ColumnMap {
             return Err("empty mapping; example: --map prompt=question,response=completion".into());
         }
         Ok(ColumnMap(out))
+    }
+}
+
+impl ColumnMap {
+    /// The `field=name` pairs.
+    pub fn fields(&self) -> Vec<(String, String)> {
+        self.0
+            .iter()
+            .filter(|(k, _)| !k.contains('.'))
+            .cloned()
+            .collect()
+    }
+
+    /// The `QUESTION.VALUE=OPTION` pairs.
+    pub fn values(&self) -> Vec<(String, String)> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k.contains('.'))
+            .cloned()
+            .collect()
     }
 }
 
@@ -118,6 +147,18 @@ fn resolve(
 ) -> Result<Columns, BatchError> {
     let mut cols = Columns::default();
     let find = |name: &str| headers.iter().position(|h| h == name);
+    if let Some(m) = map
+        && let Some((v, _)) = m.values().first()
+    {
+        return Err(BatchError::at(
+            path,
+            None,
+            None,
+            format!(
+                "--map {v}=...: a value mapping applies to Label Studio and Argilla files, whose earlier labels become suggestions; a CSV carries none"
+            ),
+        ));
+    }
     match map {
         Some(ColumnMap(pairs)) => {
             for (field, spec) in pairs {

@@ -567,6 +567,13 @@ pub(crate) fn item(
     warnings: &mut Vec<Warning>,
 ) -> Result<Item, BatchError> {
     let err = |field: &str, msg: &str| BatchError::at(ctx.path, Some(line), Some(field), msg);
+    // An Argilla / Hugging Face record: its fields and suggestions, as an item of ours.
+    if obj.contains_key("fields") && !obj.contains_key("prompt") && !obj.contains_key("messages") {
+        let mut notes = Vec::new();
+        obj = super::foreign::argilla_record(ctx.foreign, obj, &mut |m| notes.push(m))
+            .map_err(|(field, msg)| err(&field, &msg))?;
+        warnings.extend(notes.into_iter().map(|message| Warning { line, message }));
+    }
     let id = match obj.remove("id") {
         Some(Value::String(s)) => s,
         Some(Value::Number(n)) if n.is_u64() || n.is_i64() => n.to_string(),

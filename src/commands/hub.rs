@@ -239,7 +239,34 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
             for r in &mut rows {
                 r.review = queue.get(&(r.batch_id.clone(), r.item_id.clone())).cloned();
             }
-            write_dataset(&rows, out, format)?;
+            match format.as_str() {
+                "label-studio" | "hf" => {
+                    let items = hub.export_items()?;
+                    let text = if format == "hf" {
+                        let mut t = String::new();
+                        for row in crate::hub::interop::hf_rows(&rows, &items) {
+                            t.push_str(&crate::safe::json(&row)?);
+                            t.push('\n');
+                        }
+                        t
+                    } else {
+                        let (tasks, raters) = crate::hub::interop::label_studio(&rows, &items);
+                        for (i, r) in raters.iter().enumerate() {
+                            crate::outln!(
+                                "completed_by {} = {}",
+                                i + 1,
+                                crate::safe::sanitize_line(r)
+                            );
+                        }
+                        let mut t = crate::safe::json(&tasks)?;
+                        t.push('\n');
+                        t
+                    };
+                    crate::private::write_atomically(out, text.as_bytes())
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+                }
+                _ => write_dataset(&rows, out, format)?,
+            }
             crate::outln!(
                 "Wrote {} to {}",
                 crate::safe::count(rows.len() as u64, "item", "items"),

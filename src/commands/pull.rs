@@ -90,7 +90,11 @@ pub fn pull_file(store: &mut Store, file: &Path, options: Options) -> anyhow::Re
     });
     bar.finish_and_clear();
     for w in open.warnings.iter().take(MAX_WARNINGS) {
-        crate::errln!("warning: {}:{}: {}", file.display(), w.line, w.message);
+        // Line 0: about the file as a whole, or a task of a Label Studio list.
+        match w.line {
+            0 => crate::errln!("warning: {}: {}", file.display(), w.message),
+            n => crate::errln!("warning: {}:{n}: {}", file.display(), w.message),
+        }
     }
     if open.warnings.len() > MAX_WARNINGS {
         crate::errln!(

@@ -2860,6 +2860,8 @@ pub struct RecordRow {
     pub escalation: Option<serde_json::Value>,
     /// Active time.
     pub active_ms: i64,
+    /// When the rater's workstation stamped it submitted (RFC 3339).
+    pub submitted: String,
     /// The guideline document (`id version`) the record was made under, when known (not
     /// for records stored before hubs kept it).
     pub guidelines: Option<String>,
@@ -3057,7 +3059,8 @@ impl HubDb {
     fn record_rows(&mut self, filter: &str, params: &[Val]) -> Result<Vec<RecordRow>, HubError> {
         let sql = format!(
             "SELECT ra.name, i.batch_id, i.item_id, i.sha256, i.gold, r.status, r.answers, r.justification,
-                    r.skip_reason, r.escalation, r.active_ms, g.status, g.answers, r.guidelines
+                    r.skip_reason, r.escalation, r.active_ms, g.status, g.answers, r.guidelines,
+                    r.submitted
              FROM records r JOIN raters ra ON ra.id = r.rater JOIN items i ON i.key = r.item
              LEFT JOIN gold_first g ON g.item = r.item AND g.rater = r.rater
              {filter}
@@ -3084,6 +3087,7 @@ impl HubDb {
                 skip_reason: r.opt_text(8)?,
                 escalation: escalation.and_then(|e| serde_json::from_str(&e).ok()),
                 active_ms: r.int(10)?,
+                submitted: r.text(14)?,
                 guidelines: r
                     .opt_text(13)?
                     .and_then(|g| serde_json::from_str::<crate::model::GuidelineRef>(&g).ok())
@@ -3121,6 +3125,43 @@ impl HubDb {
             f.figures.qualification_score = score;
         }
         Ok(f)
+    }
+
+    /// Every item as loaded, for the exports in other tools' formats: (batch, item, content,
+    /// extras, the batch's schema), in load order.
+    pub fn export_items(&mut self) -> Result<Vec<super::interop::ExportItem>, HubError> {
+        let rows = self
+            .conn
+            .rows(
+                "SELECT i.batch_id, i.item_id, i.content, i.extras, s.body, i.key
+                 FROM items i JOIN batches b ON b.id = i.batch_id
+                 JOIN schemas s ON s.sha256 = b.schema_sha256
+                 ORDER BY i.batch_rank, i.batch_id, i.seq",
+                &[],
+            )
+            .map_err(|e| self.err(e))?;
+        let mut schemas: HashMap<String, Schema> = HashMap::new();
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let t = |i| r.text(i).map_err(|e| refused(e.to_string()));
+            let body = t(4)?;
+            if !schemas.contains_key(&body) {
+                let v: serde_json::Value =
+                    serde_json::from_str(&body).map_err(|e| refused(e.to_string()))?;
+                let schema =
+                    Schema::from_json(v, "hub schema").map_err(|e| refused(e.to_string()))?;
+                schemas.insert(body.clone(), schema);
+            }
+            out.push(super::interop::ExportItem {
+                batch: t(0)?,
+                item: t(1)?,
+                content: serde_json::from_str(&t(2)?).map_err(|e| refused(e.to_string()))?,
+                extras: serde_json::from_str(&t(3)?).unwrap_or_default(),
+                schema: schemas[&body].clone(),
+                key: r.int(5).map_err(|e| refused(e.to_string()))?,
+            });
+        }
+        Ok(out)
     }
 
     /// What the metrics need to know of every item: its prompt, the model of each

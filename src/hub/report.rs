@@ -701,6 +701,7 @@ pub fn dataset(records: &[RecordRow], adjudications: &[AdjudicationRow]) -> Vec<
                             "rater": r.rater, "status": r.status, "answers": answers,
                             "justification": r.justification, "skip_reason": r.skip_reason,
                             "escalation": r.escalation, "active_ms": r.active_ms,
+                            "submitted": r.submitted,
                         })
                     })
                     .collect(),
@@ -738,6 +739,7 @@ mod tests {
             skip_reason: None,
             escalation: None,
             active_ms: 10_000,
+            submitted: String::new(),
             first: None,
             guidelines: None,
         }

@@ -109,7 +109,8 @@ fn main() {
     std::fs::write(&big_file, format!("{manifest}\n{big}\n{huge}\n")).unwrap();
     let data = dir.path().join("data");
     // The demo's image batch (three real photos, a pair, a masked item).
-    let images = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/demo-images.jsonl");
+    let images =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/demo-images.jsonl");
     for f in [&csv, &big_file, &images] {
         let ok = Command::new(env!("CARGO_BIN_EXE_verdict"))
             .arg("--data-dir")
@@ -192,7 +193,9 @@ fn main() {
     // An image item: the first frame decodes the photo and scales it to its pane (half-
     // blocks, as in tmux); then answering and moving about redraw it from the memo.
     let ms = open_item(&mut app, &mut term, "image-cat-sofa");
-    println!("first frame of an image item:     {ms:7.1} ms  (451x300 PNG decoded and scaled once)");
+    println!(
+        "first frame of an image item:     {ms:7.1} ms  (451x300 PNG decoded and scaled once)"
+    );
     let image_keys = [
         k(KeyCode::Char('2')),
         k(KeyCode::Up),
@@ -207,7 +210,11 @@ fn main() {
     let ms = open_item(&mut app, &mut term, "image-pair-launch");
     println!("first frame of an image pair:     {ms:7.1} ms  (two photos side by side)");
     // Full-screen and back: V scales the photo to the screen once, esc returns.
-    let view = [k(KeyCode::Char('V')), k(KeyCode::Char('V')), k(KeyCode::Esc)];
+    let view = [
+        k(KeyCode::Char('V')),
+        k(KeyCode::Char('V')),
+        k(KeyCode::Esc),
+    ];
     let d = keys_to_frames(&mut app, &mut term, &view, 40);
     report("image full-screen", &d);
     // Queue search as the rater runs it: `/`, the query, enter, and the frame showing

@@ -1,0 +1,586 @@
+//! The formats labs already hold, read as batches: Label Studio JSON (a list of tasks with
+//! `data`, `annotations` and `predictions`) and Argilla / Hugging Face records (`fields`,
+//! `suggestions`, `metadata`, one a line in JSONL). Each task or record becomes an item
+//! object of verdict's own format, which then goes through exactly the checks any item
+//! does. Earlier labels (annotations, predictions, suggestions) become suggestions; their
+//! values are matched to the schema's options (docs/interop.md). Where the item came from
+//! is kept in `metadata.label_studio` so that `hub export --format label-studio` can
+//! write it back in Label Studio's terms.
+
+use super::{BatchError, ItemContext, Warning};
+use crate::model::{Answer, Kind, Question, Schema};
+use serde_json::{Map, Value, json};
+
+/// Field names tried, in order, when `--map` names none.
+const PROMPT: &[&str] = &[
+    "prompt",
+    "question",
+    "instruction",
+    "input",
+    "text",
+    "query",
+];
+const RESPONSE: &[&str] = &["response", "answer", "output", "completion", "response_a"];
+
+/// Letters and digits only, lower case, words separated by one space: how an option's
+/// value and label are compared with a foreign value (`violent_crimes` = `Violent crimes`).
+fn words(s: &str) -> String {
+    s.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The schema's option a foreign value stands for: the same value; a `--map Q.VALUE=OPTION`
+/// entry; an option whose label reads the same (`violent_crimes`: "Violent crimes"); or
+/// the one option whose label contains it (`self_harm`: "Suicide & self-harm").
+pub fn option_for(q: &Question, value: &str, map: &[(String, String)]) -> Option<String> {
+    if q.options.iter().any(|o| o.value == value) {
+        return Some(value.to_string());
+    }
+    let key = format!("{}.{value}", q.id);
+    if let Some((_, ours)) = map.iter().find(|(k, _)| *k == key) {
+        return q
+            .options
+            .iter()
+            .find(|o| o.value == *ours)
+            .map(|o| o.value.clone());
+    }
+    let w = words(value);
+    if w.is_empty() {
+        return None;
+    }
+    if let Some(o) = q
+        .options
+        .iter()
+        .find(|o| words(&o.label) == w || words(&o.value) == w)
+    {
+        return Some(o.value.clone());
+    }
+    let padded = |s: &str| format!(" {} ", words(s));
+    let mut containing = q
+        .options
+        .iter()
+        .filter(|o| padded(&o.label).contains(&format!(" {w} ")));
+    match (containing.next(), containing.next()) {
+        (Some(o), None) => Some(o.value.clone()),
+        _ => None,
+    }
+}
+
+/// What reading foreign items needs besides the item context.
+pub struct Foreign<'a> {
+    /// `field=name` pairs of `--map` (item fields), and `Q.VALUE=OPTION` value mappings.
+    pub fields: Vec<(String, String)>,
+    /// The value mappings.
+    pub values: Vec<(String, String)>,
+    /// The batch's schema.
+    pub schema: &'a Schema,
+}
+
+impl Foreign<'_> {
+    fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The key of `obj` that holds item field `name`: the mapped one, else the first of
+    /// `defaults` present.
+    fn key_of<'o>(
+        &self,
+        obj: &'o Map<String, Value>,
+        name: &str,
+        defaults: &[&str],
+    ) -> Option<&'o String> {
+        match self.field(name) {
+            Some(k) => obj.keys().find(|x| *x == k),
+            None => defaults
+                .iter()
+                .find_map(|d| obj.keys().find(|x| x.as_str() == *d)),
+        }
+    }
+
+    /// An answer to `qid` from foreign values, matched to the schema's options; `None`
+    /// (with a warning) when the question is unknown or a value matches no option.
+    fn answer(&self, qid: &str, values: &[String], warn: &mut dyn FnMut(String)) -> Option<Answer> {
+        let Some(q) = self.schema.questions.iter().find(|q| q.id == qid) else {
+            warn(format!(
+                "'{}' is no question of schema {}: its earlier answer is not suggested",
+                crate::safe::sanitize_line(qid),
+                self.schema.id
+            ));
+            return None;
+        };
+        let mut ours = Vec::new();
+        for v in values {
+            match option_for(q, v, &self.values) {
+                Some(o) => ours.push(o),
+                None => {
+                    warn(format!(
+                        "'{}' matches no option of '{}' ({}): its earlier answer is not suggested; map it with --map {}.{}=OPTION",
+                        crate::safe::sanitize_line(v),
+                        q.id,
+                        q.options
+                            .iter()
+                            .map(|o| o.value.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        q.id,
+                        crate::safe::sanitize_line(v)
+                    ));
+                    return None;
+                }
+            }
+        }
+        let a = match q.kind {
+            Kind::Multi => Answer::Many(ours),
+            _ => Answer::One(ours.into_iter().next()?),
+        };
+        self.schema.check_answer(qid, &a).ok()
+    }
+}
+
+/// A Label Studio result's values as strings (choices, a rating, a number, labels).
+fn result_values(r: &Value) -> Option<(String, Vec<String>)> {
+    let t = r["type"].as_str()?.to_string();
+    let v = &r["value"];
+    let list = |k: &str| -> Option<Vec<String>> {
+        Some(
+            v[k].as_array()?
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
+        )
+    };
+    let values = match t.as_str() {
+        "choices" => list("choices")?,
+        "taxonomy" => v["taxonomy"]
+            .as_array()?
+            .iter()
+            .filter_map(|path| path.as_array()?.last()?.as_str().map(str::to_string))
+            .collect(),
+        "rating" => vec![v["rating"].as_i64()?.to_string()],
+        "number" => vec![v["number"].as_f64().map(|n| n.to_string())?],
+        "textarea" => vec![list("text")?.join("\n")],
+        _ => return None,
+    };
+    Some((t, values))
+}
+
+/// One Label Studio task as an item object, and what it says about the controls (their
+/// type and, per option of ours, the value Label Studio used).
+pub fn label_studio_task(
+    f: &Foreign<'_>,
+    n: usize,
+    task: Value,
+    warn: &mut dyn FnMut(String),
+) -> Result<Map<String, Value>, (String, String)> {
+    let at = |field: &str| format!("tasks[{n}].{field}");
+    let Value::Object(mut task) = task else {
+        return Err((
+            format!("tasks[{n}]"),
+            "a task must be an object with 'data'".into(),
+        ));
+    };
+    let Some(Value::Object(mut data)) = task.remove("data") else {
+        return Err((
+            at("data"),
+            "missing: a Label Studio task holds its fields in 'data'".into(),
+        ));
+    };
+    let keys = || data.keys().cloned().collect::<Vec<_>>().join(", ");
+    let Some(prompt_key) = f.key_of(&data, "prompt", PROMPT).cloned() else {
+        return Err((
+            at("data"),
+            format!(
+                "no prompt field (data has: {}); name it with --map prompt=FIELD",
+                keys()
+            ),
+        ));
+    };
+    let Some(response_key) = f.key_of(&data, "response", RESPONSE).cloned() else {
+        return Err((
+            at("data"),
+            format!(
+                "no response field (data has: {}); name it with --map response=FIELD",
+                keys()
+            ),
+        ));
+    };
+    let mut names = Map::new();
+    names.insert("prompt".into(), json!(prompt_key));
+    names.insert("response".into(), json!(response_key));
+    let prompt = data.remove(&prompt_key).unwrap_or_default();
+    let response = data.remove(&response_key).unwrap_or_default();
+    let mut take = |field: &str, default: &[&str]| -> Option<Value> {
+        let k = f.key_of(&data, field, default)?.clone();
+        names.insert(field.into(), json!(k));
+        data.remove(&k)
+    };
+    let id = take("id", &["id"]);
+    let model = take("model", &["model"]);
+    let response_b = take("response_b", &["response_b"]);
+    let model_b = take("model_b", &["model_b"]);
+    let system = take("system", &["system"]);
+    let warning = take("content_warning", &["content_warning"]);
+    let task_id = task.get("id").cloned().unwrap_or(Value::Null);
+    let id = match id {
+        Some(v) => v,
+        None if !task_id.is_null() => json!(task_id.to_string()),
+        // A task to import may have no id at all: one from its text, so stable.
+        None => {
+            json!(crate::model::sha256_hex(json!([prompt, response]).to_string().as_bytes())[..16])
+        }
+    };
+    let response_obj = |text: Value, model: Option<Value>| {
+        let mut r = Map::new();
+        r.insert("text".into(), text);
+        if let Some(m) = model.filter(|m| !m.is_null()) {
+            r.insert("model".into(), m);
+        }
+        Value::Object(r)
+    };
+    let mut responses = vec![response_obj(response, model)];
+    if let Some(b) = response_b.filter(|b| !b.is_null()) {
+        responses.push(response_obj(b, model_b));
+    }
+    let mut item = Map::new();
+    item.insert("id".into(), id);
+    match system.filter(|s| s.as_str().is_some_and(|s| !s.is_empty())) {
+        Some(s) => {
+            item.insert(
+                "messages".into(),
+                json!([{"role": "system", "content": s}, {"role": "user", "content": prompt}]),
+            );
+        }
+        None => {
+            item.insert("prompt".into(), prompt);
+        }
+    }
+    item.insert("responses".into(), Value::Array(responses));
+    if let Some(w) = warning {
+        item.insert("content_warning".into(), w);
+    }
+    // Earlier labels: the first annotation that was not cancelled, then predictions that
+    // carry results, for the questions the annotation left open.
+    let mut suggestions = Map::new();
+    let mut controls = Map::new();
+    let mut to_name = Value::Null;
+    let mut prior_justification = Value::Null;
+    let annotations: Vec<Value> = match task.remove("annotations") {
+        Some(Value::Array(a)) => a
+            .into_iter()
+            .filter(|a| a["was_cancelled"] != json!(true))
+            .collect(),
+        _ => Vec::new(),
+    };
+    if annotations.len() > 1 {
+        warn(format!(
+            "{} has {} annotations: the first is suggested",
+            at("annotations"),
+            annotations.len()
+        ));
+    }
+    let predictions: Vec<Value> = match task.remove("predictions") {
+        Some(Value::Array(p)) => p,
+        _ => Vec::new(),
+    };
+    let mut sources: Vec<(Value, Option<f64>, String)> = Vec::new();
+    if let Some(a) = annotations.into_iter().next() {
+        let agent = format!(
+            "label-studio annotation {} by user {}",
+            a["id"], a["completed_by"]
+        );
+        sources.push((a["result"].clone(), None, agent));
+    }
+    for p in &predictions {
+        if p.is_object() {
+            let agent = p["model_version"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| "label-studio prediction".into());
+            sources.push((p["result"].clone(), p["score"].as_f64(), agent));
+        }
+    }
+    for (result, score, agent) in sources {
+        for r in result.as_array().into_iter().flatten() {
+            let Some(from) = r["from_name"].as_str() else {
+                continue;
+            };
+            if to_name.is_null() {
+                to_name = r["to_name"].clone();
+            }
+            let Some((kind, values)) = result_values(r) else {
+                warn(format!(
+                    "{}: result of type '{}' from '{}' is not read",
+                    at("annotations"),
+                    crate::safe::sanitize_line(r["type"].as_str().unwrap_or("?")),
+                    crate::safe::sanitize_line(from)
+                ));
+                continue;
+            };
+            let control = controls
+                .entry(from.to_string())
+                .or_insert_with(|| json!({"type": kind, "values": {}}));
+            if kind == "textarea" {
+                if prior_justification.is_null() {
+                    prior_justification = json!(values.join("\n"));
+                }
+                continue;
+            }
+            if suggestions.contains_key(from) {
+                continue;
+            }
+            let Some(answer) = f.answer(from, &values, warn) else {
+                continue;
+            };
+            // Remember Label Studio's value for each of ours, to write it back on export.
+            for (ours, theirs) in answer.values().iter().zip(&values) {
+                control["values"][*ours] = json!(theirs);
+            }
+            let mut s = json!({"value": answer, "agent": agent});
+            if let Some(sc) = score {
+                s["score"] = json!(sc);
+            }
+            suggestions.insert(from.to_string(), s);
+        }
+    }
+    if predictions.iter().any(|p| !p.is_object()) {
+        warn(format!(
+            "{} lists predictions by id only (as Label Studio's JSON export writes them): nothing to suggest from them",
+            at("predictions")
+        ));
+    }
+    if !suggestions.is_empty() {
+        item.insert("suggestions".into(), Value::Object(suggestions));
+    }
+    // Everything else the task's data held is the item's metadata, and where it came from.
+    let mut metadata = data;
+    let mut origin = Map::new();
+    origin.insert("task".into(), task_id);
+    origin.insert("fields".into(), Value::Object(names));
+    if !to_name.is_null() {
+        origin.insert("to_name".into(), to_name);
+    }
+    if !controls.is_empty() {
+        origin.insert("controls".into(), Value::Object(controls));
+    }
+    if !prior_justification.is_null() {
+        origin.insert("justification".into(), prior_justification);
+    }
+    if let Some(p) = task.get("project") {
+        origin.insert("project".into(), p.clone());
+    }
+    metadata.insert("label_studio".into(), Value::Object(origin));
+    item.insert("metadata".into(), Value::Object(metadata));
+    Ok(item)
+}
+
+/// An Argilla / Hugging Face record (`fields`, `suggestions`, `metadata`, `id` or
+/// `external_id`) as an item object.
+pub fn argilla_record(
+    f: &Foreign<'_>,
+    mut obj: Map<String, Value>,
+    warn: &mut dyn FnMut(String),
+) -> Result<Map<String, Value>, (String, String)> {
+    let Some(Value::Object(mut fields)) = obj.remove("fields") else {
+        return Err((
+            "fields".into(),
+            "must be an object of the record's fields".into(),
+        ));
+    };
+    let keys = fields.keys().cloned().collect::<Vec<_>>().join(", ");
+    let mut item = Map::new();
+    let id = match (obj.remove("id"), obj.remove("external_id")) {
+        (Some(v), _) if !v.is_null() => v,
+        (_, Some(v)) if !v.is_null() => v,
+        _ => match f.field("id").and_then(|k| fields.remove(k)) {
+            Some(v) => v,
+            None => {
+                return Err((
+                    "id".into(),
+                    "the record has no id or external_id; give one with --map id=FIELD".into(),
+                ));
+            }
+        },
+    };
+    item.insert("id".into(), id);
+    if let Some(Value::Array(ms)) = fields.get("messages").cloned()
+        && f.field("prompt").is_none()
+    {
+        fields.remove("messages");
+        item.insert("messages".into(), Value::Array(ms));
+    } else {
+        let Some(pk) = f.key_of(&fields, "prompt", PROMPT).cloned() else {
+            return Err((
+                "fields".into(),
+                format!("no prompt field (fields has: {keys}); name it with --map prompt=FIELD"),
+            ));
+        };
+        item.insert("prompt".into(), fields.remove(&pk).unwrap_or_default());
+    }
+    let Some(rk) = f.key_of(&fields, "response", RESPONSE).cloned() else {
+        return Err((
+            "fields".into(),
+            format!("no response field (fields has: {keys}); name it with --map response=FIELD"),
+        ));
+    };
+    let mut responses = vec![json!({"text": fields.remove(&rk).unwrap_or_default()})];
+    if let Some(bk) = f.key_of(&fields, "response_b", &["response_b"]).cloned() {
+        responses.push(json!({"text": fields.remove(&bk).unwrap_or_default()}));
+    }
+    for (i, name) in ["model", "model_b"].iter().enumerate() {
+        if let Some(k) = f.key_of(&fields, name, &[name]).cloned()
+            && let Some(r) = responses.get_mut(i)
+        {
+            r["model"] = fields.remove(&k).unwrap_or_default();
+        }
+    }
+    item.insert("responses".into(), Value::Array(responses));
+    let mut metadata = match obj.remove("metadata") {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    // Fields no item field took are kept, as metadata.
+    for (k, v) in fields {
+        metadata.entry(k).or_insert(v);
+    }
+    // Suggestions: Argilla's list of {question_name, value, score, agent}, or an object
+    // of question -> {value, score, agent}.
+    let list: Vec<(String, Value)> = match obj.remove("suggestions") {
+        Some(Value::Array(a)) => a
+            .into_iter()
+            .filter_map(|s| Some((s["question_name"].as_str()?.to_string(), s)))
+            .collect(),
+        Some(Value::Object(m)) => m.into_iter().collect(),
+        _ => Vec::new(),
+    };
+    let mut suggestions = Map::new();
+    for (q, s) in list {
+        let raw = if s.is_object() {
+            s["value"].clone()
+        } else {
+            s.clone()
+        };
+        let values: Vec<String> = match &raw {
+            Value::Array(a) => a.iter().map(plain).collect(),
+            v => vec![plain(v)],
+        };
+        let Some(answer) = f.answer(&q, &values, warn) else {
+            continue;
+        };
+        let mut out = json!({"value": answer});
+        if let Some(sc) = s["score"].as_f64().filter(|x| (0.0..=1.0).contains(x)) {
+            out["score"] = json!(sc);
+        }
+        if let Some(a) = s["agent"].as_str() {
+            out["agent"] = json!(a);
+        }
+        suggestions.insert(q, out);
+    }
+    if !suggestions.is_empty() {
+        item.insert("suggestions".into(), Value::Object(suggestions));
+    }
+    if !metadata.is_empty() {
+        item.insert("metadata".into(), Value::Object(metadata));
+    }
+    for k in ["content_warning"] {
+        if let Some(v) = obj.remove(k) {
+            item.insert(k.into(), v);
+        }
+    }
+    Ok(item)
+}
+
+/// A JSON value as the string a schema option would be (a number's digits).
+fn plain(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Reads a Label Studio JSON file (a list of tasks, or one task) and hands each task to
+/// `item` as an item object of verdict's format, numbered from 1.
+pub(super) fn read_label_studio(
+    ctx: &ItemContext<'_>,
+    f: &Foreign<'_>,
+    warnings: &mut Vec<Warning>,
+    mut item: impl FnMut(u64, Map<String, Value>, &mut Vec<Warning>) -> Result<(), BatchError>,
+) -> Result<(), BatchError> {
+    let bytes = std::fs::read(ctx.path)
+        .map_err(|e| BatchError::at(ctx.path, None, None, format!("cannot read: {e}")))?;
+    let v: Value = serde_json::from_slice(super::strip_bom(&bytes)).map_err(|e| {
+        BatchError::at(
+            ctx.path,
+            Some(e.line() as u64),
+            None,
+            format!("not valid JSON ({e}); a Label Studio file is a JSON list of tasks"),
+        )
+    })?;
+    let tasks = match v {
+        Value::Array(a) => a,
+        o @ Value::Object(_) => vec![o],
+        _ => {
+            return Err(BatchError::at(
+                ctx.path,
+                None,
+                None,
+                "a Label Studio file is a JSON list of tasks ([{\"data\": {...}}, ...])",
+            ));
+        }
+    };
+    let mut no_predictions = 0usize;
+    for (n, task) in tasks.into_iter().enumerate() {
+        let mut notes = Vec::new();
+        let obj = label_studio_task(f, n, task, &mut |m| notes.push(m))
+            .map_err(|(field, msg)| BatchError::at(ctx.path, None, Some(&field), msg))?;
+        for m in notes {
+            if m.contains("predictions by id only") {
+                no_predictions += 1;
+            } else {
+                // A task is not a line: named by its place in the list.
+                let message = if m.starts_with("tasks[") {
+                    m
+                } else {
+                    format!("tasks[{n}]: {m}")
+                };
+                warnings.push(Warning { line: 0, message });
+            }
+        }
+        item(n as u64 + 1, obj, warnings)?;
+    }
+    if no_predictions > 0 {
+        warnings.push(Warning {
+            line: 0,
+            message: format!(
+                "{no_predictions} tasks list their predictions by id only (Label Studio's JSON export writes them so): those predictions are not suggested; export from Label Studio with the predictions' results, or pull them as Argilla/HF records"
+            ),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn foreign_values_find_their_options() {
+        let s = Schema::builtin("ai-safety-v1").unwrap();
+        let harm = s.questions.iter().find(|q| q.id == "harm").unwrap();
+        let m = |v: &str| option_for(harm, v, &[]);
+        assert_eq!(m("vcr").as_deref(), Some("vcr"));
+        assert_eq!(m("violent_crimes").as_deref(), Some("vcr"));
+        assert_eq!(m("non_violent_crimes").as_deref(), Some("ncr"));
+        assert_eq!(m("Hate").as_deref(), Some("hte"));
+        assert_eq!(m("self_harm").as_deref(), Some("ssh"));
+        assert_eq!(m("crimes"), None, "ambiguous: two labels hold it");
+        assert_eq!(m("cooking"), None);
+        let map = vec![("harm.cooking".to_string(), "none".to_string())];
+        assert_eq!(option_for(harm, "cooking", &map).as_deref(), Some("none"));
+    }
+}
