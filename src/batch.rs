@@ -232,6 +232,10 @@ pub fn open(path: &Path, options: Options) -> Result<OpenBatch, BatchError> {
         Some(h) => h,
         None => derived_header(path, format, &options)?,
     };
+    if let Some(m) = &options.map {
+        foreign::check_value_map(&header.schema, &m.values())
+            .map_err(|e| BatchError::at(path, None, None, e))?;
+    }
     Ok(OpenBatch {
         path: path.to_path_buf(),
         format,
@@ -330,8 +334,22 @@ impl OpenBatch {
         let mut count = 0u64;
         let path = self.path.clone();
         let schema = self.header.schema.clone();
+        let tasks = self.format == Format::LabelStudio;
         let mut emit = |line: u64, offset: u64, item: Item| -> Result<(), ItemsError<E>> {
             if let Some(first) = ids.insert(item.id.clone(), line) {
+                // A Label Studio file's items are tasks of a list, not lines.
+                if tasks {
+                    return Err(ItemsError::Batch(BatchError::at(
+                        &path,
+                        None,
+                        Some(&format!("tasks[{}].id", line - 1)),
+                        format!(
+                            "duplicate id '{}': tasks[{}] has it too (a task without an id takes one from its text: two tasks with the same text need ids); ids must be unique in a batch",
+                            item.id,
+                            first - 1
+                        ),
+                    )));
+                }
                 return Err(ItemsError::Batch(BatchError::at(
                     &path,
                     Some(line),
@@ -375,6 +393,7 @@ impl OpenBatch {
                 .map(|m| m.values())
                 .unwrap_or_default(),
             schema: &schema,
+            said: Default::default(),
         };
         let ctx = ItemContext {
             path: &self.path,
@@ -409,13 +428,20 @@ impl OpenBatch {
                     &foreign,
                     &mut self.warnings,
                     |n, obj, warnings| {
+                        let names = obj
+                            .get("metadata")
+                            .and_then(|m| m.get("label_studio"))
+                            .map(|o| o["fields"].clone())
+                            .unwrap_or_default();
                         let item = jsonl::item(&ctx, n, obj, warnings).map_err(|mut e| {
-                            // A task is not a line: name it by its place in the list.
+                            // A task is not a line: name it by its place in the list, and
+                            // the field by the task's own name for it.
                             e.line = None;
+                            let field = e.field.take().unwrap_or_default();
                             e.field = Some(format!(
                                 "tasks[{}].{}",
                                 n - 1,
-                                e.field.take().unwrap_or_default()
+                                foreign::task_field(&field, &names)
                             ));
                             e
                         })?;

@@ -434,6 +434,18 @@ pub enum HubCommand {
         /// flat columns for `datasets.load_dataset("json", ...)`). See docs/interop.md.
         #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "csv", "label-studio", "hf"])]
         format: String,
+        /// label-studio: the project's labelling config (label_config.xml); answers are
+        /// written as its controls and values, and what it has no control or value for is
+        /// left out (and said).
+        #[arg(long, value_name = "FILE")]
+        label_config: Option<PathBuf>,
+        /// label-studio: Label Studio user ids, NAME=ID,... (raters and reviewers);
+        /// everyone else, and the final answers, get --ls-default-user.
+        #[arg(long, value_name = "NAME=ID,...", value_delimiter = ',')]
+        ls_user: Vec<String>,
+        /// label-studio: the user id of raters not in --ls-user and of the final answers.
+        #[arg(long, value_name = "ID", default_value_t = 1)]
+        ls_default_user: i64,
     },
     /// Escalations for the policy team: by reason, harm category and guideline document,
     /// per day, with the items and the raters' notes.

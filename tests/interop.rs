@@ -127,8 +127,8 @@ fn foreign_files_that_cannot_be_read_say_where_and_keep_nothing() {
     s2.ok(&["status"]);
     let f = s2.write("bad.json", r#"[{"id": 7, "data": {"prompt": "p", "response": "r"}}, {"id": 8, "data": {"prompt": 3, "response": "r"}}]"#);
     let err = s2.fails(&["pull", f.to_str().unwrap()]);
-    assert!(err.contains("field 'tasks[1].prompt'"), "{err}");
-    assert!(err.contains("must be a string"), "{err}");
+    assert!(err.contains("field 'tasks[1].data.prompt'"), "{err}");
+    assert!(err.contains("must be text (it is a number)"), "{err}");
     assert_eq!(s2.status()["batches"].as_array().unwrap().len(), 0);
     // Not JSON at all.
     let f = s2.write("broken.json", "[{\"data\": ");
@@ -283,7 +283,7 @@ fn label_studio_round_trip_through_the_hub_keeps_the_structure(backend: Backend)
         s.ok(&["push", &hub.url, "--token", &token]);
     }
     let out = dir.path().join("ls.json");
-    let said = hub_ok(
+    hub_ok(
         &db,
         &[
             "export",
@@ -291,11 +291,9 @@ fn label_studio_round_trip_through_the_hub_keeps_the_structure(backend: Backend)
             "label-studio",
             "--out",
             out.to_str().unwrap(),
+            "--ls-user",
+            "ann=3,bob=4",
         ],
-    );
-    assert!(
-        said.contains("completed_by 1 = ann") && said.contains("completed_by 2 = bob"),
-        "{said}"
     );
     let ours: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     let theirs: Value = serde_json::from_str(&std::fs::read_to_string(fixture()).unwrap()).unwrap();
@@ -315,6 +313,10 @@ fn label_studio_round_trip_through_the_hub_keeps_the_structure(backend: Backend)
         assert_eq!(anns.len(), 3);
         assert_eq!(anns.iter().filter(|a| a["ground_truth"] == true).count(), 1);
         let fin = anns.iter().find(|a| a["ground_truth"] == true).unwrap();
+        // Label Studio user ids as given; the final answers by the default user (1).
+        assert_eq!(anns[0]["completed_by"], 3);
+        assert_eq!(anns[1]["completed_by"], 4);
+        assert_eq!(fin["completed_by"], 1);
         let r = |a: &Value, name: &str| {
             a["result"]
                 .as_array()
@@ -337,6 +339,54 @@ fn label_studio_round_trip_through_the_hub_keeps_the_structure(backend: Backend)
         );
         assert_eq!(r(&anns[0], "justification").unwrap()["type"], "textarea");
     }
+
+    // With the project's labelling config: its own values (none, full_refusal), its Rating
+    // for severity (1..4: ann's 0 has no star and is left out, and said), and nothing for
+    // the questions the project has no control for (appropriateness).
+    let cfg = shared_data("label-studio/label_config.xml");
+    let out2 = dir.path().join("ls2.json");
+    let (ok, _, err) = common::hubdb::hub_run(
+        &db,
+        &[
+            "export",
+            "--format",
+            "label-studio",
+            "--out",
+            out2.to_str().unwrap(),
+            "--label-config",
+            cfg.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("'appropriateness': the labelling config has no control of that name"),
+        "{err}"
+    );
+    assert!(
+        err.contains("'severity' = '0': a Rating runs from 1 to 4"),
+        "{err}"
+    );
+    let ours2: Value = serde_json::from_str(&std::fs::read_to_string(&out2).unwrap()).unwrap();
+    let mut c = BTreeSet::new();
+    paths(&ours2, String::new(), &mut c);
+    assert_eq!(c, b, "still the structure of Label Studio's own");
+    let names = |a: &Value| -> Vec<String> {
+        a["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["from_name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let t = &ours2[0];
+    assert_eq!(
+        names(&t["annotations"][0]),
+        ["harm", "behaviour", "justification"]
+    );
+    assert_eq!(
+        names(&t["annotations"][1]),
+        ["harm", "severity", "behaviour", "justification"]
+    );
 
     // And as Hugging Face rows: `datasets` loads them, one row per item, flat columns.
     let hf = dir.path().join("hf.jsonl");
@@ -383,4 +433,174 @@ print(json.dumps({"n": len(ds), "columns": sorted(ds.column_names), "harm": row[
             "{c}: {v}"
         );
     }
+}
+
+/// One-task Label Studio file with this annotation result.
+fn task_with(result: Value) -> String {
+    serde_json::json!([{"id": 1, "data": {"prompt": "p", "response": "r"},
+        "annotations": [{"id": 1, "completed_by": 1, "result": result}]}])
+    .to_string()
+}
+
+fn choices(from: &str, values: &[&str]) -> Value {
+    serde_json::json!({"from_name": from, "to_name": "response", "type": "choices", "value": {"choices": values}})
+}
+
+#[test]
+fn earlier_labels_are_matched_with_care_and_ids_kept_as_written() {
+    let s = Sandbox::new();
+    let suggestions = |s: &Sandbox| -> Value {
+        let e: String = cache(s)
+            .query_row("SELECT extras FROM items", [], |r| r.get(0))
+            .unwrap();
+        serde_json::from_str::<Value>(&e).unwrap()["suggestions"].clone()
+    };
+    // Words from a label's explanation, or one word inside a name, match nothing.
+    let f = s.write(
+        "fuzzy.json",
+        task_with(serde_json::json!([
+            choices("appropriateness", &["safe"]),
+            choices("harm", &["content"]),
+            choices("flags", &["claim"]),
+            choices("behaviour", &["Full compliance"]),
+        ])),
+    );
+    let (ok, _, err) = s.run(&["pull", f.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        suggestions(&s),
+        serde_json::json!({"behaviour": {"value": "full_compliance", "agent": "label-studio annotation 1 by user 1"}})
+    );
+    for v in [
+        "'safe' matches no option",
+        "'content' matches no option",
+        "'claim' matches no option",
+    ] {
+        assert!(err.contains(v), "{v}: {err}");
+    }
+    // A match by name is said, once, with the way to change it.
+    assert!(
+        err.contains("'Full compliance' of 'behaviour' is read as the option 'full_compliance'")
+            && err.contains("--map behaviour.Full compliance=OPTION"),
+        "{err}"
+    );
+    // A mapping wins, even over a value that is an option too.
+    let s2 = Sandbox::new();
+    let f = s2.write(
+        "sev.json",
+        task_with(serde_json::json!([{"from_name": "severity", "to_name": "response", "type": "rating", "value": {"rating": 1}}])),
+    );
+    s2.ok(&["pull", f.to_str().unwrap(), "--map", "severity.1=0"]);
+    assert_eq!(suggestions(&s2)["severity"]["value"], "0");
+    // A mapping to what is no option is refused before anything is read.
+    let err = s2.fails(&[
+        "pull",
+        f.to_str().unwrap(),
+        "--map",
+        "harm.cooking=nonsense",
+    ]);
+    assert!(err.contains("'nonsense' is no option of 'harm'"), "{err}");
+    let err = s2.fails(&["pull", f.to_str().unwrap(), "--map", "colour.red=none"]);
+    assert!(
+        err.contains("'colour' is no question of schema ai-safety-v1"),
+        "{err}"
+    );
+
+    // Task ids: a string as written; a number too large to keep is refused; duplicates
+    // are named by their places in the list.
+    let s3 = Sandbox::new();
+    let f = s3.write(
+        "ids.json",
+        r#"[{"id": "abc", "data": {"prompt": "p", "response": "r"}}]"#,
+    );
+    s3.ok(&["pull", f.to_str().unwrap()]);
+    let id: String = cache(&s3)
+        .query_row("SELECT item_id FROM items", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(id, "abc");
+    let s4 = Sandbox::new();
+    let f = s4.write(
+        "big.json",
+        r#"[{"id": 123456789012345678901234567890, "data": {"prompt": "p", "response": "r"}}]"#,
+    );
+    let err = s4.fails(&["pull", f.to_str().unwrap()]);
+    assert!(
+        err.contains("field 'tasks[0].id'")
+            && err.contains("not a whole number that fits in 64 bits"),
+        "{err}"
+    );
+    let f = s4.write(
+        "dup.json",
+        r#"[{"id": 7, "data": {"prompt": "a", "response": "r"}}, {"id": 8, "data": {"prompt": "b", "response": "r"}}, {"id": 7, "data": {"prompt": "c", "response": "r"}}]"#,
+    );
+    let err = s4.fails(&["pull", f.to_str().unwrap()]);
+    assert!(
+        err.contains("field 'tasks[2].id'") && err.contains("tasks[0] has it too"),
+        "{err}"
+    );
+    // A response that is not text is named by the task's own field.
+    let f = s4.write(
+        "null.json",
+        r#"[{"id": 1, "data": {"question": "q", "answer": null}}]"#,
+    );
+    let err = s4.fails(&[
+        "pull",
+        f.to_str().unwrap(),
+        "--map",
+        "prompt=question,response=answer",
+    ]);
+    assert!(
+        err.contains("field 'tasks[0].data.answer'") && err.contains("must be text (it is null)"),
+        "{err}"
+    );
+    // A mapped field that is not there is a typo, not a reason to fall back.
+    let f = s4.write(
+        "typo.json",
+        r#"[{"id": 1, "data": {"prompt": "p", "response": "r"}}]"#,
+    );
+    let err = s4.fails(&["pull", f.to_str().unwrap(), "--map", "id=missingfield"]);
+    assert!(
+        err.contains("--map id=missingfield: data has no field 'missingfield'"),
+        "{err}"
+    );
+    // Tasks wrapped in an object.
+    let f = s4.write(
+        "wrapped.json",
+        r#"{"tasks": [{"data": {"prompt": "p", "response": "r"}}]}"#,
+    );
+    let err = s4.fails(&["pull", f.to_str().unwrap()]);
+    assert!(err.contains("the tasks are wrapped in an object"), "{err}");
+    assert_eq!(s4.status()["batches"].as_array().unwrap().len(), 0);
+
+    // Argilla: a record with both a chat and a prompt says so; a nested value is no value.
+    let s5 = Sandbox::new();
+    let f = s5.write(
+        "both.jsonl",
+        r#"{"id": "x", "fields": {"messages": [{"role": "user", "content": "hi"}], "prompt": "p", "response": "r"}}"#,
+    );
+    let err = s5.fails(&["pull", f.to_str().unwrap()]);
+    assert!(
+        err.contains("both a chat ('messages') and a prompt field"),
+        "{err}"
+    );
+    let f = s5.write(
+        "nested.jsonl",
+        r#"{"id": "x", "fields": {"prompt": "p", "response": "r", "lang": "de"}, "metadata": {"lang": "en"}, "suggestions": [{"question_name": "flags", "value": [["bias"]]}, {"value": "none"}]}"#,
+    );
+    let (ok, _, err) = s5.run(&["pull", f.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("the suggestion for 'flags' is not a value or a list of values"),
+        "{err}"
+    );
+    assert!(err.contains("suggestions[1] names no question"), "{err}");
+    let e: String = cache(&s5)
+        .query_row("SELECT extras FROM items", [], |r| r.get(0))
+        .unwrap();
+    let e: Value = serde_json::from_str(&e).unwrap();
+    assert!(e.get("suggestions").is_none(), "{e}");
+    assert_eq!(
+        e["metadata"],
+        serde_json::json!({"lang": "en", "fields.lang": "de"})
+    );
 }

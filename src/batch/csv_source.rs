@@ -61,6 +61,17 @@ impl std::str::FromStr for ColumnMap {
             if out.iter().any(|(f, _)| f == field) {
                 return Err(format!("field '{field}' is mapped twice"));
             }
+            let column = column.trim();
+            if column.is_empty() {
+                return Err(format!(
+                    "--map {field}=: name the column or field after '='"
+                ));
+            }
+            if field != "id" && out.iter().any(|(f, c)| c == column && !f.contains('.')) {
+                return Err(format!(
+                    "'{column}' is mapped to two fields; each item field needs its own"
+                ));
+            }
             out.push((field.to_string(), column.trim().to_string()));
         }
         if out.is_empty() {

@@ -32,20 +32,44 @@ fn words(s: &str) -> String {
         .join(" ")
 }
 
-/// The schema's option a foreign value stands for: the same value; a `--map Q.VALUE=OPTION`
-/// entry; an option whose label reads the same (`violent_crimes`: "Violent crimes"); or
-/// the one option whose label contains it (`self_harm`: "Suicide & self-harm").
-pub fn option_for(q: &Question, value: &str, map: &[(String, String)]) -> Option<String> {
-    if q.options.iter().any(|o| o.value == value) {
-        return Some(value.to_string());
-    }
+/// How a foreign value was matched to an option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Matched {
+    /// A `--map Q.VALUE=OPTION` entry said so.
+    Mapped,
+    /// The same value.
+    Exact,
+    /// By the option's name (`violent_crimes`: "Violent crimes"): said once per value.
+    ByName,
+}
+
+/// An option's label without its explanation in parentheses ("Over-refusal (refused or
+/// hedged a safe request)": "Over-refusal").
+fn name_of(label: &str) -> &str {
+    label.split('(').next().unwrap_or(label)
+}
+
+/// The schema's option a foreign value stands for: a `--map Q.VALUE=OPTION` entry first;
+/// else the same value; else the option whose name reads the same ignoring case and
+/// punctuation (`violent_crimes`: "Violent crimes"); else, for a value of two words or
+/// more, the one option whose name holds those words in order (`self_harm`: "Suicide &
+/// self-harm"). A single word is never matched inside a name ("content" is not "Sexual
+/// content"), nor anything in a label's explanation.
+pub fn option_for(
+    q: &Question,
+    value: &str,
+    map: &[(String, String)],
+) -> Option<(String, Matched)> {
     let key = format!("{}.{value}", q.id);
     if let Some((_, ours)) = map.iter().find(|(k, _)| *k == key) {
         return q
             .options
             .iter()
             .find(|o| o.value == *ours)
-            .map(|o| o.value.clone());
+            .map(|o| (o.value.clone(), Matched::Mapped));
+    }
+    if q.options.iter().any(|o| o.value == value) {
+        return Some((value.to_string(), Matched::Exact));
     }
     let w = words(value);
     if w.is_empty() {
@@ -54,18 +78,74 @@ pub fn option_for(q: &Question, value: &str, map: &[(String, String)]) -> Option
     if let Some(o) = q
         .options
         .iter()
-        .find(|o| words(&o.label) == w || words(&o.value) == w)
+        .find(|o| words(name_of(&o.label)) == w || words(&o.value) == w)
     {
-        return Some(o.value.clone());
+        return Some((o.value.clone(), Matched::ByName));
     }
-    let padded = |s: &str| format!(" {} ", words(s));
+    if !w.contains(' ') {
+        return None;
+    }
+    let padded = |s: &str| format!(" {} ", words(name_of(s)));
     let mut containing = q
         .options
         .iter()
         .filter(|o| padded(&o.label).contains(&format!(" {w} ")));
     match (containing.next(), containing.next()) {
-        (Some(o), None) => Some(o.value.clone()),
+        (Some(o), None) => Some((o.value.clone(), Matched::ByName)),
         _ => None,
+    }
+}
+
+/// Checks `--map QUESTION.VALUE=OPTION` entries against the schema: the question and the
+/// option must exist.
+pub fn check_value_map(schema: &Schema, map: &[(String, String)]) -> Result<(), String> {
+    for (k, ours) in map {
+        let (q, v) = k.split_once('.').unwrap_or((k, ""));
+        let Some(question) = schema.questions.iter().find(|x| x.id == q) else {
+            return Err(format!(
+                "--map {k}={ours}: '{q}' is no question of schema {} (its questions: {})",
+                schema.id,
+                schema
+                    .questions
+                    .iter()
+                    .map(|x| x.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        };
+        if !question.options.iter().any(|o| o.value == *ours) {
+            return Err(format!(
+                "--map {q}.{v}={ours}: '{ours}' is no option of '{q}' (its options: {})",
+                question
+                    .options
+                    .iter()
+                    .map(|o| o.value.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The name a task gives a field of ours (`prompt`: `data.question`), for errors.
+pub fn task_field(ours: &str, names: &Value) -> String {
+    let data = |f: &str| match names[f].as_str() {
+        Some(n) => format!("data.{n}"),
+        None => ours.to_string(),
+    };
+    let head = ours.split('.').next().unwrap_or(ours);
+    match head {
+        "prompt" => data("prompt"),
+        "id" => data("id"),
+        "content_warning" => data("content_warning"),
+        "responses[0]" if ours.ends_with(".model") => data("model"),
+        "responses[1]" if ours.ends_with(".model") => data("model_b"),
+        "responses[0]" => data("response"),
+        "responses[1]" => data("response_b"),
+        "messages[0]" if names["system"].is_string() => data("system"),
+        "messages[1]" => data("prompt"),
+        _ => ours.to_string(),
     }
 }
 
@@ -77,9 +157,42 @@ pub struct Foreign<'a> {
     pub values: Vec<(String, String)>,
     /// The batch's schema.
     pub schema: &'a Schema,
+    /// Values already said to be matched by name (each is said once per file).
+    pub said: std::cell::RefCell<std::collections::BTreeSet<String>>,
+}
+
+/// What a JSON value is, for messages.
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "text",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
 }
 
 impl Foreign<'_> {
+    /// Checks that the fields `--map` names for these item fields are in `obj` (a mapped
+    /// field that is absent is a typo, never a reason to fall back).
+    fn mapped_present(
+        &self,
+        obj: &Map<String, Value>,
+        what: &str,
+        required: &[&str],
+    ) -> Result<(), String> {
+        for (field, name) in &self.fields {
+            if required.contains(&field.as_str()) && !obj.contains_key(name) {
+                return Err(format!(
+                    "--map {field}={name}: {what} has no field '{name}' (it has: {})",
+                    obj.keys().cloned().collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn field(&self, name: &str) -> Option<&str> {
         self.fields
             .iter()
@@ -117,7 +230,23 @@ impl Foreign<'_> {
         let mut ours = Vec::new();
         for v in values {
             match option_for(q, v, &self.values) {
-                Some(o) => ours.push(o),
+                Some((o, how)) => {
+                    if how == Matched::ByName && self.said.borrow_mut().insert(format!("{qid}.{v}"))
+                    {
+                        let label = q
+                            .options
+                            .iter()
+                            .find(|x| x.value == o)
+                            .map(|x| x.label.as_str())
+                            .unwrap_or("");
+                        warn(format!(
+                            "'{}' of '{qid}' is read as the option '{o}' ({label}) by its name; if that is wrong, map it with --map {qid}.{}=OPTION",
+                            crate::safe::sanitize_line(v),
+                            crate::safe::sanitize_line(v)
+                        ));
+                    }
+                    ours.push(o)
+                }
                 None => {
                     warn(format!(
                         "'{}' matches no option of '{}' ({}): its earlier answer is not suggested; map it with --map {}.{}=OPTION",
@@ -135,11 +264,25 @@ impl Foreign<'_> {
                 }
             }
         }
-        let a = match q.kind {
-            Kind::Multi => Answer::Many(ours),
-            _ => Answer::One(ours.into_iter().next()?),
+        let a = match (q.kind, ours.len()) {
+            (Kind::Multi, _) => Answer::Many(ours),
+            (_, 1) => Answer::One(ours.into_iter().next()?),
+            (_, n) => {
+                warn(format!(
+                    "'{qid}' takes one answer, and the earlier label gives {n}: it is not suggested"
+                ));
+                return None;
+            }
         };
-        self.schema.check_answer(qid, &a).ok()
+        match self.schema.check_answer(qid, &a) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                warn(format!(
+                    "the earlier answer to '{qid}' is not suggested: {e}"
+                ));
+                None
+            }
+        }
     }
 }
 
@@ -192,6 +335,14 @@ pub fn label_studio_task(
         ));
     };
     let keys = || data.keys().cloned().collect::<Vec<_>>().join(", ");
+    f.mapped_present(&data, "data", &["id", "prompt", "response"])
+        .map_err(|m| (at("data"), m))?;
+    if data.contains_key("label_studio") {
+        return Err((
+            at("data.label_studio"),
+            "verdict keeps where a task came from under this name in the item's metadata; rename the field".into(),
+        ));
+    }
     let Some(prompt_key) = f.key_of(&data, "prompt", PROMPT).cloned() else {
         return Err((
             at("data"),
@@ -215,6 +366,14 @@ pub fn label_studio_task(
     names.insert("response".into(), json!(response_key));
     let prompt = data.remove(&prompt_key).unwrap_or_default();
     let response = data.remove(&response_key).unwrap_or_default();
+    for (k, v) in [(&prompt_key, &prompt), (&response_key, &response)] {
+        if !v.is_string() && !v.is_array() {
+            return Err((
+                at(&format!("data.{k}")),
+                format!("must be text (it is {})", kind_of(v)),
+            ));
+        }
+    }
     let mut take = |field: &str, default: &[&str]| -> Option<Value> {
         let k = f.key_of(&data, field, default)?.clone();
         names.insert(field.into(), json!(k));
@@ -227,11 +386,20 @@ pub fn label_studio_task(
     let system = take("system", &["system"]);
     let warning = take("content_warning", &["content_warning"]);
     let task_id = task.get("id").cloned().unwrap_or(Value::Null);
-    let id = match id {
-        Some(v) => v,
-        None if !task_id.is_null() => json!(task_id.to_string()),
+    let id = match (id, &task_id) {
+        (Some(v), _) => v,
+        (None, Value::String(s)) => json!(s),
+        (None, Value::Number(n)) if n.is_i64() || n.is_u64() => json!(n.to_string()),
+        (None, Value::Number(n)) => {
+            return Err((
+                at("id"),
+                format!(
+                    "the task id {n} is not a whole number that fits in 64 bits, so its digits cannot be kept; give the tasks ids in data (--map id=FIELD)"
+                ),
+            ));
+        }
         // A task to import may have no id at all: one from its text, so stable.
-        None => {
+        (None, _) => {
             json!(crate::model::sha256_hex(json!([prompt, response]).to_string().as_bytes())[..16])
         }
     };
@@ -393,6 +561,8 @@ pub fn argilla_record(
         ));
     };
     let keys = fields.keys().cloned().collect::<Vec<_>>().join(", ");
+    f.mapped_present(&fields, "fields", &["id", "prompt", "response"])
+        .map_err(|m| ("fields".to_string(), m))?;
     let mut item = Map::new();
     let id = match (obj.remove("id"), obj.remove("external_id")) {
         (Some(v), _) if !v.is_null() => v,
@@ -408,10 +578,20 @@ pub fn argilla_record(
         },
     };
     item.insert("id".into(), id);
-    if let Some(Value::Array(ms)) = fields.get("messages").cloned()
-        && f.field("prompt").is_none()
-    {
-        fields.remove("messages");
+    let chat = fields.contains_key("messages") && f.field("prompt").is_none();
+    if chat && f.key_of(&fields, "prompt", PROMPT).is_some() {
+        return Err((
+            "fields".into(),
+            "the record has both a chat ('messages') and a prompt field: say which is the conversation with --map prompt=FIELD, or drop one".into(),
+        ));
+    }
+    if chat {
+        let Some(Value::Array(ms)) = fields.remove("messages") else {
+            return Err((
+                "fields.messages".into(),
+                "must be a list of {role, content}".into(),
+            ));
+        };
         item.insert("messages".into(), Value::Array(ms));
     } else {
         let Some(pk) = f.key_of(&fields, "prompt", PROMPT).cloned() else {
@@ -444,17 +624,30 @@ pub fn argilla_record(
         Some(Value::Object(m)) => m,
         _ => Map::new(),
     };
-    // Fields no item field took are kept, as metadata.
+    // Fields no item field took are kept, as metadata (under `fields.NAME` when the
+    // metadata has a key of that name already).
     for (k, v) in fields {
-        metadata.entry(k).or_insert(v);
+        if metadata.contains_key(&k) {
+            metadata.insert(format!("fields.{k}"), v);
+        } else {
+            metadata.insert(k, v);
+        }
     }
     // Suggestions: Argilla's list of {question_name, value, score, agent}, or an object
     // of question -> {value, score, agent}.
     let list: Vec<(String, Value)> = match obj.remove("suggestions") {
-        Some(Value::Array(a)) => a
-            .into_iter()
-            .filter_map(|s| Some((s["question_name"].as_str()?.to_string(), s)))
-            .collect(),
+        Some(Value::Array(a)) => {
+            let mut out = Vec::new();
+            for (i, s) in a.into_iter().enumerate() {
+                match s["question_name"].as_str() {
+                    Some(q) => out.push((q.to_string(), s)),
+                    None => warn(format!(
+                        "suggestions[{i}] names no question ('question_name'): not suggested"
+                    )),
+                }
+            }
+            out
+        }
         Some(Value::Object(m)) => m.into_iter().collect(),
         _ => Vec::new(),
     };
@@ -465,9 +658,16 @@ pub fn argilla_record(
         } else {
             s.clone()
         };
-        let values: Vec<String> = match &raw {
+        let values: Option<Vec<String>> = match &raw {
             Value::Array(a) => a.iter().map(plain).collect(),
-            v => vec![plain(v)],
+            v => plain(v).map(|x| vec![x]),
+        };
+        let Some(values) = values else {
+            warn(format!(
+                "the suggestion for '{}' is not a value or a list of values: not suggested",
+                crate::safe::sanitize_line(&q)
+            ));
+            continue;
         };
         let Some(answer) = f.answer(&q, &values, warn) else {
             continue;
@@ -495,11 +695,14 @@ pub fn argilla_record(
     Ok(item)
 }
 
-/// A JSON value as the string a schema option would be (a number's digits).
-fn plain(v: &Value) -> String {
+/// A JSON value as the string a schema option would be (a number's digits, a boolean's
+/// name); nothing for a list, an object or null.
+fn plain(v: &Value) -> Option<String> {
     match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
     }
 }
 
@@ -523,6 +726,16 @@ pub(super) fn read_label_studio(
     })?;
     let tasks = match v {
         Value::Array(a) => a,
+        Value::Object(o)
+            if !o.contains_key("data") && o.get("tasks").is_some_and(Value::is_array) =>
+        {
+            return Err(BatchError::at(
+                ctx.path,
+                None,
+                Some("tasks"),
+                "the tasks are wrapped in an object: give the file the list itself ([{\"data\": {...}}, ...]), as Label Studio exports it",
+            ));
+        }
         o @ Value::Object(_) => vec![o],
         _ => {
             return Err(BatchError::at(
@@ -572,15 +785,44 @@ mod tests {
     fn foreign_values_find_their_options() {
         let s = Schema::builtin("ai-safety-v1").unwrap();
         let harm = s.questions.iter().find(|q| q.id == "harm").unwrap();
-        let m = |v: &str| option_for(harm, v, &[]);
-        assert_eq!(m("vcr").as_deref(), Some("vcr"));
-        assert_eq!(m("violent_crimes").as_deref(), Some("vcr"));
+        let m = |v: &str| option_for(harm, v, &[]).map(|(o, _)| o);
+        assert_eq!(
+            option_for(harm, "vcr", &[]),
+            Some(("vcr".into(), Matched::Exact))
+        );
+        assert_eq!(
+            option_for(harm, "violent_crimes", &[]),
+            Some(("vcr".into(), Matched::ByName))
+        );
         assert_eq!(m("non_violent_crimes").as_deref(), Some("ncr"));
         assert_eq!(m("Hate").as_deref(), Some("hte"));
         assert_eq!(m("self_harm").as_deref(), Some("ssh"));
-        assert_eq!(m("crimes"), None, "ambiguous: two labels hold it");
+        assert_eq!(m("crimes"), None, "one word is never matched inside a name");
+        assert_eq!(m("content"), None, "not 'Sexual content'");
         assert_eq!(m("cooking"), None);
         let map = vec![("harm.cooking".to_string(), "none".to_string())];
-        assert_eq!(option_for(harm, "cooking", &map).as_deref(), Some("none"));
+        assert_eq!(
+            option_for(harm, "cooking", &map),
+            Some(("none".into(), Matched::Mapped))
+        );
+        // A mapping wins over the same value.
+        let map = vec![("harm.vcr".to_string(), "none".to_string())];
+        assert_eq!(
+            option_for(harm, "vcr", &map).map(|(o, _)| o).as_deref(),
+            Some("none")
+        );
+        // The explanation in a label's parentheses is not its name.
+        let app = s
+            .questions
+            .iter()
+            .find(|q| q.id == "appropriateness")
+            .unwrap();
+        assert_eq!(option_for(app, "safe", &[]), None);
+        assert_eq!(
+            option_for(app, "over-refusal", &[])
+                .map(|(o, _)| o)
+                .as_deref(),
+            Some("over_refusal")
+        );
     }
 }

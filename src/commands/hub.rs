@@ -62,7 +62,7 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
                 let (id, added, same) =
                     hub.load_qualification(&mut open, *pass, *pass_per_question)?;
                 for w in &open.warnings {
-                    crate::errln!("warning: {}:{}: {}", file.display(), w.line, w.message);
+                    crate::errln!("warning: {}", super::pull::warning_line(file, w));
                 }
                 crate::outln!(
                     "Loaded qualification set {id}: {added} new items, {same} already loaded; a new rater answers them before any work (pass: {:.0}% of items right{})",
@@ -77,7 +77,7 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
             }
             let (id, added, same) = hub.load(&mut open, *overlap, *gold)?;
             for w in &open.warnings {
-                crate::errln!("warning: {}:{}: {}", file.display(), w.line, w.message);
+                crate::errln!("warning: {}", super::pull::warning_line(file, w));
             }
             let actual = hub
                 .progress()?
@@ -228,7 +228,14 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
                 print_report(&r);
             }
         }
-        HubCommand::Export { db, out, format } => {
+        HubCommand::Export {
+            db,
+            out,
+            format,
+            label_config,
+            ls_user,
+            ls_default_user,
+        } => {
             let mut hub = HubDb::open(&db.db)?;
             let mut rows = crate::hub::report::dataset(&hub.all_records()?, &hub.adjudications()?);
             let queue: std::collections::HashMap<(String, String), String> = hub
@@ -250,13 +257,37 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
                         }
                         t
                     } else {
-                        let (tasks, raters) = crate::hub::interop::label_studio(&rows, &items);
-                        for (i, r) in raters.iter().enumerate() {
-                            crate::outln!(
-                                "completed_by {} = {}",
-                                i + 1,
-                                crate::safe::sanitize_line(r)
-                            );
+                        let config = match label_config {
+                            Some(p) => Some(
+                                crate::hub::interop::LabelConfig::parse(
+                                    &std::fs::read_to_string(p)
+                                        .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+                                )
+                                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+                            ),
+                            None => None,
+                        };
+                        let mut users = Vec::new();
+                        for u in ls_user {
+                            let (name, id) = u
+                                .split_once('=')
+                                .and_then(|(n, i)| Some((n.trim(), i.trim().parse::<i64>().ok()?)))
+                                .ok_or_else(|| {
+                                    anyhow::anyhow!(
+                                        "--ls-user {u}: give NAME=ID, the person's Label Studio user id (a number)"
+                                    )
+                                })?;
+                            users.push((name.to_string(), id));
+                        }
+                        let options = crate::hub::interop::LabelStudioOptions {
+                            config,
+                            users,
+                            default_user: *ls_default_user,
+                        };
+                        let (tasks, dropped) =
+                            crate::hub::interop::label_studio(&rows, &items, &options);
+                        for d in &dropped {
+                            crate::errln!("note: left out of the Label Studio results: {d}");
                         }
                         let mut t = crate::safe::json(&tasks)?;
                         t.push('\n');

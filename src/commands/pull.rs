@@ -90,11 +90,7 @@ pub fn pull_file(store: &mut Store, file: &Path, options: Options) -> anyhow::Re
     });
     bar.finish_and_clear();
     for w in open.warnings.iter().take(MAX_WARNINGS) {
-        // Line 0: about the file as a whole, or a task of a Label Studio list.
-        match w.line {
-            0 => crate::errln!("warning: {}: {}", file.display(), w.message),
-            n => crate::errln!("warning: {}:{n}: {}", file.display(), w.message),
-        }
+        crate::errln!("warning: {}", warning_line(file, w));
     }
     if open.warnings.len() > MAX_WARNINGS {
         crate::errln!(
@@ -104,6 +100,15 @@ pub fn pull_file(store: &mut Store, file: &Path, options: Options) -> anyhow::Re
         );
     }
     Ok(result?)
+}
+
+/// A warning as `FILE:LINE: what`, or `FILE: what` for line 0 (about the file as a
+/// whole, or a task of a Label Studio list, which names itself).
+pub fn warning_line(file: &Path, w: &batch::Warning) -> String {
+    match w.line {
+        0 => format!("{}: {}", file.display(), w.message),
+        n => format!("{}:{n}: {}", file.display(), w.message),
+    }
 }
 
 fn report(file: &Path, r: &ImportReport) {

@@ -44,15 +44,104 @@ fn ls_time(rfc3339: &str) -> Value {
     }
 }
 
+/// A Label Studio project's labelling config (`label_config.xml`): its controls by name.
+#[derive(Debug, Clone, Default)]
+pub struct LabelConfig {
+    /// name -> (type, the choices' values or the rating's maximum, toName).
+    controls: BTreeMap<String, (String, Vec<String>, i64, String)>,
+}
+
+impl LabelConfig {
+    /// Reads the XML's `Choices` (with their `Choice` values), `Rating` (`maxRating`,
+    /// default 5) and `TextArea` controls.
+    pub fn parse(xml: &str) -> Result<LabelConfig, String> {
+        let doc =
+            roxmltree::Document::parse(xml).map_err(|e| format!("not a labelling config: {e}"))?;
+        let mut controls = BTreeMap::new();
+        for n in doc.descendants().filter(|n| n.is_element()) {
+            let kind = match n.tag_name().name() {
+                "Choices" => "choices",
+                "Rating" => "rating",
+                "TextArea" => "textarea",
+                _ => continue,
+            };
+            let Some(name) = n.attribute("name") else {
+                continue;
+            };
+            let values = n
+                .descendants()
+                .filter(|c| c.tag_name().name() == "Choice")
+                .filter_map(|c| {
+                    c.attribute("value")
+                        .or(c.attribute("alias"))
+                        .map(str::to_string)
+                })
+                .collect();
+            let max = n
+                .attribute("maxRating")
+                .and_then(|m| m.parse().ok())
+                .unwrap_or(5);
+            let to = n.attribute("toName").unwrap_or("response").to_string();
+            controls.insert(name.to_string(), (kind.to_string(), values, max, to));
+        }
+        if controls.is_empty() {
+            return Err("no Choices, Rating or TextArea control in it".into());
+        }
+        Ok(LabelConfig { controls })
+    }
+
+    /// The config as an item's Label Studio origin for a schema: each question's control,
+    /// and for choices Label Studio's value for each of our options (matched as `verdict
+    /// pull` matches them). `strict`: what the config has no control or value for is left
+    /// out rather than written in verdict's terms.
+    fn origin(&self, schema: &Schema) -> Value {
+        let mut controls = Map::new();
+        let mut to_name = Value::Null;
+        for (name, (kind, values, max, to)) in &self.controls {
+            if to_name.is_null() {
+                to_name = json!(to);
+            }
+            let mut ours = Map::new();
+            if let Some(q) = schema.questions.iter().find(|q| q.id == *name) {
+                for v in values {
+                    if let Some((o, _)) = crate::batch::option_for(q, v, &[]) {
+                        ours.entry(o).or_insert(json!(v));
+                    }
+                }
+            }
+            controls.insert(
+                name.clone(),
+                json!({"type": kind, "values": ours, "max": max, "to_name": to}),
+            );
+        }
+        json!({"controls": controls, "to_name": to_name, "strict": true})
+    }
+}
+
+/// Options of the Label Studio export.
+#[derive(Debug, Clone, Default)]
+pub struct LabelStudioOptions {
+    /// The project's labelling config: answers are written as its controls and values.
+    pub config: Option<LabelConfig>,
+    /// Label Studio user ids of raters (and reviewers), by name.
+    pub users: Vec<(String, i64)>,
+    /// The user id of everyone else, and of the final answers (Label Studio refuses an
+    /// import whose `completed_by` is no user of the organisation; user 1 is its first).
+    pub default_user: i64,
+}
+
 /// Label Studio's `result` for a set of answers and a justification: each question as the
 /// control it came from (choices or rating, with Label Studio's own values when the item
-/// came from Label Studio), the justification as a textarea.
+/// came from Label Studio), the justification as a textarea. What a strict origin (a
+/// labelling config) has no control or value for is left out, and said in `dropped`.
 fn results(
     item: &ExportItem,
     origin: &Value,
     answers: &BTreeMap<String, Answer>,
     justification: &str,
+    dropped: &mut std::collections::BTreeSet<String>,
 ) -> Vec<Value> {
+    let strict = origin["strict"] == true;
     let controls = &origin["controls"];
     let to_name = origin["to_name"]
         .as_str()
@@ -65,16 +154,40 @@ fn results(
             continue;
         };
         let control = &controls[q.id.as_str()];
-        let theirs = |v: &str| -> String {
-            control["values"][v]
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| v.to_string())
-        };
-        let values: Vec<String> = a.values().into_iter().map(theirs).collect();
+        if strict && control.is_null() {
+            dropped.insert(format!(
+                "'{}': the labelling config has no control of that name",
+                q.id
+            ));
+            continue;
+        }
         let rating = control["type"] == "rating";
+        let mut values = Vec::new();
+        for v in a.values() {
+            match control["values"][v].as_str() {
+                Some(t) => values.push(t.to_string()),
+                None if strict && !rating => {
+                    dropped.insert(format!(
+                        "'{}' = '{v}': no Choice of the labelling config stands for it",
+                        q.id
+                    ));
+                }
+                None => values.push(v.to_string()),
+            }
+        }
+        if values.is_empty() {
+            continue;
+        }
+        let max = control["max"].as_i64().unwrap_or(i64::MAX);
         let value = match (rating, values.first().and_then(|v| v.parse::<i64>().ok())) {
-            (true, Some(n)) => json!({"rating": n}),
+            (true, Some(n)) if (1..=max).contains(&n) => json!({"rating": n}),
+            (true, _) => {
+                dropped.insert(format!(
+                    "'{}' = '{}': a Rating runs from 1 to {max}",
+                    q.id, values[0]
+                ));
+                continue;
+            }
             _ => json!({"choices": values}),
         };
         out.push(json!({
@@ -105,27 +218,53 @@ fn results(
 
 /// The merged dataset as Label Studio tasks (a JSON list), one per item with records:
 /// `data` as the task had it (prompt, response, model and the rest of its metadata), an
-/// annotation per rater who submitted (`completed_by` numbers the raters 1..n in name
-/// order: `raters` gives the names), a cancelled one per skip, and the final answers as
-/// one more annotation marked `ground_truth`.
-pub fn label_studio(rows: &[DatasetRow], items: &[ExportItem]) -> (Value, Vec<String>) {
+/// annotation per rater who submitted (`completed_by` from `options.users`, else the
+/// default user), a cancelled one per skip, and the final answers as one more annotation
+/// marked `ground_truth`. Returns the tasks, and what was left out (each kind once).
+pub fn label_studio(
+    rows: &[DatasetRow],
+    items: &[ExportItem],
+    options: &LabelStudioOptions,
+) -> (Value, Vec<String>) {
+    let mut dropped = std::collections::BTreeSet::new();
     let by_id: HashMap<(&str, &str), &ExportItem> = items
         .iter()
         .map(|i| ((i.batch.as_str(), i.item.as_str()), i))
         .collect();
-    let mut raters: Vec<String> = rows
+    let user = |name: &str| {
+        options
+            .users
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(options.default_user, |(_, id)| *id)
+    };
+    // Label Studio's task ids where every item came with its own, unique and positive;
+    // else the hub's (items of several projects, or of none).
+    let origin_ids: Vec<Option<i64>> = rows
         .iter()
-        .flat_map(|r| r.ratings.iter())
-        .filter_map(|r| r["rater"].as_str().map(str::to_string))
+        .filter_map(|r| by_id.get(&(r.batch_id.as_str(), r.item_id.as_str())))
+        .map(|i| {
+            i.extras
+                .metadata
+                .get("label_studio")
+                .and_then(|o| o["task"].as_i64())
+                .filter(|t| *t > 0)
+        })
         .collect();
-    raters.sort();
-    raters.dedup();
-    let user = |name: &str| raters.iter().position(|r| r == name).map_or(0, |i| i + 1);
+    let unique: std::collections::HashSet<i64> = origin_ids.iter().flatten().copied().collect();
+    let own_ids = unique.len() == origin_ids.len();
     // What the batch's tasks said about Label Studio's controls (their types, and its
     // values for ours), together: a task without earlier labels is written as its
     // batch's others were read.
     let mut origins: HashMap<&str, Value> = HashMap::new();
-    for i in items {
+    if let Some(config) = &options.config {
+        for i in items {
+            origins
+                .entry(i.batch.as_str())
+                .or_insert_with(|| config.origin(&i.schema));
+        }
+    }
+    for i in items.iter().filter(|_| options.config.is_none()) {
         let Some(o) = i.extras.metadata.get("label_studio") else {
             continue;
         };
@@ -156,7 +295,10 @@ pub fn label_studio(rows: &[DatasetRow], items: &[ExportItem]) -> (Value, Vec<St
             .cloned()
             .unwrap_or(Value::Null);
         let origin = item.extras.metadata.get("label_studio");
-        let task_id = origin.and_then(|o| o["task"].as_i64()).unwrap_or(item.key);
+        let task_id = origin
+            .and_then(|o| o["task"].as_i64())
+            .filter(|_| own_ids)
+            .unwrap_or(item.key);
         let project = origin.and_then(|o| o["project"].as_i64()).unwrap_or(1);
         let name = |field: &str| -> String {
             origin
@@ -184,10 +326,25 @@ pub fn label_studio(rows: &[DatasetRow], items: &[ExportItem]) -> (Value, Vec<St
                 data.insert(name("model_b"), json!(m));
             }
         }
+        // A system turn and a content warning the task had go back under their names.
+        if let Some(sys) = item
+            .content
+            .conversation
+            .iter()
+            .find(|m| m.role == crate::model::Role::System)
+        {
+            data.insert(name("system"), json!(sys.content));
+        }
+        if let (Some(w), Some(k)) = (
+            &item.extras.content_warning,
+            origin.and_then(|o| o["fields"]["content_warning"].as_str()),
+        ) {
+            data.insert(k.to_string(), json!(w));
+        }
         let mut annotations = Vec::new();
         let mut cancelled = 0;
         let mut last = String::new();
-        let mut annotation = |completed_by: usize,
+        let mut annotation = |completed_by: i64,
                               result: Vec<Value>,
                               at: &str,
                               lead_ms: Option<i64>,
@@ -235,6 +392,7 @@ pub fn label_studio(rows: &[DatasetRow], items: &[ExportItem]) -> (Value, Vec<St
                     &batch_origin,
                     &answers,
                     r["justification"].as_str().unwrap_or_default(),
+                    &mut dropped,
                 )
             };
             cancelled += usize::from(skipped);
@@ -251,10 +409,10 @@ pub fn label_studio(rows: &[DatasetRow], items: &[ExportItem]) -> (Value, Vec<St
             && !f.answers.is_empty()
         {
             let note = f.reason.clone().unwrap_or_default();
-            let by = f.reviewer.as_deref().map_or(0, user);
+            let by = f.reviewer.as_deref().map_or(options.default_user, user);
             annotations.push(annotation(
                 by,
-                results(item, &batch_origin, &f.answers, &note),
+                results(item, &batch_origin, &f.answers, &note, &mut dropped),
                 &last,
                 None,
                 false,
@@ -283,7 +441,7 @@ pub fn label_studio(rows: &[DatasetRow], items: &[ExportItem]) -> (Value, Vec<St
             "updated_by": null,
         }));
     }
-    (Value::Array(tasks), raters)
+    (Value::Array(tasks), dropped.into_iter().collect())
 }
 
 /// One row per item for `datasets.load_dataset("json", data_files=...)`: ids, the
