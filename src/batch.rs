@@ -612,7 +612,7 @@ impl ItemContext<'_> {
             })
         {
             return Err(format!(
-                "'{}' is not a path inside the batch's folder: give it relative to the batch file, without '..'",
+                "'{}' is not a plain path inside the batch's folder: give it relative to the batch file, without '..' and not starting at '/'",
                 crate::safe::sanitize_line(p)
             ));
         }

@@ -85,14 +85,43 @@ fn limits() -> image::Limits {
     l
 }
 
-/// Decodes an image file whole (with limits on its size in pixels and memory).
+/// Why bytes are no image verdict reads, naming the formats it can tell.
+fn not_an_image(bytes: &[u8]) -> String {
+    let other = if bytes.starts_with(b"GIF8") {
+        Some("GIF")
+    } else if bytes.starts_with(b"BM") {
+        Some("BMP")
+    } else if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
+        Some("TIFF")
+    } else if bytes.len() >= 12 && &bytes[4..8] == b"ftyp" {
+        Some("HEIC or AVIF")
+    } else if bytes.starts_with(b"<svg") || bytes.starts_with(b"<?xml") {
+        Some("SVG")
+    } else {
+        None
+    };
+    match other {
+        Some(f) => format!("a {f} file: verdict reads PNG, JPEG and WebP; convert it to PNG"),
+        None => "not a PNG, JPEG or WebP file (its first bytes are no image signature); convert it to PNG".to_string(),
+    }
+}
+
+/// Decodes an image file whole (with limits on its size in pixels and memory), turned
+/// upright as its EXIF orientation says (a phone's photo is stored sideways).
 pub fn decode(bytes: &[u8]) -> Result<image::DynamicImage, String> {
-    let kind = Kind::sniff(bytes).ok_or_else(|| {
-        "not a PNG, JPEG or WebP file (its first bytes are no image signature); convert it to PNG".to_string()
-    })?;
+    use image::ImageDecoder;
+    let kind = Kind::sniff(bytes).ok_or_else(|| not_an_image(bytes))?;
     let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), kind.format());
     reader.limits(limits());
-    reader.decode().map_err(|e| match e {
+    let decoded = reader.into_decoder().and_then(|mut d| {
+        let orientation = d
+            .orientation()
+            .unwrap_or(image::metadata::Orientation::NoTransforms);
+        let mut img = image::DynamicImage::from_decoder(d)?;
+        img.apply_orientation(orientation);
+        Ok(img)
+    });
+    decoded.map_err(|e| match e {
         image::ImageError::Limits(_) => format!(
             "the {} is larger than {MAX_SIDE}x{MAX_SIDE} pixels (or needs more than {} MB to decode); scale it down",
             kind.name(),
@@ -113,9 +142,7 @@ pub fn check(bytes: Vec<u8>, max_bytes: u64) -> Result<ImageBlob, String> {
             bytes.len()
         ));
     }
-    let kind = Kind::sniff(&bytes).ok_or_else(|| {
-        "not a PNG, JPEG or WebP file (its first bytes are no image signature); convert it to PNG".to_string()
-    })?;
+    let kind = Kind::sniff(&bytes).ok_or_else(|| not_an_image(&bytes))?;
     let img = decode(&bytes)?;
     Ok(ImageBlob {
         image: ImageRef {
@@ -152,6 +179,34 @@ pub fn to_data_url(media_type: &str, bytes: &[u8]) -> String {
         "data:{media_type};base64,{}",
         base64::engine::general_purpose::STANDARD.encode(bytes)
     )
+}
+
+/// The image as drawn on a screen: transparent parts over a light checkerboard (as image
+/// viewers show them; black text on a transparent ground would be black on black), and no
+/// larger than `max` pixels on a side (a screen shows a few hundred; scaling a 4000-pixel
+/// photo for every frame size would cost a second).
+pub fn for_screen(img: image::DynamicImage, max: u32) -> image::DynamicImage {
+    let img = if img.width() > max || img.height() > max {
+        img.thumbnail(max, max)
+    } else {
+        img
+    };
+    if !img.color().has_alpha() {
+        return img;
+    }
+    let rgba = img.to_rgba8();
+    let flat = image::RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+        let p = rgba.get_pixel(x, y).0;
+        let ground: u16 = if ((x / 8) + (y / 8)) % 2 == 0 {
+            255
+        } else {
+            204
+        };
+        let a = u16::from(p[3]);
+        let mix = |c: u8| ((u16::from(c) * a + ground * (255 - a)) / 255) as u8;
+        image::Rgb([mix(p[0]), mix(p[1]), mix(p[2])])
+    });
+    image::DynamicImage::ImageRgb8(flat)
 }
 
 /// The caption of an image: `512x384 PNG, 240 KB`.
@@ -194,7 +249,7 @@ mod tests {
         bytes.truncate(bytes.len() / 2);
         let e = check(bytes, 1 << 20).unwrap_err();
         assert!(e.contains("damaged or truncated"), "{e}");
-        let e = check(b"GIF89a....".to_vec(), 1 << 20).unwrap_err();
+        let e = check(b"\x00\x01 nothing".to_vec(), 1 << 20).unwrap_err();
         assert!(e.contains("not a PNG, JPEG or WebP"), "{e}");
         let e = check(png(40, 40), 10).unwrap_err();
         assert!(e.contains("over the limit of 10 bytes"), "{e}");
@@ -211,6 +266,57 @@ mod tests {
         bytes[29..33].copy_from_slice(&crc.sum().to_be_bytes());
         let e = decode(&bytes).unwrap_err();
         assert!(e.contains("larger than 12000x12000"), "{e}");
+    }
+
+    #[test]
+    fn transparency_is_drawn_over_a_light_ground() {
+        // Black text on a transparent ground: not black on black.
+        let img = image::RgbaImage::from_fn(16, 16, |x, _| {
+            if x < 8 {
+                image::Rgba([0, 0, 0, 255])
+            } else {
+                image::Rgba([0, 0, 0, 0])
+            }
+        });
+        let flat = for_screen(image::DynamicImage::ImageRgba8(img), 100).to_rgb8();
+        assert_eq!(flat.get_pixel(0, 0).0, [0, 0, 0]);
+        assert_eq!(flat.get_pixel(9, 0).0, [204, 204, 204]);
+        assert_eq!(flat.get_pixel(9, 9).0, [255, 255, 255]);
+        let big = image::DynamicImage::ImageRgb8(image::RgbImage::new(4000, 2000));
+        let small = for_screen(big, 2048);
+        assert_eq!((small.width(), small.height()), (2048, 1024));
+    }
+
+    #[test]
+    fn a_photo_stored_sideways_is_turned_upright() {
+        // A 40x20 JPEG with an EXIF orientation of 6 ("rotate 90 clockwise").
+        let img = image::RgbImage::from_fn(40, 20, |x, _| image::Rgb([(x * 6) as u8, 0, 0]));
+        let mut jpeg = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut jpeg, image::ImageFormat::Jpeg).unwrap();
+        let jpeg = jpeg.into_inner();
+        let mut exif = b"Exif\0\0II*\0\x08\0\0\0\x01\0".to_vec();
+        exif.extend_from_slice(&[0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0]);
+        let mut out = jpeg[..2].to_vec();
+        out.extend_from_slice(&[0xFF, 0xE1]);
+        out.extend_from_slice(&((exif.len() + 2) as u16).to_be_bytes());
+        out.extend_from_slice(&exif);
+        out.extend_from_slice(&jpeg[2..]);
+        let b = check(out, 1 << 20).unwrap();
+        assert_eq!((b.width, b.height), (20, 40), "upright: taller than wide");
+    }
+
+    #[test]
+    fn other_formats_are_named() {
+        assert!(
+            check(b"GIF89a....".to_vec(), 1 << 20)
+                .unwrap_err()
+                .contains("a GIF file")
+        );
+        assert!(
+            check(b"BM........".to_vec(), 1 << 20)
+                .unwrap_err()
+                .contains("a BMP file")
+        );
     }
 
     #[test]

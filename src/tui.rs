@@ -82,18 +82,20 @@ pub fn resolve(state: &State, ev: &KeyEvent) -> Option<Action> {
         }
         Some(Overlay::Break) => return Some(Action::Dismiss),
         // One image after another: view again, right or down for the next; left or up
-        // for the previous; any other key goes back.
+        // for the previous; esc back. Any other key is read as on the item (an answer,
+        // a submit), and closes the view.
         Some(Overlay::Image(_)) => {
             let normal = key.and_then(|k| state.keymap.lookup(k, Scope::Normal));
-            return Some(match (in_scope(Scope::Overlay), normal, ev.code) {
+            match (in_scope(Scope::Overlay), normal, ev.code) {
                 (Some(Command::OverlayDown), ..)
                 | (_, Some(Command::ViewImage | Command::NextItem), _)
-                | (.., KeyCode::Right) => Action::Edit(EditKey::Down),
+                | (.., KeyCode::Right) => return Some(Action::Edit(EditKey::Down)),
                 (Some(Command::OverlayUp), ..)
                 | (_, Some(Command::PrevItem), _)
-                | (.., KeyCode::Left) => Action::Edit(EditKey::Up),
-                _ => Action::Dismiss,
-            });
+                | (.., KeyCode::Left) => return Some(Action::Edit(EditKey::Up)),
+                (.., KeyCode::Esc) => return Some(Action::Dismiss),
+                _ => {}
+            }
         }
         Some(Overlay::Prompt(..)) => {
             match in_scope(Scope::Prompt) {

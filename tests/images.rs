@@ -193,7 +193,7 @@ fn bad_images_are_refused_with_file_line_and_field_and_nothing_is_kept() {
         one(serde_json::json!({"path": "not-an-image.png"})),
         &[],
         "responses[0].images[0].path",
-        "not a PNG, JPEG or WebP",
+        "a GIF file: verdict reads PNG, JPEG and WebP",
     );
     refused(
         &s,
@@ -207,14 +207,14 @@ fn bad_images_are_refused_with_file_line_and_field_and_nothing_is_kept() {
         one(serde_json::json!({"path": "../etc/passwd"})),
         &[],
         "responses[0].images[0].path",
-        "not a path inside the batch's folder",
+        "not a plain path inside the batch's folder",
     );
     refused(
         &s,
         one(serde_json::json!({"path": "/etc/passwd"})),
         &[],
         "responses[0].images[0].path",
-        "not a path inside the batch's folder",
+        "not starting at '/'",
     );
     std::os::unix::fs::symlink("/etc/hostname", s.path("link.png")).unwrap();
     refused(

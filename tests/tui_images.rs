@@ -27,12 +27,25 @@ fn app(size: (u16, u16)) -> (tempfile::TempDir, App) {
             .to_rgb8(),
     );
     flipped.save(dir.path().join("flipped.png")).unwrap();
+    // Black on the left, transparent on the right.
+    image::RgbaImage::from_fn(64, 48, |x, _| {
+        if x < 32 {
+            image::Rgba([0, 0, 0, 255])
+        } else {
+            image::Rgba([0, 0, 0, 0])
+        }
+    })
+    .save(dir.path().join("alpha.png"))
+    .unwrap();
     let lines = [
         r#"{"manifest": {"format": "verdict-batch/1", "batch_id": "img", "schema": "image-eval-v1"}}"#.to_string(),
         serde_json::json!({"id": "t2i", "prompt": "Four squares: red, green, blue, white.", "responses": [{"model": "m", "images": [{"path": "q.png"}]}]}).to_string(),
         serde_json::json!({"id": "pair", "prompt": "Four squares.", "responses": [{"model": "a", "images": [{"path": "q.png"}]}, {"model": "b", "images": [{"path": "flipped.png"}]}]}).to_string(),
         serde_json::json!({"id": "masked", "prompt": "Four squares.", "responses": [{"images": [{"path": "q.png"}]}], "content_warning": "test warning"}).to_string(),
         serde_json::json!({"id": "text", "prompt": "No picture here.", "responses": ["Just text."]}).to_string(),
+        serde_json::json!({"id": "dup", "prompt": "Two squares.", "responses": [{"images": [{"path": "q.png"}, {"path": "q.png"}]}]}).to_string(),
+        serde_json::json!({"id": "alpha", "prompt": "Half transparent.", "responses": [{"images": [{"path": "alpha.png"}]}]}).to_string(),
+        serde_json::json!({"id": "empty", "prompt": "Say nothing.", "responses": [{"text": ""}], "content_warning": true}).to_string(),
     ];
     std::fs::write(dir.path().join("b.jsonl"), lines.join("\n")).unwrap();
     let mut store = Store::open(&dir.path().join("data")).unwrap();
@@ -259,4 +272,107 @@ fn images_at_80x24_leave_the_labels_and_text_their_room() {
     let t = text(&buf);
     assert!(t.contains("Prompt adherence"), "{t}");
     assert!(t.contains("[1] 64x48 PNG"), "{t}");
+}
+
+#[test]
+fn a_masked_item_takes_no_answer_until_revealed() {
+    let (_d, mut app) = app((100, 32));
+    goto(&mut app, "masked");
+    let press = |app: &mut App, c: KeyCode| {
+        if let Some(a) = verdict::tui::resolve(&app.state, &KeyEvent::new(c, KeyModifiers::NONE)) {
+            app.dispatch(a);
+        }
+    };
+    for k in [
+        KeyCode::Char('3'),
+        KeyCode::Char(' '),
+        KeyCode::Enter,
+        KeyCode::Char('='),
+    ] {
+        press(&mut app, k);
+        let item = app.state.item.as_ref().unwrap();
+        assert_eq!(item.item_id, "masked", "still on the item");
+        assert!(
+            item.annotation.answers.is_empty(),
+            "{k:?} answered a masked item"
+        );
+        assert_eq!(item.annotation.status, verdict::model::Status::Draft);
+        assert!(
+            app.state
+                .message
+                .as_ref()
+                .unwrap()
+                .text
+                .contains("reveal it (R) to judge it, or skip it (S)"),
+            "{:?}",
+            app.state.message
+        );
+    }
+    app.dispatch(Action::Run(Command::Reveal));
+    press(&mut app, KeyCode::Char('3'));
+    assert!(
+        !app.state
+            .item
+            .as_ref()
+            .unwrap()
+            .annotation
+            .answers
+            .is_empty()
+    );
+}
+
+#[test]
+fn an_answer_typed_in_the_full_screen_view_is_kept() {
+    let (_d, mut app) = app((100, 32));
+    goto(&mut app, "t2i");
+    app.dispatch(Action::Run(Command::ViewImage));
+    assert_eq!(app.state.overlay(), Some(&Overlay::Image(0)));
+    let a = verdict::tui::resolve(
+        &app.state,
+        &KeyEvent::new(KeyCode::Char('2'), KeyModifiers::NONE),
+    )
+    .unwrap();
+    app.dispatch(a);
+    assert_eq!(app.state.overlay(), None, "the view closed");
+    assert_eq!(
+        app.state
+            .item
+            .as_ref()
+            .unwrap()
+            .annotation
+            .answers
+            .get("adherence"),
+        Some(&verdict::model::Answer::One("2".into())),
+        "and the answer was taken"
+    );
+}
+
+#[test]
+fn what_a_pane_shows_is_what_the_item_holds() {
+    let (_d, mut app) = app((100, 32));
+    // The same image twice is shown twice.
+    goto(&mut app, "dup");
+    let t = text(&draw(&mut app, 100, 32));
+    assert_eq!(t.matches("[1] 64x48 PNG").count(), 2, "{t}");
+    // Transparency over a light ground, not black.
+    goto(&mut app, "alpha");
+    let buf = draw(&mut app, 100, 32);
+    let px = pixels(&buf);
+    assert!(px[px.len() / 2].starts_with('K'), "black half: {px:?}");
+    assert!(
+        px[px.len() / 2].trim_end_matches('K').ends_with('W'),
+        "light half: {px:?}"
+    );
+    // A response with nothing in it says so (once revealed); `content_warning: true`
+    // is said once.
+    goto(&mut app, "empty");
+    let t = text(&draw(&mut app, 100, 32));
+    assert!(
+        t.contains("⚠ Content warning ") && !t.contains("Content warning: Content warning"),
+        "{t}"
+    );
+    assert!(t.contains("The text is hidden"), "{t}");
+    app.dispatch(Action::Run(Command::Reveal));
+    let t = text(&draw(&mut app, 100, 32));
+    assert!(t.contains("(empty response: no text and no image)"), "{t}");
 }

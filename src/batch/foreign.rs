@@ -526,6 +526,23 @@ pub fn label_studio_task(
         item.insert("suggestions".into(), Value::Object(suggestions));
     }
     // Everything else the task's data held is the item's metadata, and where it came from.
+    // A field that names an image stays text there: said, so that nobody rates an image
+    // task without its image.
+    for (k, v) in &data {
+        let looks = v.as_str().is_some_and(|s| {
+            let l = s.to_ascii_lowercase();
+            l.starts_with("data:image/")
+                || [".png", ".jpg", ".jpeg", ".webp", ".gif"]
+                    .iter()
+                    .any(|e| l.ends_with(e))
+        });
+        if looks {
+            warn(format!(
+                "data.{} names an image, which a Label Studio task is not read with (it is kept as text in the metadata); give image items as a verdict batch with image parts (docs/batch-format.md)",
+                crate::safe::sanitize_line(k)
+            ));
+        }
+    }
     let mut metadata = data;
     let mut origin = Map::new();
     origin.insert("task".into(), task_id);

@@ -421,8 +421,12 @@ fn string(ctx: &ItemContext<'_>, line: u64, field: &str, v: &Value) -> Result<St
     }
 }
 
-/// The images an item has read so far, each once.
-type Blobs = Vec<ImageBlob>;
+/// The images an item has read so far, each once, and what was noticed on the way.
+#[derive(Default)]
+struct Blobs {
+    images: Vec<ImageBlob>,
+    notes: Vec<String>,
+}
 
 /// One image part (`{"type": "image", "path"|"url": ...}`, `{"type": "image_url",
 /// "image_url": {"url": ...}}`, or in a response's `images`, just `{"path"|"url": ...}`).
@@ -462,8 +466,16 @@ fn image_part(
     };
     let blob = ctx.image(line, at, path, url)?;
     let r = blob.image.clone();
-    if !blobs.iter().any(|b| b.image == r) {
-        blobs.push(blob);
+    for k in obj.keys() {
+        if !["type", "path", "url", "image_url"].contains(&k.as_str()) {
+            blobs.notes.push(format!(
+                "field '{}' ignored: an image part has only type and path, url or image_url",
+                crate::safe::sanitize_line(&format!("{at}.{k}"))
+            ));
+        }
+    }
+    if !blobs.images.iter().any(|b| b.image == r) {
+        blobs.images.push(blob);
     }
     Ok(r)
 }
@@ -594,7 +606,7 @@ pub(crate) fn item(
         }
     };
     ctx.id(line, &id)?;
-    let mut blobs = Blobs::new();
+    let mut blobs = Blobs::default();
     let conversation = match (obj.remove("prompt"), obj.remove("messages")) {
         (Some(_), Some(_)) => {
             return Err(err(
@@ -818,6 +830,11 @@ pub(crate) fn item(
         });
         metadata.insert("unknown_fields".into(), Value::Object(obj));
     }
+    warnings.extend(
+        std::mem::take(&mut blobs.notes)
+            .into_iter()
+            .map(|message| Warning { line, message }),
+    );
     Ok(Item {
         id,
         content: Content {
@@ -830,6 +847,6 @@ pub(crate) fn item(
             content_warning,
             review,
         },
-        images: blobs,
+        images: blobs.images,
     })
 }

@@ -62,6 +62,14 @@ fn say(state: &mut State, text: impl Into<String>, error: bool) {
 
 /// Runs one action.
 pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
+    // A key meant for the item, pressed while looking at its image full-screen, closes
+    // the view and does what it does (an answer is never lost to the viewer).
+    if matches!(state.overlay(), Some(Overlay::Image(_)))
+        && matches!(action, Action::Choose(_) | Action::Run(_))
+        && action != Action::Run(Command::ViewImage)
+    {
+        state.close_overlay();
+    }
     let input = !matches!(
         action,
         Action::Tick | Action::Resize(..) | Action::Drawn(_) | Action::Reply(_)

@@ -89,9 +89,16 @@ pub fn layout(area: Rect, state: &State) -> Areas {
     } else {
         (main, None, None)
     };
+    // The conversation of a pair gets half the height when it shows an image (the source
+    // image of two edits is compared with both).
+    let conversation_images = state
+        .item
+        .as_ref()
+        .is_some_and(|i| i.content.conversation.iter().any(|m| !m.images.is_empty()));
     let (conversation, response_a, response_b) = if pairwise {
+        let pct = if conversation_images { 50 } else { 35 };
         let [conv, resp] =
-            Layout::vertical([Constraint::Percentage(35), Constraint::Fill(1)]).areas(content);
+            Layout::vertical([Constraint::Percentage(pct), Constraint::Fill(1)]).areas(content);
         let [a, b] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
             .areas(resp);
         (conv, a, Some(b))

@@ -9,10 +9,30 @@ use crate::tui::state::State;
 
 /// An option key of the focused question: toggles the option; a settled, complete item
 /// is submitted when auto-advance is on (and no optional answer was touched).
+/// Says why nothing is answered on a masked item, and returns true, while it is masked.
+pub(super) fn refused_while_masked(state: &mut State) -> bool {
+    if !state.masked() {
+        return false;
+    }
+    let reveal = state.keymap.key_of(crate::tui::action::Command::Reveal);
+    let skip = state.keymap.key_of(crate::tui::action::Command::Skip);
+    super::say(
+        state,
+        format!(
+            "the item is hidden by its content warning: reveal it ({reveal}) to judge it, or skip it ({skip})"
+        ),
+        false,
+    );
+    true
+}
+
 pub(super) fn choose(state: &mut State, c: char) -> Vec<Effect> {
     let Some(value) = state.option_for_key(c) else {
         return vec![];
     };
+    if refused_while_masked(state) {
+        return vec![];
+    }
     let Some(q) = state.focused_question().cloned() else {
         return vec![];
     };

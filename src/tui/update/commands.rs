@@ -10,6 +10,23 @@ use crate::tui::state::{Overlay, Pane, PromptKind, State};
 /// Runs a keymap command.
 pub(super) fn run(state: &mut State, cmd: Command) -> Vec<Effect> {
     let key = state.item.as_ref().map(|i| i.key);
+    // An item under a content warning is judged only once seen: no answer, preset or
+    // submit goes through while it is masked (a skip does).
+    if matches!(
+        cmd,
+        Command::Submit
+            | Command::Preset1
+            | Command::Preset2
+            | Command::AcceptSuggestions
+            | Command::ConfirmRater1
+            | Command::ConfirmRater2
+            | Command::ConfirmRater3
+            | Command::ConfirmRater4
+            | Command::ConfirmRater5
+    ) && super::answers::refused_while_masked(state)
+    {
+        return vec![];
+    }
     match cmd {
         Command::Submit => match key {
             Some(k) => {

@@ -84,7 +84,8 @@ fn scrolled(
     pictures::strip(f, state, view, strip, images);
 }
 
-fn masked(state: &State, theme: &Theme, width: usize) -> Option<Vec<Line<'static>>> {
+/// What a masked pane shows instead of its text and its `images` images.
+fn masked(state: &State, theme: &Theme, width: usize, images: usize) -> Option<Vec<Line<'static>>> {
     if !state.masked() {
         return None;
     }
@@ -95,12 +96,17 @@ fn masked(state: &State, theme: &Theme, width: usize) -> Option<Vec<Line<'static
         .unwrap_or_default();
     let key = state.keymap.key_of(crate::tui::action::Command::Reveal);
     let style = theme.warning;
-    let mut lines: Vec<Line<'static>> = wrap(&format!("⚠ Content warning: {warning}"), width)
+    // `content_warning: true` is the warning "Content warning": said once.
+    let said = if warning == "Content warning" {
+        "⚠ Content warning".to_string()
+    } else {
+        format!("⚠ Content warning: {warning}")
+    };
+    let mut lines: Vec<Line<'static>> = wrap(&said, width)
         .into_iter()
         .map(|l| Line::from(Span::styled(l, style)))
         .collect();
     lines.push(Line::from(""));
-    let images = state.item.as_ref().map_or(0, |i| i.images.len());
     let what = match images {
         0 => "The text is hidden".to_string(),
         1 => "The text and the image are hidden".to_string(),
@@ -115,7 +121,13 @@ fn masked(state: &State, theme: &Theme, width: usize) -> Option<Vec<Line<'static
 pub fn conversation(f: &mut Frame<'_>, state: &State, view: &mut View, area: Rect) {
     let Some(item) = &state.item else { return };
     let width = area.width.saturating_sub(2);
-    let lines = match masked(state, &view.theme, width as usize) {
+    let shown_images = item
+        .content
+        .conversation
+        .iter()
+        .map(|m| m.images.len())
+        .sum();
+    let lines = match masked(state, &view.theme, width as usize, shown_images) {
         Some(m) => Rc::new(m),
         None => cached(&mut view.memo, state, Pane::Conversation, width, || {
             let mut out = Vec::new();
@@ -148,7 +160,7 @@ pub fn conversation(f: &mut Frame<'_>, state: &State, view: &mut View, area: Rec
     let images = if state.masked() {
         Vec::new()
     } else {
-        pictures::distinct(
+        pictures::all(
             item.content
                 .conversation
                 .iter()
@@ -187,13 +199,32 @@ pub fn response(
         return;
     };
     let width = area.width.saturating_sub(2);
-    let lines = match masked(state, &view.theme, width as usize) {
+    let lines = match masked(state, &view.theme, width as usize, r.images.len()) {
         Some(m) => Rc::new(m),
         None => cached(&mut view.memo, state, pane, width, || {
-            wrap(&r.text, width as usize)
+            let mut out: Vec<Line<'static>> = wrap(&r.text, width as usize)
                 .into_iter()
                 .map(Line::from)
-                .collect()
+                .collect();
+            // The images' numbers, as the conversation marks them; and a response with
+            // neither text nor image says so (a failed generation, not a display fault).
+            if !r.images.is_empty() && !r.text.is_empty() {
+                out.extend(r.images.iter().map(|im| {
+                    let n = item
+                        .images
+                        .iter()
+                        .position(|b| &b.image == im)
+                        .map_or(0, |i| i + 1);
+                    Line::from(Span::styled(format!("[image {n}]"), view.theme.dim))
+                }));
+            }
+            if r.images.is_empty() && r.text.trim().is_empty() {
+                out = vec![Line::from(Span::styled(
+                    "(empty response: no text and no image)",
+                    view.theme.dim,
+                ))];
+            }
+            out
         }),
     };
     let name = if item.content.is_pairwise() {
@@ -214,7 +245,7 @@ pub fn response(
     let images = if state.masked() {
         Vec::new()
     } else {
-        pictures::distinct(r.images.iter())
+        pictures::all(r.images.iter())
     };
     scrolled(f, state, view, area, pane, title, &lines, &images);
 }

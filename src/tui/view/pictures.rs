@@ -18,12 +18,20 @@ use std::rc::Rc;
 /// Columns between two images side by side.
 const GAP: u16 = 1;
 
-/// What drawing images remembers: the picker (the terminal's protocol and font size), and
-/// per item shown, each image decoded and each scaled for a size.
+/// Decoded images kept across items (going back and forth between two items decodes
+/// nothing again).
+const KEEP_DECODED: usize = 8;
+/// The largest side, in pixels, of an image as kept for the screen.
+const SCREEN_SIDE: u32 = 2048;
+
+/// What drawing images remembers: the picker (the terminal's protocol and font size), the
+/// last images decoded (made ready for the screen), and per item shown each image scaled
+/// for a size.
 pub struct Pictures {
     picker: Picker,
     shown: u64,
-    decoded: HashMap<String, Rc<Result<image::DynamicImage, String>>>,
+    /// Most recently used last.
+    decoded: Vec<(String, Rc<Result<image::DynamicImage, String>>)>,
     scaled: HashMap<(String, u16, u16), Rc<Result<Protocol, String>>>,
 }
 
@@ -44,7 +52,7 @@ impl Pictures {
         Pictures {
             picker,
             shown: 0,
-            decoded: HashMap::new(),
+            decoded: Vec::new(),
             scaled: HashMap::new(),
         }
     }
@@ -56,7 +64,6 @@ impl Pictures {
 
     fn forget_unless(&mut self, shown: u64) {
         if self.shown != shown {
-            self.decoded.clear();
             self.scaled.clear();
             self.shown = shown;
         }
@@ -76,11 +83,25 @@ impl Pictures {
         if let Some(p) = self.scaled.get(&key) {
             return p.clone();
         }
-        let decoded = self
-            .decoded
-            .entry(blob.image.sha256.clone())
-            .or_insert_with(|| Rc::new(crate::images::decode(&blob.bytes)))
-            .clone();
+        let sha = &blob.image.sha256;
+        let decoded = match self.decoded.iter().position(|(s, _)| s == sha) {
+            Some(i) => {
+                let d = self.decoded.remove(i);
+                self.decoded.push(d.clone());
+                d.1
+            }
+            None => {
+                let d = Rc::new(
+                    crate::images::decode(&blob.bytes)
+                        .map(|img| crate::images::for_screen(img, SCREEN_SIDE)),
+                );
+                self.decoded.push((sha.clone(), d.clone()));
+                if self.decoded.len() > KEEP_DECODED {
+                    self.decoded.remove(0);
+                }
+                d
+            }
+        };
         let made = match decoded.as_ref() {
             Ok(img) => self
                 .picker
@@ -239,13 +260,8 @@ fn where_shown(state: &State, r: &ImageRef) -> String {
     places.join(", ")
 }
 
-/// The distinct images of some turns or responses, in order.
-pub fn distinct<'a>(refs: impl Iterator<Item = &'a ImageRef>) -> Vec<ImageRef> {
-    let mut out: Vec<ImageRef> = Vec::new();
-    for r in refs {
-        if !out.contains(r) {
-            out.push(r.clone());
-        }
-    }
-    out
+/// The images of some turns or responses, in order; an image given twice is shown twice
+/// (a model that returns the same image twice is something to see).
+pub fn all<'a>(refs: impl Iterator<Item = &'a ImageRef>) -> Vec<ImageRef> {
+    refs.cloned().collect()
 }
