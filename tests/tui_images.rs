@@ -45,6 +45,7 @@ fn app(size: (u16, u16)) -> (tempfile::TempDir, App) {
         serde_json::json!({"id": "text", "prompt": "No picture here.", "responses": ["Just text."]}).to_string(),
         serde_json::json!({"id": "dup", "prompt": "Two squares.", "responses": [{"images": [{"path": "q.png"}, {"path": "q.png"}]}]}).to_string(),
         serde_json::json!({"id": "alpha", "prompt": "Half transparent.", "responses": [{"images": [{"path": "alpha.png"}]}]}).to_string(),
+        serde_json::json!({"id": "six", "prompt": "Six variations.", "responses": [{"images": [{"path": "q.png"}, {"path": "flipped.png"}, {"path": "q.png"}, {"path": "flipped.png"}, {"path": "q.png"}, {"path": "flipped.png"}]}]}).to_string(),
         serde_json::json!({"id": "empty", "prompt": "Say nothing.", "responses": [{"text": ""}], "content_warning": true}).to_string(),
     ];
     std::fs::write(dir.path().join("b.jsonl"), lines.join("\n")).unwrap();
@@ -354,6 +355,12 @@ fn what_a_pane_shows_is_what_the_item_holds() {
     goto(&mut app, "dup");
     let t = text(&draw(&mut app, 100, 32));
     assert_eq!(t.matches("[1] 64x48 PNG").count(), 2, "{t}");
+    // Six images in a tall pane: a grid, not six thumbnails in a row.
+    goto(&mut app, "six");
+    let t = text(&draw(&mut app, 100, 32));
+    let caption_rows = t.lines().filter(|l| l.contains("64x48 PNG")).count();
+    assert!(caption_rows >= 2, "{t}");
+    assert_eq!(t.matches("64x48 PNG").count(), 6, "{t}");
     // Transparency over a light ground, not black.
     goto(&mut app, "alpha");
     let buf = draw(&mut app, 100, 32);

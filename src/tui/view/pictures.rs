@@ -147,11 +147,31 @@ pub fn strip(f: &mut Frame<'_>, state: &State, view: &mut View, area: Rect, refs
         return;
     }
     view.pictures.forget_unless(state.shown);
-    let n = refs.len() as u32;
-    let cols = Layout::horizontal((0..n).map(|_| Constraint::Ratio(1, n)).collect::<Vec<_>>())
-        .spacing(GAP)
-        .split(area);
-    for (r, col) in refs.iter().zip(cols.iter()) {
+    let blobs: Vec<&ImageBlob> = refs
+        .iter()
+        .filter_map(|r| find(state, r).map(|f| f.1))
+        .collect();
+    let (cols, rows) = grid(&view.pictures, &blobs, area);
+    let row_areas = Layout::vertical(
+        (0..rows)
+            .map(|_| Constraint::Ratio(1, rows))
+            .collect::<Vec<_>>(),
+    )
+    .split(area);
+    let cells: Vec<Rect> = row_areas
+        .iter()
+        .flat_map(|row| {
+            Layout::horizontal(
+                (0..cols)
+                    .map(|_| Constraint::Ratio(1, cols))
+                    .collect::<Vec<_>>(),
+            )
+            .spacing(GAP)
+            .split(*row)
+            .to_vec()
+        })
+        .collect();
+    for (r, col) in refs.iter().zip(cells.iter()) {
         let Some((number, blob)) = find(state, r) else {
             continue;
         };
@@ -167,6 +187,39 @@ pub fn strip(f: &mut Frame<'_>, state: &State, view: &mut View, area: Rect, refs
             caption,
         );
     }
+}
+
+/// The grid (columns, rows) that shows these images largest in `area`: the one whose
+/// smallest image, fitted with its shape kept, is largest (six images in a tall pane go
+/// two or three a row, not six thumbnails in one).
+fn grid(pictures: &Pictures, blobs: &[&ImageBlob], area: Rect) -> (u32, u32) {
+    let n = blobs.len().max(1) as u32;
+    let mut best = (n, 1, 0u64);
+    for cols in 1..=n {
+        let rows = n.div_ceil(cols);
+        let cw = (area.width.saturating_sub(GAP * (cols as u16 - 1))) / cols as u16;
+        let ch = (area.height / rows as u16).saturating_sub(1);
+        if cw == 0 || ch == 0 {
+            continue;
+        }
+        let smallest = blobs
+            .iter()
+            .map(|b| {
+                let h = pictures.rows_for(b, cw);
+                if h <= ch {
+                    u64::from(cw) * u64::from(h)
+                } else {
+                    // Narrower, to fit the height.
+                    u64::from(cw) * u64::from(ch) * u64::from(ch) / u64::from(h)
+                }
+            })
+            .min()
+            .unwrap_or(0);
+        if smallest > best.2 {
+            best = (cols, rows, smallest);
+        }
+    }
+    (best.0, best.1)
 }
 
 /// Draws one image fitted (shape kept) and centred in `area`.
