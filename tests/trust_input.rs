@@ -246,15 +246,28 @@ fn hostile_hub(body: String) -> (String, std::thread::JoinHandle<()>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let t = std::thread::spawn(move || {
-        let (mut conn, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 65536];
-        // Read the request head and body (small JSON); the answer does not depend on it.
-        let _ = conn.read(&mut buf);
-        let _ = write!(
-            conn,
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
+        // Until this test's pull arrives: the port may be one another test's fake hub had
+        // a moment ago, and that test's client may still call it (its `me`), so anything
+        // but a pull is answered 404 and the next connection awaited.
+        loop {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 65536];
+            // Read the request head and body (small JSON); the answer does not depend on it.
+            let n = conn.read(&mut buf).unwrap_or(0);
+            if !buf[..n].starts_with(b"POST /v1/pull ") {
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                continue;
+            }
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            break;
+        }
     });
     (url, t)
 }
