@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-use common::hubdb::{Backend, Hub, HubTarget, hub_ok};
+use common::hubdb::{Backend, Hub, HubTarget, hub_ok, registered_rater};
 use common::{Sandbox, quadrants_jpeg, quadrants_png};
 
 const MANIFEST: &str = r#"{"manifest": {"format": "verdict-batch/1", "batch_id": "img-1", "schema": "image-eval-v1"}}"#;
@@ -304,27 +304,8 @@ fn an_image_batch_goes_through_the_hub_with_its_images_and_comes_back_signed(bac
     };
     let want = hashes(&cache(&local));
 
-    let rater = Sandbox::new();
-    rater.ok(&["key", "show"]);
     // Registered with the rater's own key, so that the bundle the CLI signs verifies.
-    let add = hub_ok(
-        &db,
-        &[
-            "rater",
-            "add",
-            "rita",
-            "--pubkey",
-            rater.config().join("verdict.pub").to_str().unwrap(),
-        ],
-    );
-    let token = add
-        .lines()
-        .find(|l| l.starts_with("Token for"))
-        .unwrap()
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_string();
+    let (rater, token) = registered_rater(&db, "rita");
     let hub = Hub::start(&db);
     let out = rater.ok(&["pull", &hub.url, "--token", &token]);
     assert!(out.contains("2 new items"), "{out}");

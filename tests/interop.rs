@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-use common::hubdb::{Backend, Hub, HubTarget, hub_ok};
+use common::hubdb::{Backend, Hub, HubTarget, hub_ok, registered_rater};
 use common::{Sandbox, shared_data};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -235,26 +235,7 @@ fn label_studio_round_trip_through_the_hub_keeps_the_structure(backend: Backend)
     assert!(load.contains("40 new items"), "{load}");
     let hub = Hub::start(&db);
     for (name, severity) in [("ann", "0"), ("bob", "1")] {
-        let s = Sandbox::new();
-        s.ok(&["key", "show"]);
-        let add = hub_ok(
-            &db,
-            &[
-                "rater",
-                "add",
-                name,
-                "--pubkey",
-                s.config().join("verdict.pub").to_str().unwrap(),
-            ],
-        );
-        let token = add
-            .lines()
-            .find(|l| l.starts_with("Token for"))
-            .unwrap()
-            .rsplit(' ')
-            .next()
-            .unwrap()
-            .to_string();
+        let (s, token) = registered_rater(&db, name);
         s.ok(&["pull", &hub.url, "--token", &token, "--max", "100"]);
         let mut store = verdict::store::Store::open(&s.data()).unwrap();
         let keys = store.queue().unwrap();

@@ -58,14 +58,7 @@ fn key(code: KeyCode) -> KeyEvent {
 
 /// Renders the screen at a size, with the clock frozen so that snapshots are stable.
 fn screen(app: &mut App, w: u16, h: u16) -> String {
-    let s = &mut app.state;
-    s.now_ms = 1_000_000;
-    s.active_since_ms = 1_000_000;
-    s.session.started_ms = 1_000_000 - 3_600_000;
-    s.size = (w, h);
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| app.draw(f)).unwrap();
-    buffer_text(t.backend().buffer())
+    buffer_text(&common::frozen_frame(app, w, h))
 }
 
 fn buffer_text(buf: &ratatui::buffer::Buffer) -> String {

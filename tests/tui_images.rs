@@ -5,8 +5,6 @@
 
 mod common;
 use common::quadrants_png;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::Color;
@@ -69,14 +67,7 @@ fn goto(app: &mut App, id: &str) {
 }
 
 fn draw(app: &mut App, w: u16, h: u16) -> Buffer {
-    let s = &mut app.state;
-    s.now_ms = 1_000_000;
-    s.active_since_ms = 1_000_000;
-    s.session.started_ms = 1_000_000 - 3_600_000;
-    s.size = (w, h);
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| app.draw(f)).unwrap();
-    t.backend().buffer().clone()
+    common::frozen_frame(app, w, h)
 }
 
 fn text(buf: &Buffer) -> String {

@@ -101,7 +101,7 @@ pub fn option_for(
 pub fn check_value_map(schema: &Schema, map: &[(String, String)]) -> Result<(), String> {
     for (k, ours) in map {
         let (q, v) = k.split_once('.').unwrap_or((k, ""));
-        let Some(question) = schema.questions.iter().find(|x| x.id == q) else {
+        let Some(question) = schema.question(q) else {
             return Err(format!(
                 "--map {k}={ours}: '{q}' is no question of schema {} (its questions: {})",
                 schema.id,
@@ -219,7 +219,7 @@ impl Foreign<'_> {
     /// An answer to `qid` from foreign values, matched to the schema's options; `None`
     /// (with a warning) when the question is unknown or a value matches no option.
     fn answer(&self, qid: &str, values: &[String], warn: &mut dyn FnMut(String)) -> Option<Answer> {
-        let Some(q) = self.schema.questions.iter().find(|q| q.id == qid) else {
+        let Some(q) = self.schema.question(qid) else {
             warn(format!(
                 "'{}' is no question of schema {}: its earlier answer is not suggested",
                 crate::safe::sanitize_line(qid),

@@ -2538,27 +2538,26 @@ fn wire_content(
     urls: &HashMap<String, String>,
 ) -> (serde_json::Value, serde_json::Value) {
     use serde_json::{Value, json};
-    let image = |r: &Value| {
+    let url = |r: &Value| -> String {
         let sha = r["sha256"].as_str().unwrap_or_default();
-        json!({"type": "image", "url": urls.get(sha).cloned().unwrap_or_default()})
+        urls.get(sha).cloned().unwrap_or_default()
     };
     let mut messages = content["conversation"].clone();
     for m in messages.as_array_mut().into_iter().flatten() {
         if let Some(Value::Array(images)) = m.as_object_mut().and_then(|o| o.remove("images")) {
             let mut parts = vec![json!({"type": "text", "text": m["content"]})];
-            parts.extend(images.iter().map(image));
+            parts.extend(
+                images
+                    .iter()
+                    .map(|i| json!({"type": "image", "url": url(i)})),
+            );
             m["content"] = Value::Array(parts);
         }
     }
     let mut responses = content["responses"].clone();
     for r in responses.as_array_mut().into_iter().flatten() {
         if let Some(Value::Array(images)) = r.get("images").cloned() {
-            r["images"] = Value::Array(
-                images
-                    .iter()
-                    .map(|i| json!({"url": image(i)["url"]}))
-                    .collect(),
-            );
+            r["images"] = Value::Array(images.iter().map(|i| json!({"url": url(i)})).collect());
         }
     }
     (messages, responses)

@@ -35,7 +35,7 @@ fn prompt_text(c: &Content) -> String {
         .unwrap_or_default()
 }
 
-/// Milliseconds since the epoch as Label Studio writes times.
+/// An RFC 3339 time as Label Studio writes times (`...Z`); null when unknown.
 fn ls_time(rfc3339: &str) -> Value {
     if rfc3339.is_empty() {
         Value::Null
@@ -102,7 +102,7 @@ impl LabelConfig {
                 to_name = json!(to);
             }
             let mut ours = Map::new();
-            if let Some(q) = schema.questions.iter().find(|q| q.id == *name) {
+            if let Some(q) = schema.question(name) {
                 for v in values {
                     if let Some((o, _)) = crate::batch::option_for(q, v, &[]) {
                         ours.entry(o).or_insert(json!(v));

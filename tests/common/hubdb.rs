@@ -358,3 +358,29 @@ pub fn person(db: &HubTarget, name: &str, role: verdict::hub::review::Role) -> P
         token,
     }
 }
+
+/// A rater with a sandbox of their own, registered on the hub with the sandbox's own
+/// signing key (so that the bundles the CLI signs there verify): (sandbox, token).
+pub fn registered_rater(db: &HubTarget, name: &str) -> (super::Sandbox, String) {
+    let s = super::Sandbox::new();
+    s.ok(&["key", "show"]);
+    let add = hub_ok(
+        db,
+        &[
+            "rater",
+            "add",
+            name,
+            "--pubkey",
+            s.config().join("verdict.pub").to_str().unwrap(),
+        ],
+    );
+    let token = add
+        .lines()
+        .find(|l| l.starts_with("Token for"))
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    (s, token)
+}

@@ -313,3 +313,16 @@ pub fn quadrants_jpeg(w: u32, h: u32) -> Vec<u8> {
     img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
     out.into_inner()
 }
+
+/// Draws the workstation at a size into a buffer, with the clock frozen so that snapshots
+/// are stable.
+pub fn frozen_frame(app: &mut verdict::tui::app::App, w: u16, h: u16) -> ratatui::buffer::Buffer {
+    let s = &mut app.state;
+    s.now_ms = 1_000_000;
+    s.active_since_ms = 1_000_000;
+    s.session.started_ms = 1_000_000 - 3_600_000;
+    s.size = (w, h);
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
+    t.draw(|f| app.draw(f)).unwrap();
+    t.backend().buffer().clone()
+}

@@ -57,11 +57,6 @@ impl Pictures {
         }
     }
 
-    /// The protocol in use (`Halfblocks`, `Kitty`, ...).
-    pub fn protocol(&self) -> String {
-        format!("{:?}", self.picker.protocol_type())
-    }
-
     fn forget_unless(&mut self, shown: u64) {
         if self.shown != shown {
             self.scaled.clear();
