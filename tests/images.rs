@@ -344,3 +344,148 @@ fn an_image_batch_goes_through_the_hub_with_its_images_and_comes_back_signed(bac
     assert!(push.contains("2"), "{push}");
     assert_eq!(db.count("SELECT count(*) FROM records"), 2);
 }
+
+/// A cache's images and items, counted.
+fn counts(s: &Sandbox) -> (i64, i64) {
+    let c = cache(s);
+    let n = |t: &str| -> i64 {
+        c.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))
+            .unwrap()
+    };
+    (n("images"), n("items"))
+}
+
+fn image_batch(s: &Sandbox) -> std::path::PathBuf {
+    std::fs::create_dir_all(s.path("img")).unwrap();
+    for (name, seed) in [("a.png", 1), ("b.png", 2), ("c.png", 3)] {
+        std::fs::write(s.path(&format!("img/{name}")), quadrants_png(64, 48, seed)).unwrap();
+    }
+    batch(
+        s,
+        &[
+            serde_json::json!({"id": "1", "prompt": "p", "responses": [{"images": [{"path": "img/a.png"}]}]}),
+            serde_json::json!({"id": "2", "prompt": "p", "responses": [{"images": [{"path": "img/b.png"}, {"path": "img/a.png"}]}]}),
+            serde_json::json!({"id": "3", "prompt": "p", "responses": [{"images": [{"path": "img/c.png"}]}, {"images": [{"path": "img/b.png"}]}]}),
+        ],
+    )
+}
+
+#[test]
+fn a_pull_killed_while_storing_images_leaves_nothing_and_the_next_pull_is_whole() {
+    let s = Sandbox::new();
+    let file = image_batch(&s);
+    s.ok(&["status"]);
+    let before = s.dump();
+    // kill -9 (abort) right after the first image is written, inside the transaction.
+    let out = s
+        .cmd()
+        .args(["pull", file.to_str().unwrap()])
+        .env("VERDICT_FAILPOINT", "import:image-stored")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the failpoint killed it");
+    assert_eq!(s.dump(), before, "no image and no item of the batch kept");
+    s.ok(&["pull", file.to_str().unwrap()]);
+    assert_eq!(counts(&s), (3, 3));
+}
+
+#[test]
+fn two_pulls_of_one_image_batch_at_once_store_each_image_and_item_once() {
+    let s = Sandbox::new();
+    let file = image_batch(&s);
+    s.ok(&["status"]);
+    let outs: Vec<_> = std::thread::scope(|scope| {
+        let hs: Vec<_> = (0..2)
+            .map(|_| scope.spawn(|| s.run(&["pull", file.to_str().unwrap()])))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (ok, out, err) in &outs {
+        assert!(ok, "{out}{err}");
+    }
+    let said: String = outs.iter().map(|o| o.1.clone()).collect();
+    assert!(
+        said.contains("3 new items") && said.contains("already in the cache"),
+        "{said}"
+    );
+    assert_eq!(counts(&s), (3, 3));
+}
+
+both_backends!(a_hub_load_killed_while_storing_images_leaves_the_hub_as_it_was);
+fn a_hub_load_killed_while_storing_images_leaves_the_hub_as_it_was(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = HubTarget::new(backend, dir.path());
+    hub_ok(&db, &["init"]);
+    let s = Sandbox::new();
+    let file = image_batch(&s);
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("verdict"))
+        .args(["hub", "load", file.to_str().unwrap(), "--db", db.arg()])
+        .env("VERDICT_FAILPOINT", "hub:image-stored")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the failpoint killed it");
+    assert_eq!(db.count("SELECT count(*) FROM images"), 0);
+    assert_eq!(db.count("SELECT count(*) FROM items"), 0);
+    hub_ok(&db, &["load", file.to_str().unwrap()]);
+    assert_eq!(db.count("SELECT count(*) FROM images"), 3);
+    assert_eq!(db.count("SELECT count(*) FROM items"), 3);
+}
+
+#[test]
+fn hostile_image_paths_and_parts_reach_no_terminal_raw() {
+    let s = Sandbox::new();
+    for path in [
+        "\u{1b}]52;c;aGk=\u{7}.png",
+        "evil\u{202e}gnp.png",
+        "../\u{1b}[2J.png",
+    ] {
+        let f = batch(
+            &s,
+            &[
+                serde_json::json!({"id": "x", "prompt": "p", "responses": [{"images": [{"path": path, "alt\u{1b}[31m": "x"}]}]}),
+            ],
+        );
+        let (ok, out, err) = s.run(&["pull", f.to_str().unwrap()]);
+        assert!(!ok);
+        assert!(common::terminal_unsafe(&out).is_empty(), "{out:?}");
+        assert!(common::terminal_unsafe(&err).is_empty(), "{err:?}");
+    }
+    // An unknown key in an image part is said, safely, when the image itself is good.
+    std::fs::write(s.path("ok.png"), quadrants_png(8, 8, 0)).unwrap();
+    let f = batch(
+        &s,
+        &[
+            serde_json::json!({"id": "x", "prompt": "p", "responses": [{"images": [{"path": "ok.png", "alt\u{1b}]52;c;aGk=\u{7}": "x"}]}]}),
+        ],
+    );
+    let (ok, out, err) = s.run(&["pull", f.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("ignored: an image part has only type and path"),
+        "{err}"
+    );
+    assert!(
+        common::terminal_unsafe(&out).is_empty() && common::terminal_unsafe(&err).is_empty(),
+        "{err:?}"
+    );
+}
+
+both_backends!(two_hub_loads_of_one_image_batch_at_once_store_each_image_once);
+fn two_hub_loads_of_one_image_batch_at_once_store_each_image_once(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = HubTarget::new(backend, dir.path());
+    hub_ok(&db, &["init"]);
+    let s = Sandbox::new();
+    let file = image_batch(&s);
+    let outs: Vec<(bool, String, String)> = std::thread::scope(|scope| {
+        let hs: Vec<_> = (0..2)
+            .map(|_| scope.spawn(|| common::hubdb::hub_run(&db, &["load", file.to_str().unwrap()])))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (ok, out, err) in &outs {
+        assert!(ok, "{out}{err}");
+    }
+    assert_eq!(db.count("SELECT count(*) FROM images"), 3);
+    assert_eq!(db.count("SELECT count(*) FROM items"), 3);
+}

@@ -585,3 +585,45 @@ fn earlier_labels_are_matched_with_care_and_ids_kept_as_written() {
         serde_json::json!({"lang": "en", "fields.lang": "de"})
     );
 }
+
+#[test]
+fn hostile_strings_in_foreign_files_reach_no_terminal_raw() {
+    let evil = "\u{1b}]52;c;aGk=\u{7}\u{1b}[2J\u{202e}x";
+    let s = Sandbox::new();
+    let tasks = serde_json::json!([{
+        "id": 1,
+        "data": {"prompt": format!("p{evil}"), "response": format!("r{evil}"), "model": evil, evil: evil},
+        "annotations": [{"id": 1, "completed_by": 1, "result": [
+            {"from_name": evil, "to_name": "response", "type": "choices", "value": {"choices": [evil]}},
+            {"from_name": "harm", "to_name": "response", "type": "choices", "value": {"choices": [evil]}},
+            {"from_name": "behaviour", "to_name": "response", "type": evil, "value": {}}
+        ]}],
+        "predictions": [{"model_version": evil, "score": 0.5, "result": [
+            {"from_name": "behaviour", "to_name": "response", "type": "choices", "value": {"choices": ["full_refusal"]}}
+        ]}]
+    }]);
+    let f = s.write("evil.json", tasks.to_string());
+    let (ok, out, err) = s.run(&["pull", f.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(err.contains("matches no option of 'harm'"), "{err}");
+    assert!(common::terminal_unsafe(&out).is_empty(), "{out:?}");
+    assert!(common::terminal_unsafe(&err).is_empty(), "{err:?}");
+    // The same through an Argilla record, and a bad --map naming a hostile option.
+    let rec = serde_json::json!({"id": "r", "fields": {"prompt": evil, "response": evil, evil: 1},
+        "suggestions": [{"question_name": evil, "value": evil}, {"question_name": "harm", "value": [evil]}]});
+    let f = s.write("evil.jsonl", format!("{rec}\n"));
+    let (ok, out, err) = s.run(&["pull", f.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(
+        common::terminal_unsafe(&out).is_empty() && common::terminal_unsafe(&err).is_empty(),
+        "{err:?}"
+    );
+    let (ok, _, err) = s.run(&[
+        "pull",
+        f.to_str().unwrap(),
+        "--map",
+        &format!("harm.x={evil}"),
+    ]);
+    assert!(!ok);
+    assert!(common::terminal_unsafe(&err).is_empty(), "{err:?}");
+}

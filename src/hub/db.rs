@@ -939,6 +939,7 @@ impl HubDb {
                         ],
                     )
                     .map_err(sq)?;
+                    crate::failpoint::hit("hub:image-stored");
                 }
             }
             let mut extras = p.item.extras.clone();

@@ -173,6 +173,7 @@ impl Store {
                                 &b.bytes[..]
                             ])
                             .map_err(cls)?;
+                        crate::failpoint::hit("import:image-stored");
                     }
                     let n = insert
                         .execute(params![
