@@ -416,6 +416,78 @@ print(json.dumps({"n": len(ds), "columns": sorted(ds.column_names), "harm": row[
     }
 }
 
+#[test]
+fn of_several_annotations_the_ground_truth_is_suggested_and_said_once() {
+    let s = Sandbox::new();
+    let ann = |id: i64, user: i64, truth: bool, cancelled: bool, value: &str| {
+        serde_json::json!({"id": id, "completed_by": user, "ground_truth": truth,
+            "was_cancelled": cancelled, "result": [choices("behaviour", &[value])]})
+    };
+    let tasks = serde_json::json!([
+        // The reference answer is the second: it is suggested.
+        {"id": 1, "data": {"prompt": "p1", "response": "r"},
+         "annotations": [ann(1, 2, false, false, "full_refusal"), ann(2, 1, true, false, "full_compliance")]},
+        // None marked: the first.
+        {"id": 2, "data": {"prompt": "p2", "response": "r"},
+         "annotations": [ann(3, 2, false, false, "partial_refusal"), ann(4, 3, false, false, "full_compliance")]},
+        // A cancelled one does not count: one annotation, nothing to say.
+        {"id": 3, "data": {"prompt": "p3", "response": "r"},
+         "annotations": [ann(5, 2, false, true, "full_refusal"), ann(6, 3, false, false, "full_compliance")]},
+    ]);
+    let f = s.write("several.json", tasks.to_string());
+    let (ok, out, err) = s.run(&["pull", f.to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        err.contains("2 tasks have more than one annotation: the ground-truth one is suggested (1 of them), else the first"),
+        "{err}"
+    );
+    assert_eq!(err.matches("more than one annotation").count(), 1, "{err}");
+    let rows: Vec<(String, String)> = cache(&s)
+        .prepare("SELECT item_id, extras FROM items ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let suggested: Vec<(String, Value)> = rows
+        .into_iter()
+        .map(|(id, e)| {
+            let v: Value = serde_json::from_str(&e).unwrap();
+            (id, v["suggestions"]["behaviour"].clone())
+        })
+        .collect();
+    assert_eq!(
+        suggested,
+        [
+            (
+                "1".to_string(),
+                serde_json::json!({"value": "full_compliance", "agent": "label-studio ground-truth annotation 2 by user 1"})
+            ),
+            (
+                "2".to_string(),
+                serde_json::json!({"value": "partial_refusal", "agent": "label-studio annotation 3 by user 2"})
+            ),
+            (
+                "3".to_string(),
+                serde_json::json!({"value": "full_compliance", "agent": "label-studio annotation 6 by user 3"})
+            ),
+        ]
+    );
+
+    // No ground truth anywhere: the way to have the reference suggested is said.
+    let s2 = Sandbox::new();
+    let f = s2.write(
+        "first.json",
+        serde_json::json!([tasks[1].clone()]).to_string(),
+    );
+    let (ok, _, err) = s2.run(&["pull", f.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("1 task has more than one annotation: the first of each is suggested (mark the reference one as ground truth"),
+        "{err}"
+    );
+}
+
 /// One-task Label Studio file with this annotation result.
 fn task_with(result: Value) -> String {
     serde_json::json!([{"id": 1, "data": {"prompt": "p", "response": "r"},

@@ -313,6 +313,10 @@ fn result_values(r: &Value) -> Option<(String, Vec<String>)> {
     Some((t, values))
 }
 
+/// The start of the note a task with several annotations gives (then `ground truth` or
+/// `first`: which one is suggested); the file's reader counts these into one warning.
+const SEVERAL: &str = "several annotations: suggested the ";
+
 /// One Label Studio task as an item object, and what it says about the controls (their
 /// type and, per option of ours, the value Label Studio used).
 pub fn label_studio_task(
@@ -432,13 +436,15 @@ pub fn label_studio_task(
     if let Some(w) = warning {
         item.insert("content_warning".into(), w);
     }
-    // Earlier labels: the first annotation that was not cancelled, then predictions that
-    // carry results, for the questions the annotation left open.
+    // Earlier labels: one annotation that was not cancelled (the ground truth where the
+    // project marked one: the reference answer, as a verdict export writes the final
+    // answers; else the first), then predictions that carry results, for the questions
+    // the annotation left open.
     let mut suggestions = Map::new();
     let mut controls = Map::new();
     let mut to_name = Value::Null;
     let mut prior_justification = Value::Null;
-    let annotations: Vec<Value> = match task.remove("annotations") {
+    let mut annotations: Vec<Value> = match task.remove("annotations") {
         Some(Value::Array(a)) => a
             .into_iter()
             .filter(|a| a["was_cancelled"] != json!(true))
@@ -446,11 +452,18 @@ pub fn label_studio_task(
         _ => Vec::new(),
     };
     if annotations.len() > 1 {
+        let truth = annotations
+            .iter()
+            .position(|a| a["ground_truth"] == json!(true));
         warn(format!(
-            "{} has {} annotations: the first is suggested",
-            at("annotations"),
-            annotations.len()
+            "{SEVERAL}{}",
+            if truth.is_some() {
+                "ground truth"
+            } else {
+                "first"
+            }
         ));
+        annotations.rotate_left(truth.unwrap_or(0));
     }
     let predictions: Vec<Value> = match task.remove("predictions") {
         Some(Value::Array(p)) => p,
@@ -459,8 +472,14 @@ pub fn label_studio_task(
     let mut sources: Vec<(Value, Option<f64>, String)> = Vec::new();
     if let Some(a) = annotations.into_iter().next() {
         let agent = format!(
-            "label-studio annotation {} by user {}",
-            a["id"], a["completed_by"]
+            "label-studio {}annotation {} by user {}",
+            if a["ground_truth"] == json!(true) {
+                "ground-truth "
+            } else {
+                ""
+            },
+            a["id"],
+            a["completed_by"]
         );
         sources.push((a["result"].clone(), None, agent));
     }
@@ -764,6 +783,7 @@ pub(super) fn read_label_studio(
         }
     };
     let mut no_predictions = 0usize;
+    let (mut several, mut truths) = (0usize, 0usize);
     for (n, task) in tasks.into_iter().enumerate() {
         let mut notes = Vec::new();
         let obj = label_studio_task(f, n, task, &mut |m| notes.push(m))
@@ -771,6 +791,9 @@ pub(super) fn read_label_studio(
         for m in notes {
             if m.contains("predictions by id only") {
                 no_predictions += 1;
+            } else if let Some(which) = m.strip_prefix(SEVERAL) {
+                several += 1;
+                truths += usize::from(which == "ground truth");
             } else {
                 // A task is not a line: named by its place in the list.
                 let message = if m.starts_with("tasks[") {
@@ -782,6 +805,21 @@ pub(super) fn read_label_studio(
             }
         }
         item(n as u64 + 1, obj, warnings)?;
+    }
+    if several > 0 {
+        let tasks = crate::safe::count(several as u64, "task has", "tasks have");
+        let message = match truths {
+            0 => format!(
+                "{tasks} more than one annotation: the first of each is suggested (mark the reference one as ground truth in Label Studio to have it suggested instead)"
+            ),
+            t if t == several => format!(
+                "{tasks} more than one annotation: the ground-truth one of each is suggested"
+            ),
+            t => format!(
+                "{tasks} more than one annotation: the ground-truth one is suggested ({t} of them), else the first"
+            ),
+        };
+        warnings.push(Warning { line: 0, message });
     }
     if no_predictions > 0 {
         warnings.push(Warning {
