@@ -430,8 +430,10 @@ pub enum HubCommand {
         #[arg(long)]
         out: PathBuf,
         /// jsonl or csv (verdict's own rows), label-studio (tasks with an annotation per
-        /// rater and the final answers, for Label Studio to import), or hf (JSON lines with
-        /// flat columns for `datasets.load_dataset("json", ...)`). See docs/interop.md.
+        /// rater and the final answers, for Label Studio to import), or hf (a dataset
+        /// folder: train.jsonl and a README.md card with the column types, for
+        /// `datasets.load_dataset(FOLDER)`; an --out ending in .jsonl writes the rows
+        /// alone). See docs/interop.md.
         #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "csv", "label-studio", "hf"])]
         format: String,
         /// label-studio: the project's labelling config (label_config.xml); answers are
@@ -446,6 +448,19 @@ pub enum HubCommand {
         /// label-studio: the user id of raters not in --ls-user and of the final answers.
         #[arg(long, value_name = "ID", default_value_t = 1)]
         ls_default_user: i64,
+        /// label-studio: the config's control for a question named otherwise,
+        /// QUESTION=CONTROL,... (with --label-config).
+        #[arg(long, value_name = "QUESTION=CONTROL,...", value_delimiter = ',')]
+        ls_control: Vec<String>,
+        /// label-studio: the task data field for an item field, FIELD=NAME,... (prompt,
+        /// response, model, response_b, model_b, id, system), as the project's config
+        /// shows them (`$question`); default: the names the task came with, else verdict's.
+        #[arg(long, value_name = "FIELD=NAME,...", value_delimiter = ',')]
+        ls_data: Vec<String>,
+        /// Only these batches (BATCH,... or repeated); every batch when not given. A Label
+        /// Studio project holds the tasks of one labelling config: export its batches.
+        #[arg(long, value_name = "BATCH", value_delimiter = ',')]
+        batch: Vec<String>,
     },
     /// Escalations for the policy team: by reason, harm category and guideline document,
     /// per day, with the items and the raters' notes.

@@ -357,6 +357,102 @@ fn label_studio_itself_imports_the_export_and_gives_it_back() {
         .count();
     assert_eq!(finals_with_harm, 20, "harm is final where both said none");
 
+    // A project of the lab's own making: other data fields, controls of other names,
+    // choices in its own words. Named with --ls-data and --ls-control, Label Studio takes
+    // the export and keeps the results in its terms.
+    let other = dir.path().join("other.xml");
+    std::fs::write(
+        &other,
+        r#"<View><Text name="q" value="$question"/><Text name="a" value="$answer"/>
+<Choices name="hazard" toName="a" choice="multiple"><Choice value="None"/><Choice value="Violent Crimes"/><Choice value="Self Harm"/></Choices>
+<Choices name="refusal" toName="a"><Choice value="Full compliance"/><Choice value="Full refusal"/></Choices>
+<Rating name="stars" toName="a" maxRating="4"/><TextArea name="why" toName="a"/></View>"#,
+    )
+    .unwrap();
+    let out2 = dir.path().join("tasks2.json");
+    let (ok, _, err) = common::hubdb::hub_run(
+        &db,
+        &[
+            "export",
+            "--format",
+            "label-studio",
+            "--out",
+            out2.to_str().unwrap(),
+            "--label-config",
+            other.to_str().unwrap(),
+            "--ls-control",
+            "harm=hazard,behaviour=refusal,severity=stars",
+            "--ls-data",
+            "prompt=question,response=answer",
+            "--ls-user",
+            &format!("ann={},bob={}", users["ann"], users["bob"]),
+        ],
+    );
+    assert!(ok, "{err}");
+    let project = ls.call(
+        "POST",
+        "/api/projects",
+        Some(
+            json!({"title": "the lab's own", "label_config": std::fs::read_to_string(&other).unwrap()})
+                .to_string()
+                .as_bytes(),
+        ),
+    );
+    let p2 = project["id"].as_i64().unwrap();
+    let import = ls.call(
+        "POST",
+        &format!("/api/projects/{p2}/import"),
+        Some(std::fs::read(&out2).unwrap().as_slice()),
+    );
+    assert_eq!(import["task_count"], 40, "{import}");
+    assert_eq!(import["annotation_count"], 120, "{import}");
+    let back2 = ls.call(
+        "GET",
+        &format!("/api/projects/{p2}/export?exportType=JSON&download_all_tasks=true"),
+        None,
+    );
+    let ours2: Value = serde_json::from_str(&std::fs::read_to_string(&out2).unwrap()).unwrap();
+    let (ours2, theirs2) = (by_id(&ours2), by_id(&back2));
+    assert_eq!(ours2.len(), 40);
+    for (id, t) in &ours2 {
+        let b = &theirs2[id];
+        assert_eq!(t["data"], b["data"], "{id}: data");
+        assert!(b["data"]["question"].is_string() && b["data"]["answer"].is_string());
+        let mut want: Vec<_> = t["annotations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(annotation)
+            .collect();
+        let mut got: Vec<_> = b["annotations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(annotation)
+            .collect();
+        want.sort();
+        got.sort();
+        assert_eq!(want, got, "{id}: annotations as Label Studio keeps them");
+    }
+    let odd = theirs2
+        .values()
+        .flat_map(|t| t["annotations"].as_array().unwrap().clone())
+        .find(|a| {
+            a["completed_by"] == users["ann"]
+                && a["result"].as_array().unwrap().iter().any(|r| {
+                    r["from_name"] == "hazard"
+                        && r["value"]["choices"] == json!(["Violent Crimes", "Self Harm"])
+                })
+        });
+    let odd = odd.expect("Ann's two categories in the project's words");
+    let names: Vec<&str> = odd["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["from_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["hazard", "stars", "refusal", "why"], "{odd}");
+
     // Label Studio's export pulled into verdict: the final answers are suggested (the
     // ground-truth annotation, not the first), and the several annotations said once.
     let s = Sandbox::new();

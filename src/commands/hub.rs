@@ -235,9 +235,58 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
             label_config,
             ls_user,
             ls_default_user,
+            ls_control,
+            ls_data,
+            batch,
         } => {
+            if format != "label-studio" {
+                for (given, flag) in [
+                    (label_config.is_some(), "--label-config"),
+                    (!ls_user.is_empty(), "--ls-user"),
+                    (!ls_control.is_empty(), "--ls-control"),
+                    (!ls_data.is_empty(), "--ls-data"),
+                ] {
+                    if given {
+                        anyhow::bail!(
+                            "{flag} is for --format label-studio (this export is {format}); nothing was written"
+                        );
+                    }
+                }
+            }
             let mut hub = HubDb::open(&db.db)?;
             let mut rows = crate::hub::report::dataset(&hub.all_records()?, &hub.adjudications()?);
+            if out.is_dir() && format != "hf" {
+                anyhow::bail!(
+                    "{} is a folder: give the file to write (for example {}); nothing was written",
+                    out.display(),
+                    out.join(format!(
+                        "export.{}",
+                        if format == "label-studio" {
+                            "json"
+                        } else {
+                            format.as_str()
+                        }
+                    ))
+                    .display()
+                );
+            }
+            if !batch.is_empty() {
+                let known: Vec<String> = hub.progress()?.into_iter().map(|p| p.0).collect();
+                for b in batch {
+                    if !known.contains(b) {
+                        anyhow::bail!(
+                            "--batch {}: no batch of that id on this hub (it has: {}); nothing was written",
+                            crate::safe::sanitize_line(b),
+                            known
+                                .iter()
+                                .map(|k| crate::safe::sanitize_line(k))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        );
+                    }
+                }
+                rows.retain(|r| batch.contains(&r.batch_id));
+            }
             let queue: std::collections::HashMap<(String, String), String> = hub
                 .review_queue()?
                 .into_iter()
@@ -248,12 +297,39 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
             }
             match format.as_str() {
                 "label-studio" | "hf" => {
-                    let items = hub.export_items()?;
+                    let mut items = hub.export_items()?;
+                    if !batch.is_empty() {
+                        items.retain(|i| batch.contains(&i.batch));
+                    }
                     let text = if format == "hf" {
                         let mut t = String::new();
                         for row in crate::hub::interop::hf_rows(&rows, &items) {
                             t.push_str(&crate::safe::json(&row)?);
                             t.push('\n');
+                        }
+                        if hf_folder(out) {
+                            // A dataset folder: the rows, and a card with their types.
+                            std::fs::create_dir_all(out)
+                                .map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+                            let card =
+                                crate::hub::interop::hf_card(&items, rows.len(), "train.jsonl");
+                            crate::private::write_atomically(
+                                &out.join("train.jsonl"),
+                                t.as_bytes(),
+                            )
+                            .map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+                            crate::private::write_atomically(
+                                &out.join("README.md"),
+                                card.as_bytes(),
+                            )
+                            .map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+                            crate::outln!(
+                                "Wrote {} to {} (train.jsonl, and README.md with the column types: load_dataset(\"{}\"))",
+                                crate::safe::count(rows.len() as u64, "item", "items"),
+                                out.display(),
+                                out.display()
+                            );
+                            return Ok(());
                         }
                         t
                     } else {
@@ -283,11 +359,14 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
                             config,
                             users,
                             default_user: *ls_default_user,
+                            controls: pairs(ls_control, "--ls-control", "QUESTION=CONTROL")?,
+                            fields: pairs(ls_data, "--ls-data", "FIELD=NAME")?,
                         };
-                        let (tasks, dropped) =
-                            crate::hub::interop::label_studio(&rows, &items, &options);
-                        for d in &dropped {
-                            crate::errln!("note: left out of the Label Studio results: {d}");
+                        let (tasks, notes) =
+                            crate::hub::interop::label_studio(&rows, &items, &options)
+                                .map_err(|e| anyhow::anyhow!("{e}; nothing was written"))?;
+                        for n in &notes {
+                            crate::errln!("note: {n}");
                         }
                         let mut t = crate::safe::json(&tasks)?;
                         t.push('\n');
@@ -817,6 +896,32 @@ fn print_report(r: &crate::hub::report::Report) {
         );
     }
     flush(&mut unchosen);
+}
+
+/// Whether an `hf` export goes to a dataset folder (rows and card): an existing folder, a
+/// path ending in `/`, or one without a `.jsonl`/`.json` file name.
+fn hf_folder(out: &std::path::Path) -> bool {
+    let ext = out.extension().and_then(|e| e.to_str()).unwrap_or_default();
+    out.is_dir()
+        || out.as_os_str().to_string_lossy().ends_with('/')
+        || !matches!(ext, "jsonl" | "json")
+}
+
+/// NAME=VALUE arguments as pairs (each trimmed, neither empty).
+fn pairs(args: &[String], flag: &str, form: &str) -> anyhow::Result<Vec<(String, String)>> {
+    args.iter()
+        .map(|a| {
+            a.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{flag} {}: give {form}; nothing was written",
+                        crate::safe::sanitize_line(a)
+                    )
+                })
+        })
+        .collect()
 }
 
 fn write_dataset(

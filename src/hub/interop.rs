@@ -49,6 +49,8 @@ fn ls_time(rfc3339: &str) -> Value {
 pub struct LabelConfig {
     /// name -> (type, the choices' values or the rating's maximum, toName).
     controls: BTreeMap<String, (String, Vec<String>, i64, String)>,
+    /// The task data fields its objects show (`value="$prompt"`): every task needs them.
+    fields: Vec<String>,
 }
 
 impl LabelConfig {
@@ -58,7 +60,14 @@ impl LabelConfig {
         let doc =
             roxmltree::Document::parse(xml).map_err(|e| format!("not a labelling config: {e}"))?;
         let mut controls = BTreeMap::new();
+        let mut fields = Vec::new();
         for n in doc.descendants().filter(|n| n.is_element()) {
+            if let Some(f) = n.attribute("value").and_then(|v| v.strip_prefix('$'))
+                && !f.is_empty()
+                && !fields.iter().any(|x| x == f)
+            {
+                fields.push(f.to_string());
+            }
             let kind = match n.tag_name().name() {
                 "Choices" => "choices",
                 "Rating" => "rating",
@@ -87,32 +96,51 @@ impl LabelConfig {
         if controls.is_empty() {
             return Err("no Choices, Rating or TextArea control in it".into());
         }
-        Ok(LabelConfig { controls })
+        Ok(LabelConfig { controls, fields })
+    }
+
+    /// The control that answers `question`: the one `renames` gives it, else the one of
+    /// its name.
+    fn control_for<'a>(question: &'a str, renames: &'a [(String, String)]) -> &'a str {
+        renames
+            .iter()
+            .find(|(q, _)| q == question)
+            .map_or(question, |(_, c)| c.as_str())
     }
 
     /// The config as an item's Label Studio origin for a schema: each question's control,
     /// and for choices Label Studio's value for each of our options (matched as `verdict
     /// pull` matches them). `strict`: what the config has no control or value for is left
     /// out rather than written in verdict's terms.
-    fn origin(&self, schema: &Schema) -> Value {
+    fn origin(&self, schema: &Schema, renames: &[(String, String)]) -> Value {
         let mut controls = Map::new();
-        let mut to_name = Value::Null;
-        for (name, (kind, values, max, to)) in &self.controls {
-            if to_name.is_null() {
-                to_name = json!(to);
-            }
+        let to_name = self
+            .controls
+            .values()
+            .next()
+            .map_or(Value::Null, |c| json!(c.3));
+        // Each question, keyed by its id, with the control that answers it (by name).
+        for q in &schema.questions {
+            let name = Self::control_for(&q.id, renames);
+            let Some((kind, values, max, to)) = self.controls.get(name) else {
+                continue;
+            };
             let mut ours = Map::new();
-            if let Some(q) = schema.question(name) {
-                for v in values {
-                    if let Some((o, _)) = crate::batch::option_for(q, v, &[]) {
-                        ours.entry(o).or_insert(json!(v));
-                    }
+            for v in values {
+                if let Some((o, _)) = crate::batch::option_for(q, v, &[]) {
+                    ours.entry(o).or_insert(json!(v));
                 }
             }
             controls.insert(
-                name.clone(),
-                json!({"type": kind, "values": ours, "max": max, "to_name": to}),
+                q.id.clone(),
+                json!({"type": kind, "values": ours, "max": max, "to_name": to, "name": name}),
             );
+        }
+        // The justification goes to the config's text area.
+        if let Some((name, (_, _, _, to))) = self.controls.iter().find(|(_, c)| c.0 == "textarea") {
+            controls
+                .entry(name.clone())
+                .or_insert(json!({"type": "textarea", "to_name": to, "name": name}));
         }
         json!({"controls": controls, "to_name": to_name, "strict": true})
     }
@@ -128,6 +156,10 @@ pub struct LabelStudioOptions {
     /// The user id of everyone else, and of the final answers (Label Studio refuses an
     /// import whose `completed_by` is no user of the organisation; user 1 is its first).
     pub default_user: i64,
+    /// The config's control for a question named otherwise: (question, control).
+    pub controls: Vec<(String, String)>,
+    /// The task data field for an item field: (field, name).
+    pub fields: Vec<(String, String)>,
 }
 
 /// Label Studio's `result` for a set of answers and a justification: each question as the
@@ -178,21 +210,24 @@ fn results(
         if values.is_empty() {
             continue;
         }
-        let max = control["max"].as_i64().unwrap_or(i64::MAX);
+        let max = control["max"].as_i64();
         let value = match (rating, values.first().and_then(|v| v.parse::<i64>().ok())) {
-            (true, Some(n)) if (1..=max).contains(&n) => json!({"rating": n}),
+            (true, Some(n)) if n >= 1 && max.is_none_or(|m| n <= m) => json!({"rating": n}),
             (true, _) => {
-                dropped.insert(format!(
-                    "'{}' = '{}': a Rating runs from 1 to {max}",
-                    q.id, values[0]
-                ));
+                dropped.insert(match max {
+                    Some(m) => format!("'{}' = '{}': a Rating runs from 1 to {m}", q.id, values[0]),
+                    None => format!(
+                        "'{}' = '{}': a Rating has no star for it (give the project a Choices control for '{}' and its --label-config)",
+                        q.id, values[0], q.id
+                    ),
+                });
                 continue;
             }
             _ => json!({"choices": values}),
         };
         out.push(json!({
-            "from_name": q.id,
-            "to_name": to_name,
+            "from_name": control["name"].as_str().unwrap_or(&q.id),
+            "to_name": control["to_name"].as_str().unwrap_or(&to_name),
             "type": if value.get("rating").is_some() { "rating" } else { "choices" },
             "value": value,
         }));
@@ -203,12 +238,17 @@ fn results(
             .and_then(|c| {
                 c.iter()
                     .find(|(_, v)| v["type"] == "textarea")
-                    .map(|(k, _)| k.clone())
+                    .map(|(k, v)| {
+                        (
+                            v["name"].as_str().unwrap_or(k).to_string(),
+                            v["to_name"].as_str().map(str::to_string),
+                        )
+                    })
             })
-            .unwrap_or_else(|| "justification".into());
+            .unwrap_or_else(|| ("justification".into(), None));
         out.push(json!({
-            "from_name": name,
-            "to_name": to_name,
+            "from_name": name.0,
+            "to_name": name.1.unwrap_or_else(|| to_name.clone()),
             "type": "textarea",
             "value": {"text": [justification]},
         }));
@@ -220,13 +260,21 @@ fn results(
 /// `data` as the task had it (prompt, response, model and the rest of its metadata), an
 /// annotation per rater who submitted (`completed_by` from `options.users`, else the
 /// default user), a cancelled one per skip, and the final answers as one more annotation
-/// marked `ground_truth`. Returns the tasks, and what was left out (each kind once).
+/// marked `ground_truth`. Returns the tasks, and notes: what was left out (each kind
+/// once), and people who share the default user. Refused (nothing written): a `--ls-user`
+/// name that is nobody in the export, a `--ls-control` that names no question or control,
+/// a labelling config with no control for any question of a schema, and tasks without a
+/// data field the config shows (Label Studio refuses the whole import for one of them).
 pub fn label_studio(
     rows: &[DatasetRow],
     items: &[ExportItem],
     options: &LabelStudioOptions,
-) -> (Value, Vec<String>) {
+) -> Result<(Value, Vec<String>), String> {
+    check_options(rows, items, options)?;
     let mut dropped = std::collections::BTreeSet::new();
+    // Tasks without a field the config shows: (field, count, the first one's item and
+    // the fields its data has).
+    let mut missing: BTreeMap<(usize, String), (usize, String, String)> = BTreeMap::new();
     let by_id: HashMap<(&str, &str), &ExportItem> = items
         .iter()
         .map(|i| ((i.batch.as_str(), i.item.as_str()), i))
@@ -261,7 +309,7 @@ pub fn label_studio(
         for i in items {
             origins
                 .entry(i.batch.as_str())
-                .or_insert_with(|| config.origin(&i.schema));
+                .or_insert_with(|| config.origin(&i.schema, &options.controls));
         }
     }
     for i in items.iter().filter(|_| options.config.is_none()) {
@@ -301,8 +349,12 @@ pub fn label_studio(
             .unwrap_or(item.key);
         let project = origin.and_then(|o| o["project"].as_i64()).unwrap_or(1);
         let name = |field: &str| -> String {
-            origin
-                .and_then(|o| o["fields"][field].as_str().map(str::to_string))
+            options
+                .fields
+                .iter()
+                .find(|(f, _)| f == field)
+                .map(|(_, n)| n.clone())
+                .or_else(|| origin.and_then(|o| o["fields"][field].as_str().map(str::to_string)))
                 .unwrap_or_else(|| field.to_string())
         };
         let mut data = Map::new();
@@ -419,6 +471,18 @@ pub fn label_studio(
                 true,
             ));
         }
+        for (n, f) in options.config.iter().flat_map(|c| &c.fields).enumerate() {
+            if !data.contains_key(f) {
+                let m = missing.entry((n, f.clone())).or_insert_with(|| {
+                    (
+                        0,
+                        format!("{}/{}", item.batch, item.item),
+                        data.keys().cloned().collect::<Vec<_>>().join(", "),
+                    )
+                });
+                m.0 += 1;
+            }
+        }
         tasks.push(json!({
             "allow_skip": true,
             "annotations": annotations,
@@ -441,7 +505,244 @@ pub fn label_studio(
             "updated_by": null,
         }));
     }
-    (Value::Array(tasks), dropped.into_iter().collect())
+    if let Some(((_, field), (n, first, has))) = missing.into_iter().next() {
+        return Err(crate::safe::sanitize_line(&format!(
+            "the labelling config shows ${field}, and {} of {} have no data field '{field}' (the first: {first}, whose data has {has}); Label Studio would refuse the whole import. Name the field with --ls-data (for example prompt={field}), export only the batches of that project (--batch), or give the config of theirs",
+            n,
+            crate::safe::count(tasks.len() as u64, "task", "tasks")
+        )));
+    }
+    let mut notes: Vec<String> = dropped
+        .into_iter()
+        .map(|d| format!("left out of the Label Studio results: {d}"))
+        .collect();
+    let mut unnamed: Vec<&str> = people(rows)
+        .into_iter()
+        .filter(|p| !options.users.iter().any(|(n, _)| n == p))
+        .collect();
+    unnamed.sort_unstable();
+    if unnamed.len() > 1 {
+        notes.push(format!(
+            "{} have no --ls-user id: their annotations are all Label Studio user {}'s; give each their own with --ls-user NAME=ID,...",
+            crate::safe::sanitize_line(&unnamed.join(", ")),
+            options.default_user
+        ));
+    }
+    Ok((Value::Array(tasks), notes))
+}
+
+/// Everyone whose work is in the export: raters, and reviewers who adjudicated.
+fn people(rows: &[DatasetRow]) -> std::collections::BTreeSet<&str> {
+    let mut out = std::collections::BTreeSet::new();
+    for r in rows {
+        for x in &r.ratings {
+            if let Some(n) = x["rater"].as_str() {
+                out.insert(n);
+            }
+        }
+        if let Some(v) = r.final_answers.as_ref().and_then(|f| f.reviewer.as_deref()) {
+            out.insert(v);
+        }
+    }
+    out
+}
+
+/// The options checked against the export (see [`label_studio`]).
+fn check_options(
+    rows: &[DatasetRow],
+    items: &[ExportItem],
+    options: &LabelStudioOptions,
+) -> Result<(), String> {
+    let safe = crate::safe::sanitize_line;
+    let everyone = people(rows);
+    for (name, _) in &options.users {
+        if !everyone.contains(name.as_str()) {
+            return Err(format!(
+                "--ls-user {}: nobody of that name has work in this export (raters and reviewers: {})",
+                safe(name),
+                safe(&everyone.iter().copied().collect::<Vec<_>>().join(", "))
+            ));
+        }
+    }
+    let mut schemas: Vec<&Schema> = Vec::new();
+    for i in items {
+        if !schemas.iter().any(|s| s.id == i.schema.id) {
+            schemas.push(&i.schema);
+        }
+    }
+    const FIELDS: [&str; 7] = [
+        "prompt",
+        "response",
+        "model",
+        "response_b",
+        "model_b",
+        "id",
+        "system",
+    ];
+    for (f, n) in &options.fields {
+        if !FIELDS.contains(&f.as_str()) {
+            return Err(format!(
+                "--ls-data {}={}: '{}' is no item field (they are: {})",
+                safe(f),
+                safe(n),
+                safe(f),
+                FIELDS.join(", ")
+            ));
+        }
+    }
+    let Some(config) = &options.config else {
+        if !options.controls.is_empty() {
+            return Err("--ls-control names the controls of a labelling config: give it with --label-config".into());
+        }
+        return Ok(());
+    };
+    let controls = || {
+        config
+            .controls
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for (q, c) in &options.controls {
+        if !schemas.iter().any(|s| s.question(q).is_some()) {
+            return Err(format!(
+                "--ls-control {}={}: no question '{}' in the schema of this export ({})",
+                safe(q),
+                safe(c),
+                safe(q),
+                schemas
+                    .iter()
+                    .map(|s| s.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if !config.controls.contains_key(c) {
+            return Err(format!(
+                "--ls-control {}={}: the labelling config has no control '{}' (it has: {})",
+                safe(q),
+                safe(c),
+                safe(c),
+                safe(&controls())
+            ));
+        }
+    }
+    for schema in schemas {
+        let answered = schema.questions.iter().any(|q| {
+            config
+                .controls
+                .get(LabelConfig::control_for(&q.id, &options.controls))
+                .is_some_and(|c| c.0 != "textarea")
+        });
+        if !answered {
+            return Err(format!(
+                "no control of the labelling config ({}) answers a question of schema {} ({}): every answer would be left out. Name each control's question with --ls-control QUESTION=CONTROL,...",
+                safe(&controls()),
+                schema.id,
+                schema
+                    .questions
+                    .iter()
+                    .map(|q| q.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Every question of every schema in the export, in first-seen order: each is a
+/// `label_<question>` column of every row.
+fn hf_questions(items: &[ExportItem]) -> Vec<(String, Kind)> {
+    let mut questions: Vec<(String, Kind)> = Vec::new();
+    for i in items {
+        for q in &i.schema.questions {
+            if !questions.iter().any(|(id, _)| *id == q.id) {
+                questions.push((q.id.clone(), q.kind));
+            }
+        }
+    }
+    questions
+}
+
+/// The dataset card (`README.md`) of an `hf` export folder: the columns' types as YAML
+/// `dataset_info.features`, fixed by the schemas rather than guessed from the rows (a
+/// column that is null in every row of one export would otherwise be typed `null`, and
+/// two exports would not concatenate), and the `train` split's file.
+pub fn hf_card(items: &[ExportItem], rows: usize, data_file: &str) -> String {
+    let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let mut y =
+        String::from("---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n");
+    y.push_str(&format!("    path: {}\n", q(data_file)));
+    y.push_str("dataset_info:\n  features:\n");
+    let scalar = |y: &mut String, name: &str, dtype: &str| {
+        y.push_str(&format!("  - name: {}\n    dtype: {dtype}\n", q(name)));
+    };
+    let list = |y: &mut String, name: &str, dtype: &str| {
+        y.push_str(&format!("  - name: {}\n    list: {dtype}\n", q(name)));
+    };
+    let fields = |y: &mut String, fs: &[(&str, &str)]| {
+        for (n, t) in fs {
+            y.push_str(&format!("    - name: {}\n      dtype: {t}\n", q(n)));
+        }
+    };
+    for c in ["id", "batch_id", "item_sha256", "prompt"] {
+        scalar(&mut y, c, "string");
+    }
+    y.push_str("  - name: \"messages\"\n    list:\n");
+    fields(&mut y, &[("role", "string"), ("content", "string")]);
+    for c in ["response", "model", "response_b", "model_b"] {
+        scalar(&mut y, c, "string");
+    }
+    list(&mut y, "images", "string");
+    scalar(&mut y, "gold", "bool");
+    let questions = hf_questions(items);
+    for (id, kind) in &questions {
+        let name = format!("label_{id}");
+        if *kind == Kind::Multi {
+            list(&mut y, &name, "string");
+        } else {
+            scalar(&mut y, &name, "string");
+        }
+    }
+    scalar(&mut y, "label_source", "string");
+    if !questions.is_empty() {
+        y.push_str("  - name: \"agreement\"\n    struct:\n");
+        let qs: Vec<(&str, &str)> = questions
+            .iter()
+            .map(|(id, _)| (id.as_str(), "float64"))
+            .collect();
+        fields(&mut y, &qs);
+    }
+    scalar(&mut y, "num_ratings", "int64");
+    y.push_str("  - name: \"ratings\"\n    list:\n");
+    fields(
+        &mut y,
+        &[
+            ("rater", "string"),
+            ("status", "string"),
+            ("answers", "string"),
+            ("justification", "string"),
+            ("skip_reason", "string"),
+            ("active_ms", "int64"),
+            ("submitted", "string"),
+        ],
+    );
+    scalar(&mut y, "metadata", "string");
+    y.push_str("---\n\n");
+    let mut schemas: Vec<&str> = items.iter().map(|i| i.schema.id.as_str()).collect();
+    schemas.sort_unstable();
+    schemas.dedup();
+    y.push_str(&format!(
+        "# verdict export\n\n{} written by `verdict hub export --format hf`: one row per item rated, \
+         with the final answers (`label_<question>`, `label_source`), agreement per question and \
+         every rater's record (`ratings`). Schemas: {}. Columns: docs/interop.md of verdict.\n\n\
+         ```python\nfrom datasets import load_dataset\nds = load_dataset(\"path/to/this/folder\", split=\"train\")\n```\n",
+        crate::safe::count(rows as u64, "item", "items"),
+        crate::safe::sanitize_line(&schemas.join(", "))
+    ));
+    y
 }
 
 /// One row per item for `datasets.load_dataset("json", data_files=...)`: ids, the
@@ -454,16 +755,9 @@ pub fn hf_rows(rows: &[DatasetRow], items: &[ExportItem]) -> Vec<Value> {
         .iter()
         .map(|i| ((i.batch.as_str(), i.item.as_str()), i))
         .collect();
-    // Every question of every schema in the export: each row has every column (null
-    // where it does not apply), so that the columns' types are the same on every row.
-    let mut questions: Vec<(String, Kind)> = Vec::new();
-    for i in items {
-        for q in &i.schema.questions {
-            if !questions.iter().any(|(id, _)| *id == q.id) {
-                questions.push((q.id.clone(), q.kind));
-            }
-        }
-    }
+    // Each row has every column (null where it does not apply), so that the columns'
+    // types are the same on every row.
+    let questions = hf_questions(items);
     let mut out = Vec::new();
     for row in rows {
         let Some(item) = by_id.get(&(row.batch_id.as_str(), row.item_id.as_str())) else {
