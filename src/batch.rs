@@ -466,7 +466,11 @@ impl OpenBatch {
                 &self.path,
                 None,
                 None,
-                "no items: a batch needs at least one item after its manifest",
+                match self.format {
+                    Format::Jsonl => "no items: a batch needs at least one item after its manifest",
+                    Format::Csv => "no items: a CSV batch needs at least one row under its header",
+                    Format::LabelStudio => "no items: the list holds no task",
+                },
             )));
         }
         Ok(())

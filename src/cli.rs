@@ -85,7 +85,8 @@ pub enum Command {
 /// `verdict pull`.
 #[derive(Debug, Args)]
 pub struct PullArgs {
-    /// A .jsonl/.ndjson/.csv batch file, a folder of them, or a hub address (http://HOST:PORT).
+    /// A batch file (.jsonl/.ndjson: verdict's format or Argilla/HF records; .csv; .json:
+    /// Label Studio tasks), a folder of them, or a hub address (http://HOST:PORT).
     pub path: PathBuf,
     /// The rater's hub token (from `verdict hub rater add`), for a hub address.
     #[arg(long, env = "VERDICT_TOKEN", hide_env_values = true)]
@@ -93,10 +94,12 @@ pub struct PullArgs {
     /// At most this many items leased at once, from a hub.
     #[arg(long, default_value_t = 50)]
     pub max: usize,
-    /// CSV column mapping, FIELD=COLUMN,... (fields: id, prompt, system, response,
-    /// response_b, model, model_b, content_warning). Unmapped columns go to metadata.
-    #[arg(long, value_name = "FIELD=COLUMN,...")]
-    pub map: Option<ColumnMap>,
+    /// Field mapping, FIELD=COLUMN,... (fields: id, prompt, system, response, response_b,
+    /// model, model_b, content_warning): a CSV's columns, a Label Studio task's data
+    /// fields, an Argilla record's fields. For earlier labels, QUESTION.VALUE=OPTION
+    /// reads a foreign value as an option. Repeatable. Unmapped columns go to metadata.
+    #[arg(long, value_name = "FIELD=COLUMN,...", action = clap::ArgAction::Append)]
+    pub map: Vec<ColumnMap>,
     /// Schema for batches without a manifest: a shipped id or a .toml/.json file.
     #[arg(long, value_name = "ID|FILE")]
     pub schema: Option<String>,
@@ -349,9 +352,13 @@ pub enum HubCommand {
         /// they are mixed into, so that nothing tells them apart.)
         #[arg(long)]
         gold: bool,
-        /// CSV column mapping, as for `verdict pull`.
-        #[arg(long, value_name = "FIELD=COLUMN,...")]
-        map: Option<ColumnMap>,
+        /// Field mapping, as for `verdict pull`. Repeatable.
+        #[arg(long, value_name = "FIELD=COLUMN,...", action = clap::ArgAction::Append)]
+        map: Vec<ColumnMap>,
+        /// Schema for a batch without a manifest (a CSV, Label Studio or Argilla file): a
+        /// shipped id or a .toml/.json file.
+        #[arg(long, value_name = "ID|FILE")]
+        schema: Option<String>,
     },
     /// Register raters.
     #[command(subcommand)]

@@ -534,7 +534,7 @@ fn earlier_labels_are_matched_with_care_and_ids_kept_as_written() {
     // A match by name is said, once, with the way to change it.
     assert!(
         err.contains("'Full compliance' of 'behaviour' is read as the option 'full_compliance'")
-            && err.contains("--map behaviour.Full compliance=OPTION"),
+            && err.contains("--map 'behaviour.Full compliance=OPTION'"),
         "{err}"
     );
     // A mapping wins, even over a value that is an option too.
@@ -965,4 +965,215 @@ print(json.dumps({"n": len(both), "images": str(f["images"]), "flags": str(f["la
     assert_eq!(v["agreement"], "Value('float64')", "{v}");
     assert_eq!(v["model_b"], "Value('string')", "{v}");
     assert_eq!(v["skipped"], serde_json::json!([null, "not sure"]), "{v}");
+}
+
+#[test]
+fn foreign_files_are_read_strictly_and_their_hints_can_be_pasted() {
+    let s = Sandbox::new();
+    s.ok(&["status"]);
+    let before = s.dump();
+    // A key named twice in a task: refused, as in a JSONL batch.
+    let dup = s.write(
+        "dup.json",
+        r#"[{"data": {"prompt": "a", "prompt": "b", "response": "r"}}]"#,
+    );
+    let (ok, _, err) = s.run(&["pull", dup.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        err.contains("dup.json:1: the key \"prompt\" appears twice in one object"),
+        "{err}"
+    );
+    // JSON Lines named .json, and a Label Studio list named .jsonl: the rename is said.
+    let recs = s.write(
+        "recs.json",
+        "{\"id\": \"a\", \"fields\": {\"prompt\": \"p\", \"response\": \"r\"}}\n{\"id\": \"b\", \"fields\": {\"prompt\": \"p\", \"response\": \"r\"}}\n",
+    );
+    let (ok, _, err) = s.run(&["pull", recs.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        err.contains("it looks like JSON Lines (one object a line): name the file .jsonl"),
+        "{err}"
+    );
+    let list = s.write(
+        "ls.jsonl",
+        "[\n{\"data\": {\"prompt\": \"a\", \"response\": \"r\"}}\n]\n",
+    );
+    let (ok, _, err) = s.run(&["pull", list.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        err.contains(
+            "a Label Studio file (a JSON list of tasks) is read when its name ends in .json"
+        ),
+        "{err}"
+    );
+    assert_eq!(s.dump(), before, "nothing kept");
+
+    // Ten tasks with a value that matches no option and a control that is no question:
+    // each said once for the file, with a --map that pastes into a shell (quoted: a
+    // comma and a space in the value).
+    let tasks: Vec<Value> = (1..=10)
+        .map(|i| {
+            serde_json::json!({"id": i, "data": {"prompt": format!("p{i}"), "response": "r"},
+            "annotations": [{"id": i, "completed_by": 1, "result": [
+                choices("harm", &["Hate, harassment"]),
+                choices("colour", &["red"]),
+            ]}]})
+        })
+        .collect();
+    let f = s.write("many.json", Value::Array(tasks).to_string());
+    let (ok, _, err) = s.run(&["pull", f.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!(err.matches("matches no option").count(), 1, "{err}");
+    assert_eq!(err.matches("is no question of schema").count(), 1, "{err}");
+    let hint = "--map 'harm.Hate, harassment=OPTION'";
+    assert!(err.contains(hint), "{err}");
+    // Pasted as the hint says (and repeated --map, one value each): the value is read.
+    let s2 = Sandbox::new();
+    let (ok, _, err) = s2.run(&[
+        "pull",
+        f.to_str().unwrap(),
+        "--map",
+        "harm.Hate, harassment=hte",
+        "--map",
+        "prompt=prompt",
+    ]);
+    assert!(ok, "{err}");
+    assert!(!err.contains("matches no option"), "{err}");
+    let e: String = cache(&s2)
+        .query_row("SELECT extras FROM items LIMIT 1", [], |r| r.get(0))
+        .unwrap();
+    let v: Value = serde_json::from_str(&e).unwrap();
+    assert_eq!(
+        v["suggestions"]["harm"]["value"],
+        serde_json::json!(["hte"])
+    );
+    // The same field mapped in two --map arguments is refused.
+    let s3 = Sandbox::new();
+    let (ok, _, err) = s3.run(&[
+        "pull",
+        f.to_str().unwrap(),
+        "--map",
+        "prompt=prompt",
+        "--map",
+        "prompt=response",
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("--map: field 'prompt' is mapped twice"),
+        "{err}"
+    );
+}
+
+#[test]
+fn argilla_responses_are_suggested_before_model_suggestions() {
+    let s = Sandbox::new();
+    let recs = [
+        // v2 list: Ann's answer wins over the model's suggestion for the same question.
+        serde_json::json!({"id": "r1", "fields": {"prompt": "p1", "response": "r"},
+            "responses": [{"question_name": "behaviour", "value": "full_refusal", "user_id": "ann", "status": "submitted"}],
+            "suggestions": [{"question_name": "behaviour", "value": "full_compliance", "agent": "guard"},
+                            {"question_name": "harm", "value": ["none"], "agent": "guard"}],
+            "vectors": {"emb": [0.1, 0.2]}}),
+        // The SDK's to_dict: question -> responses; a discarded one is no answer.
+        serde_json::json!({"id": "r2", "fields": {"prompt": "p2", "response": "r"},
+            "responses": {"behaviour": [{"value": "full_compliance", "user_id": "bob", "status": "discarded"},
+                                        {"value": "partial_refusal", "user_id": "cid"}]},
+            "vectors": {"emb": [0.3, 0.4]}}),
+        // v1: values per question.
+        serde_json::json!({"id": "r3", "fields": {"prompt": "p3", "response": "r"},
+            "responses": [{"values": {"behaviour": {"value": "full_refusal"}}, "status": "submitted", "user_id": 7}]}),
+    ];
+    let text: String = recs.iter().map(|r| format!("{r}\n")).collect();
+    let f = s.write("argilla.jsonl", text);
+    let (ok, out, err) = s.run(&["pull", f.to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+    assert_eq!(
+        err.matches("records' 'vectors' is not read").count(),
+        1,
+        "said once: {err}"
+    );
+    let got: Vec<Value> = cache(&s)
+        .prepare("SELECT extras FROM items ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|e| serde_json::from_str::<Value>(&e.unwrap()).unwrap()["suggestions"].clone())
+        .collect();
+    assert_eq!(
+        got[0],
+        serde_json::json!({
+            "behaviour": {"value": "full_refusal", "agent": "argilla response by user ann"},
+            "harm": {"value": ["none"], "agent": "guard"},
+        })
+    );
+    assert_eq!(
+        got[1],
+        serde_json::json!({"behaviour": {"value": "partial_refusal", "agent": "argilla response by user cid"}})
+    );
+    assert_eq!(
+        got[2],
+        serde_json::json!({"behaviour": {"value": "full_refusal", "agent": "argilla response by user 7"}})
+    );
+}
+
+#[test]
+fn a_preference_pair_is_shown_in_an_order_that_tells_nothing() {
+    // HH-RLHF style: chosen first in every record, as such datasets come.
+    let s = Sandbox::new();
+    let text: String = (0..40)
+        .map(|i| {
+            format!(
+                "{}\n",
+                serde_json::json!({"id": format!("hh-{i}"), "fields": {"prompt": format!("prompt {i}"),
+                    "chosen": format!("chosen {i}"), "rejected": format!("rejected {i}")},
+                    "suggestions": [{"question_name": "preference", "value": "a", "agent": "dataset"}]})
+            )
+        })
+        .collect();
+    let f = s.write("hh.jsonl", &text);
+    let (ok, _, err) = s.run(&[
+        "pull",
+        f.to_str().unwrap(),
+        "--map",
+        "response=chosen,response_b=rejected",
+    ]);
+    assert!(ok, "{err}");
+    let rows: Vec<(String, String)> = cache(&s)
+        .prepare("SELECT content, extras FROM items ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut swapped = 0;
+    for (content, extras) in &rows {
+        let c: Value = serde_json::from_str(content).unwrap();
+        let e: Value = serde_json::from_str(extras).unwrap();
+        let a = c["responses"][0]["text"].as_str().unwrap();
+        let order = &e["metadata"]["pair_order"];
+        // The record of which field each side came from is true, and the dataset's
+        // "a" (chosen) follows the chosen response.
+        if a.starts_with("rejected") {
+            swapped += 1;
+            assert_eq!(order, &serde_json::json!({"a": "rejected", "b": "chosen"}));
+            assert_eq!(e["suggestions"]["preference"]["value"], "b");
+        } else {
+            assert!(a.starts_with("chosen"));
+            assert_eq!(order, &serde_json::json!({"a": "chosen", "b": "rejected"}));
+            assert_eq!(e["suggestions"]["preference"]["value"], "a");
+        }
+    }
+    assert!(
+        (10..=30).contains(&swapped),
+        "about half swapped, not a fixed position: {swapped} of 40"
+    );
+    // The same order on every pull: pulled again, nothing is new or changed.
+    let (ok, out, err) = s.run(&[
+        "pull",
+        f.to_str().unwrap(),
+        "--map",
+        "response=chosen,response_b=rejected",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("nothing new (40 items unchanged)"), "{out}");
 }

@@ -33,55 +33,98 @@ impl std::str::FromStr for ColumnMap {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut out: Vec<(String, String)> = Vec::new();
-        for part in s.split(',').filter(|p| !p.trim().is_empty()) {
+        let mut out = ColumnMap::default();
+        // Pieces between commas; a comma inside a foreign value (`harm.Hate, harassment=hte`)
+        // or a column name (`prompt=Question, long`) is kept: a piece without '=' belongs
+        // to the next piece when it starts a value entry, else to the one before.
+        let mut parts: Vec<String> = Vec::new();
+        let mut pending: Option<String> = None;
+        for piece in s.split(',') {
+            let piece = match pending.take() {
+                Some(p) => format!("{p},{piece}"),
+                None => piece.to_string(),
+            };
+            if piece.contains('=') {
+                parts.push(piece);
+            } else if piece.contains('.') && !piece.trim().is_empty() {
+                pending = Some(piece);
+            } else if let Some(last) = parts.last_mut().filter(|_| !piece.trim().is_empty()) {
+                last.push(',');
+                last.push_str(&piece);
+            } else if !piece.trim().is_empty() {
+                parts.push(piece);
+            }
+        }
+        parts.extend(pending);
+        for part in parts {
             let (field, column) = part.split_once('=').ok_or_else(|| {
                 format!("'{part}' is not FIELD=COLUMN (example: --map prompt=question,response=completion)")
             })?;
-            let field = match field.trim() {
-                "response_a" => "response",
-                "model_a" => "model",
-                f => f,
-            };
-            // `QUESTION.VALUE=OPTION`: a foreign label's value, as an option of ours
-            // (Label Studio and Argilla files).
-            if let Some((q, v)) = field.split_once('.')
-                && !q.is_empty()
-                && !v.is_empty()
-            {
-                out.push((field.to_string(), column.trim().to_string()));
-                continue;
-            }
-            if !FIELDS.contains(&field) {
-                return Err(format!(
-                    "'{field}' is not an item field; map one of: {} (or a value: QUESTION.VALUE=OPTION)",
-                    FIELDS.join(", ")
-                ));
-            }
-            if out.iter().any(|(f, _)| f == field) {
-                return Err(format!("field '{field}' is mapped twice"));
-            }
-            let column = column.trim();
-            if column.is_empty() {
-                return Err(format!(
-                    "--map {field}=: name the column or field after '='"
-                ));
-            }
-            if field != "id" && out.iter().any(|(f, c)| c == column && !f.contains('.')) {
-                return Err(format!(
-                    "'{column}' is mapped to two fields; each item field needs its own"
-                ));
-            }
-            out.push((field.to_string(), column.trim().to_string()));
+            out.push(field, column)?;
         }
-        if out.is_empty() {
+        if out.0.is_empty() {
             return Err("empty mapping; example: --map prompt=question,response=completion".into());
         }
-        Ok(ColumnMap(out))
+        Ok(out)
     }
 }
 
 impl ColumnMap {
+    /// Adds `field=column` (or `QUESTION.VALUE=OPTION`), refusing what would be ambiguous.
+    fn push(&mut self, field: &str, column: &str) -> Result<(), String> {
+        let out = &mut self.0;
+        let field = match field.trim() {
+            "response_a" => "response",
+            "model_a" => "model",
+            f => f,
+        };
+        // `QUESTION.VALUE=OPTION`: a foreign label's value, as an option of ours
+        // (Label Studio and Argilla files).
+        if let Some((q, v)) = field.split_once('.')
+            && !q.is_empty()
+            && !v.is_empty()
+        {
+            if out.iter().any(|(f, _)| f == field) {
+                return Err(format!("value '{field}' is mapped twice"));
+            }
+            out.push((field.to_string(), column.trim().to_string()));
+            return Ok(());
+        }
+        if !FIELDS.contains(&field) {
+            return Err(format!(
+                "'{field}' is not an item field; map one of: {} (or a value: QUESTION.VALUE=OPTION)",
+                FIELDS.join(", ")
+            ));
+        }
+        if out.iter().any(|(f, _)| f == field) {
+            return Err(format!("field '{field}' is mapped twice"));
+        }
+        let column = column.trim();
+        if column.is_empty() {
+            return Err(format!(
+                "--map {field}=: name the column or field after '='"
+            ));
+        }
+        if field != "id" && out.iter().any(|(f, c)| c == column && !f.contains('.')) {
+            return Err(format!(
+                "'{column}' is mapped to two fields; each item field needs its own"
+            ));
+        }
+        out.push((field.to_string(), column.to_string()));
+        Ok(())
+    }
+
+    /// Several `--map` arguments as one mapping (None when there are none).
+    pub fn merge(maps: &[ColumnMap]) -> Result<Option<ColumnMap>, String> {
+        let mut out = ColumnMap::default();
+        for m in maps {
+            for (f, c) in &m.0 {
+                out.push(f, c).map_err(|e| format!("--map: {e}"))?;
+            }
+        }
+        Ok((!out.0.is_empty()).then_some(out))
+    }
+
     /// The `field=name` pairs.
     pub fn fields(&self) -> Vec<(String, String)> {
         self.0
@@ -527,4 +570,45 @@ pub(super) fn read_items<E>(
         emit(line, pos.1 + skip, item)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ColumnMap;
+
+    fn pairs(s: &str) -> Vec<(String, String)> {
+        let m: ColumnMap = s.parse().unwrap();
+        m.0
+    }
+
+    #[test]
+    fn commas_inside_a_value_or_a_column_stay_with_it() {
+        let p = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(
+            pairs("prompt=question,response=completion"),
+            [p("prompt", "question"), p("response", "completion")]
+        );
+        assert_eq!(
+            pairs("harm.Hate, harassment=hte,prompt=q"),
+            [p("harm.Hate, harassment", "hte"), p("prompt", "q")]
+        );
+        assert_eq!(
+            pairs("prompt=Question, long,response=r"),
+            [p("prompt", "Question, long"), p("response", "r")]
+        );
+        assert!("harm.Hate".parse::<ColumnMap>().is_err());
+        assert!(",,".parse::<ColumnMap>().is_err());
+    }
+
+    #[test]
+    fn several_maps_merge_and_a_field_twice_is_refused() {
+        let a: ColumnMap = "prompt=q".parse().unwrap();
+        let b: ColumnMap = "harm.x=none".parse().unwrap();
+        let m = ColumnMap::merge(&[a.clone(), b]).unwrap().unwrap();
+        assert_eq!(m.fields().len(), 1);
+        assert_eq!(m.values().len(), 1);
+        let again: ColumnMap = "prompt=r".parse().unwrap();
+        assert!(ColumnMap::merge(&[a, again]).is_err());
+        assert_eq!(ColumnMap::merge(&[]).unwrap(), None);
+    }
 }

@@ -161,6 +161,20 @@ pub struct Foreign<'a> {
     pub said: std::cell::RefCell<std::collections::BTreeSet<String>>,
 }
 
+/// The `--map QUESTION.VALUE=OPTION` argument for a foreign value, quoted for a POSIX
+/// shell when it needs quoting (spaces, commas, quotes), so that it can be pasted.
+fn map_hint(question: &str, value: &str) -> String {
+    let arg = crate::safe::sanitize_line(&format!("{question}.{value}=OPTION"));
+    if arg
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._-=+:/@%".contains(c))
+    {
+        format!("--map {arg}")
+    } else {
+        format!("--map '{}'", arg.replace('\'', "'\\''"))
+    }
+}
+
 /// What a JSON value is, for messages.
 fn kind_of(v: &Value) -> &'static str {
     match v {
@@ -220,11 +234,13 @@ impl Foreign<'_> {
     /// (with a warning) when the question is unknown or a value matches no option.
     fn answer(&self, qid: &str, values: &[String], warn: &mut dyn FnMut(String)) -> Option<Answer> {
         let Some(q) = self.schema.question(qid) else {
-            warn(format!(
-                "'{}' is no question of schema {}: its earlier answer is not suggested",
-                crate::safe::sanitize_line(qid),
-                self.schema.id
-            ));
+            if self.said.borrow_mut().insert(format!("question:{qid}")) {
+                warn(format!(
+                    "'{}' is no question of schema {}: its earlier answers are not suggested (said once for the file)",
+                    crate::safe::sanitize_line(qid),
+                    self.schema.id
+                ));
+            }
             return None;
         };
         let mut ours = Vec::new();
@@ -240,26 +256,28 @@ impl Foreign<'_> {
                             .map(|x| x.label.as_str())
                             .unwrap_or("");
                         warn(format!(
-                            "'{}' of '{qid}' is read as the option '{o}' ({label}) by its name; if that is wrong, map it with --map {qid}.{}=OPTION",
+                            "'{}' of '{qid}' is read as the option '{o}' ({label}) by its name; if that is wrong, map it with {}",
                             crate::safe::sanitize_line(v),
-                            crate::safe::sanitize_line(v)
+                            map_hint(qid, v)
                         ));
                     }
                     ours.push(o)
                 }
                 None => {
-                    warn(format!(
-                        "'{}' matches no option of '{}' ({}): its earlier answer is not suggested; map it with --map {}.{}=OPTION",
-                        crate::safe::sanitize_line(v),
-                        q.id,
-                        q.options
-                            .iter()
-                            .map(|o| o.value.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        q.id,
-                        crate::safe::sanitize_line(v)
-                    ));
+                    // Said once a file: every task with the value would say it again.
+                    if self.said.borrow_mut().insert(format!("none:{qid}.{v}")) {
+                        warn(format!(
+                            "'{}' matches no option of '{}' ({}): its earlier answers are not suggested; map it with {}",
+                            crate::safe::sanitize_line(v),
+                            q.id,
+                            q.options
+                                .iter()
+                                .map(|o| o.value.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            map_hint(&q.id, v)
+                        ));
+                    }
                     return None;
                 }
             }
@@ -645,8 +663,10 @@ pub fn argilla_record(
         ));
     };
     let mut responses = vec![json!({"text": fields.remove(&rk).unwrap_or_default()})];
+    let mut names = vec![rk.clone()];
     if let Some(bk) = f.key_of(&fields, "response_b", &["response_b"]).cloned() {
         responses.push(json!({"text": fields.remove(&bk).unwrap_or_default()}));
+        names.push(bk);
     }
     for (i, name) in ["model", "model_b"].iter().enumerate() {
         if let Some(k) = f.key_of(&fields, name, &[name]).cloned()
@@ -655,11 +675,26 @@ pub fn argilla_record(
             r["model"] = fields.remove(&k).unwrap_or_default();
         }
     }
-    item.insert("responses".into(), Value::Array(responses));
     let mut metadata = match obj.remove("metadata") {
         Some(Value::Object(m)) => m,
         _ => Map::new(),
     };
+    // A pair is shown in an order drawn from the record's id (the same on every pull,
+    // about half swapped): a dataset's pairs usually come in a fixed order (chosen, then
+    // rejected), and a fixed position would tell the rater which is which. Which field
+    // each side came from is kept in `metadata.pair_order`.
+    let mut swapped = false;
+    if responses.len() == 2 {
+        let key = plain(&item["id"]).unwrap_or_default();
+        let digest = crate::model::sha256_hex(format!("verdict pair order:{key}").as_bytes());
+        swapped = u8::from_str_radix(&digest[..2], 16).is_ok_and(|b| b % 2 == 1);
+        if swapped {
+            responses.swap(0, 1);
+            names.swap(0, 1);
+        }
+        metadata.insert("pair_order".into(), json!({"a": names[0], "b": names[1]}));
+    }
+    item.insert("responses".into(), Value::Array(responses));
     // Fields no item field took are kept, as metadata (under `fields.NAME` when the
     // metadata has a key of that name already).
     for (k, v) in fields {
@@ -669,9 +704,49 @@ pub fn argilla_record(
             metadata.insert(k, v);
         }
     }
-    // Suggestions: Argilla's list of {question_name, value, score, agent}, or an object
-    // of question -> {value, score, agent}.
-    let list: Vec<(String, Value)> = match obj.remove("suggestions") {
+    // Earlier human answers first (Argilla's `responses`): as a list of {question_name,
+    // value, user_id, status}, an object question -> [{value, user_id}] (the SDK's
+    // `to_dict`), or v1's [{values: {question: {value}}, user_id, status}]; a discarded or
+    // draft response is not an answer. The first response to a question is suggested.
+    let mut list: Vec<(String, Value)> = Vec::new();
+    let human = |s: &Value| !matches!(s["status"].as_str(), Some("discarded" | "draft"));
+    let by_user = |s: &Value| match &s["user_id"] {
+        Value::Null => "argilla response".to_string(),
+        u => format!("argilla response by user {}", plain(u).unwrap_or_default()),
+    };
+    match obj.remove("responses") {
+        Some(Value::Array(a)) => {
+            for r in a.iter().filter(|r| human(r)) {
+                if let Some(q) = r["question_name"].as_str() {
+                    list.push((
+                        q.to_string(),
+                        json!({"value": r["value"], "agent": by_user(r)}),
+                    ));
+                } else if let Some(vs) = r["values"].as_object() {
+                    for (q, v) in vs {
+                        list.push((q.clone(), json!({"value": v["value"], "agent": by_user(r)})));
+                    }
+                }
+            }
+        }
+        Some(Value::Object(m)) => {
+            for (q, rs) in m {
+                let first = match &rs {
+                    Value::Array(a) => a.iter().find(|r| human(r)).cloned(),
+                    r @ Value::Object(_) => Some(r.clone()).filter(human),
+                    _ => None,
+                };
+                if let Some(r) = first {
+                    list.push((q, json!({"value": r["value"], "agent": by_user(&r)})));
+                }
+            }
+        }
+        _ => {}
+    }
+    // Then suggestions, for the questions no response answered: Argilla's list of
+    // {question_name, value, score, agent}, or an object of question -> {value, score,
+    // agent}.
+    list.extend(match obj.remove("suggestions") {
         Some(Value::Array(a)) => {
             let mut out = Vec::new();
             for (i, s) in a.into_iter().enumerate() {
@@ -686,9 +761,12 @@ pub fn argilla_record(
         }
         Some(Value::Object(m)) => m.into_iter().collect(),
         _ => Vec::new(),
-    };
+    });
     let mut suggestions = Map::new();
     for (q, s) in list {
+        if suggestions.contains_key(&q) {
+            continue;
+        }
         let raw = if s.is_object() {
             s["value"].clone()
         } else {
@@ -705,9 +783,22 @@ pub fn argilla_record(
             ));
             continue;
         };
-        let Some(answer) = f.answer(&q, &values, warn) else {
+        let Some(mut answer) = f.answer(&q, &values, warn) else {
             continue;
         };
+        // An earlier answer about the pair's sides follows them when they were swapped.
+        if swapped
+            && f.schema
+                .question(&q)
+                .is_some_and(|x| x.applies == crate::model::Applies::Pair)
+            && let Answer::One(v) = &mut answer
+        {
+            match v.as_str() {
+                "a" => *v = "b".into(),
+                "b" => *v = "a".into(),
+                _ => {}
+            }
+        }
         let mut out = json!({"value": answer});
         if let Some(sc) = s["score"].as_f64().filter(|x| (0.0..=1.0).contains(x)) {
             out["score"] = json!(sc);
@@ -726,6 +817,18 @@ pub fn argilla_record(
     for k in ["content_warning"] {
         if let Some(v) = obj.remove(k) {
             item.insert(k.into(), v);
+        }
+    }
+    // What else the record holds (vectors, Argilla's own ids and times) is not read:
+    // named, once a file.
+    for k in obj.keys() {
+        if !["status", "inserted_at", "updated_at", "_server_id"].contains(&k.as_str())
+            && f.said.borrow_mut().insert(format!("key:{k}"))
+        {
+            warn(format!(
+                "records' '{}' is not read (said once for the file)",
+                crate::safe::sanitize_line(k)
+            ));
         }
     }
     Ok(item)
@@ -752,14 +855,24 @@ pub(super) fn read_label_studio(
 ) -> Result<(), BatchError> {
     let bytes = std::fs::read(ctx.path)
         .map_err(|e| BatchError::at(ctx.path, None, None, format!("cannot read: {e}")))?;
-    let v: Value = serde_json::from_slice(super::strip_bom(&bytes)).map_err(|e| {
-        BatchError::at(
-            ctx.path,
-            Some(e.line() as u64),
-            None,
-            format!("not valid JSON ({e}); a Label Studio file is a JSON list of tasks"),
-        )
-    })?;
+    // Strict: a key named twice in one object is refused, as in a JSONL batch.
+    let v: Value = serde_json::from_slice::<super::jsonl::Strict>(super::strip_bom(&bytes))
+        .map(|s| s.0)
+        .map_err(|e| {
+            let text = String::from_utf8_lossy(super::strip_bom(&bytes));
+            let first = text.lines().next().unwrap_or_default();
+            let what = if e.is_data() {
+                // The strict reader's own refusal (a key named twice) says what to do.
+                format!("{e}")
+            } else if e.line() > 1 && serde_json::from_str::<Map<String, Value>>(first).is_ok() {
+                format!(
+                    "not valid JSON ({e}); it looks like JSON Lines (one object a line): name the file .jsonl to pull it as records"
+                )
+            } else {
+                format!("not valid JSON ({e}); a Label Studio file is a JSON list of tasks")
+            };
+            BatchError::at(ctx.path, Some(e.line() as u64), None, what)
+        })?;
     let tasks = match v {
         Value::Array(a) => a,
         Value::Object(o)
@@ -825,7 +938,8 @@ pub(super) fn read_label_studio(
         warnings.push(Warning {
             line: 0,
             message: format!(
-                "{no_predictions} tasks list their predictions by id only (Label Studio's JSON export writes them so): those predictions are not suggested; export from Label Studio with the predictions' results, or pull them as Argilla/HF records"
+                "{} their predictions by id only (Label Studio's JSON export writes them so): those predictions are not suggested; to have them, export a snapshot with their results (POST /api/projects/ID/exports with serialization_options.predictions.only_id = false), or pull them as Argilla/HF records",
+                crate::safe::count(no_predictions as u64, "task lists", "tasks list"),
             ),
         });
     }

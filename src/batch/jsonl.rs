@@ -73,7 +73,7 @@ fn lines(path: &Path) -> Result<impl Iterator<Item = Result<Line, BatchError>>, 
 /// A JSON value read with one rule more than serde_json's: an object may not name a key
 /// twice. (JSON parsers disagree on which copy wins, so `{"id": "x", "id": "y"}` would
 /// be one item here and another to the tool that wrote it.)
-struct Strict(Value);
+pub(super) struct Strict(pub(super) Value);
 
 impl<'de> serde::Deserialize<'de> for Strict {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Strict, D::Error> {
@@ -151,7 +151,13 @@ fn parse_line(path: &Path, line: u64, bytes: &[u8]) -> Result<Map<String, Value>
             path,
             Some(line),
             None,
-            format!("not valid JSON ({e})"),
+            if line == 1 && text.trim_start().starts_with('[') {
+                format!(
+                    "not valid JSON ({e}); a JSON Lines batch holds one object a line, and this starts a list: a Label Studio file (a JSON list of tasks) is read when its name ends in .json"
+                )
+            } else {
+                format!("not valid JSON ({e})")
+            },
         )),
     }
 }

@@ -46,15 +46,19 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
             overlap,
             gold,
             map,
+            schema,
             qualification,
             pass,
             pass_per_question,
         } => {
+            let map = crate::batch::ColumnMap::merge(map).map_err(anyhow::Error::msg)?;
+            let schema = schema.as_deref().map(super::pull::schema_arg).transpose()?;
             let mut hub = HubDb::open(&db.db)?;
             let mut open = batch::open(
                 file,
                 Options {
-                    map: map.clone(),
+                    map,
+                    schema,
                     ..Options::default()
                 },
             )?;
@@ -385,16 +389,24 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
         }
         HubCommand::Status { db } => {
             let mut hub = HubDb::open(&db.db)?;
+            let progress = hub.progress()?;
+            // The batch column as wide as its longest id (in characters), at least 40.
+            let w = progress
+                .iter()
+                .map(|p| p.0.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(40);
             crate::outln!(
-                "{:<40} {:>7} {:>6} {:>7} {:>8}",
+                "{:<w$} {:>7} {:>6} {:>7} {:>8}",
                 "batch",
                 "overlap",
                 "items",
                 "leases",
                 "records"
             );
-            for (b, k, items, leases, records) in hub.progress()? {
-                crate::outln!("{b:<40} {k:>7} {items:>6} {leases:>7} {records:>8}");
+            for (b, k, items, leases, records) in progress {
+                crate::outln!("{b:<w$} {k:>7} {items:>6} {leases:>7} {records:>8}");
             }
             let (waiting, in_review, done) = hub.review_counts()?;
             crate::outln!(

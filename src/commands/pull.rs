@@ -32,12 +32,13 @@ pub fn run(env: &Env, args: &PullArgs) -> anyhow::Result<()> {
         return from_hub(env, &source, args);
     }
     let schema = args.schema.as_deref().map(schema_arg).transpose()?;
+    let map = crate::batch::ColumnMap::merge(&args.map).map_err(anyhow::Error::msg)?;
     let files = batch::files(&args.path)?;
     let mut store = Store::open(&env.data_dir)?;
     let mut failures = Vec::new();
     for file in &files {
         let options = Options {
-            map: args.map.clone(),
+            map: map.clone(),
             schema: schema.clone(),
             max_field_bytes: Some(args.max_field_bytes),
             max_image_bytes: Some(args.max_image_bytes),
@@ -247,19 +248,23 @@ fn from_hub(env: &Env, url: &str, args: &PullArgs) -> anyhow::Result<()> {
     if let Some(q) = resp.qualification.as_ref().filter(|q| q.attempt > 0) {
         store.ui_set(&attempt_key, &q.attempt.to_string())?;
     }
-    crate::outln!(
-        "{} leased to you until {}{}",
-        crate::safe::count(total as u64, "item", "items"),
-        resp.lease_expires,
-        if resp.calibration.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "; {} reference answers for gold items you labelled",
-                resp.calibration.len()
-            )
-        }
-    );
+    if total == 0 {
+        crate::outln!("The hub has no work for you now (nothing new is leased); pull again later");
+    } else {
+        crate::outln!(
+            "{} leased to you until {}{}",
+            crate::safe::count(total as u64, "item", "items"),
+            resp.lease_expires,
+            if resp.calibration.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; {} reference answers for gold items you labelled",
+                    resp.calibration.len()
+                )
+            }
+        );
+    }
     if let Some(q) = &resp.qualification {
         print_qualification(q);
     }
