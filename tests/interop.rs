@@ -873,6 +873,17 @@ fn a_label_studio_export_that_label_studio_would_refuse_is_not_written() {
     // Without a config, a rating that cannot hold a value says why, not a number's limit.
     let (ok, _, err) = export(&["--batch", fixture_batch]);
     assert!(ok, "{err}");
+    assert!(!err.contains("did not come from Label Studio"), "{err}");
+    let (ok, _, err) = export(&["--batch", "own"]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains(
+            "batch own did not come from Label Studio: their tasks and results use verdict's names"
+        ),
+        "{err}"
+    );
+    let (ok, _, err) = export(&["--batch", fixture_batch]);
+    assert!(ok, "{err}");
     assert!(
         err.contains("'severity' = '0': a Rating has no star for it (give the project a Choices control for 'severity'"),
         "{err}"

@@ -516,6 +516,26 @@ pub fn label_studio(
         .into_iter()
         .map(|d| format!("left out of the Label Studio results: {d}"))
         .collect();
+    // Without a config, what did not come from Label Studio is written in verdict's
+    // names, which a project of other names accepts and never shows.
+    if options.config.is_none() {
+        let mut foreign: Vec<&str> = items
+            .iter()
+            .filter(|i| !i.extras.metadata.contains_key("label_studio"))
+            .map(|i| i.batch.as_str())
+            .collect();
+        foreign.sort_unstable();
+        foreign.dedup();
+        if !foreign.is_empty() {
+            notes.push(format!(
+                "{} did not come from Label Studio: their tasks and results use verdict's names (prompt, response; the questions' ids), which a project that names them otherwise imports without showing; give its --label-config",
+                crate::safe::sanitize_line(&match foreign.as_slice() {
+                    [one] => format!("batch {one}"),
+                    many => format!("batches {}", many.join(", ")),
+                })
+            ));
+        }
+    }
     let mut unnamed: Vec<&str> = people(rows)
         .into_iter()
         .filter(|p| !options.users.iter().any(|(n, _)| n == p))
