@@ -786,7 +786,7 @@ fn a_label_studio_export_that_label_studio_would_refuse_is_not_written() {
     );
     refused(
         &["--ls-user", "anne=2,bob=3"],
-        "--ls-user anne: nobody of that name has work in this export (raters and reviewers: ann, bob)",
+        "--ls-user anne: nobody of that name has work on this hub (raters and reviewers: ann, bob)",
     );
     // The fixture's config shows $prompt and $response; the verdict batch's tasks have
     // them too, so both batches go together.
@@ -821,6 +821,14 @@ fn a_label_studio_export_that_label_studio_would_refuse_is_not_written() {
     refused(
         &["--label-config", o, "--ls-control", "harm=hazard"],
         "the labelling config shows $question, and 42 of 42 tasks have no data field 'question'",
+    );
+    refused(
+        &["--ls-data", "prompt=text,response=text"],
+        "--ls-data: two entries name 'text'; each needs its own",
+    );
+    refused(
+        &["--ls-user", "ann=2,ann=3"],
+        "--ls-user: 'ann' is given twice",
     );
     refused(
         &["--ls-data", "answer=response"],
@@ -870,7 +878,6 @@ fn a_label_studio_export_that_label_studio_would_refuse_is_not_written() {
         err.contains("'severity' = '0': a Rating runs from 1 to 4"),
         "{err}"
     );
-    // Without a config, a rating that cannot hold a value says why, not a number's limit.
     let (ok, _, err) = export(&["--batch", fixture_batch]);
     assert!(ok, "{err}");
     assert!(!err.contains("did not come from Label Studio"), "{err}");
@@ -882,6 +889,7 @@ fn a_label_studio_export_that_label_studio_would_refuse_is_not_written() {
         ),
         "{err}"
     );
+    // Without a config, a rating that cannot hold a value says why, not a number's limit.
     let (ok, _, err) = export(&["--batch", fixture_batch]);
     assert!(ok, "{err}");
     assert!(
@@ -957,7 +965,7 @@ b = load_dataset(sys.argv[2], split="train")
 both = concatenate_datasets([a, b])
 f = a.features
 print(json.dumps({"n": len(both), "images": str(f["images"]), "flags": str(f["label_flags"]),
-    "agreement": str(f["agreement"]["flags"]), "skip": str(f["ratings"][0]["skip_reason"]) if hasattr(f["ratings"], "__getitem__") else str(f["ratings"]),
+    "agreement": str(f["agreement"]["flags"]), "skip": str(f["ratings"].feature["skip_reason"]),
     "model_b": str(f["model_b"]), "skipped": [r["skip_reason"] for r in a[1]["ratings"]]}))
 "#;
     let run = std::process::Command::new("python3")
@@ -976,6 +984,7 @@ print(json.dumps({"n": len(both), "images": str(f["images"]), "flags": str(f["la
     assert_eq!(v["agreement"], "Value('float64')", "{v}");
     assert_eq!(v["model_b"], "Value('string')", "{v}");
     assert_eq!(v["skipped"], serde_json::json!([null, "not sure"]), "{v}");
+    assert_eq!(v["skip"], "Value('string')", "{v}");
 }
 
 #[test]
@@ -1128,7 +1137,7 @@ fn argilla_responses_are_suggested_before_model_suggestions() {
 }
 
 #[test]
-fn a_preference_pair_is_shown_in_an_order_that_tells_nothing() {
+fn a_preference_pair_keeps_its_order_and_the_risk_is_said_once() {
     // HH-RLHF style: chosen first in every record, as such datasets come.
     let s = Sandbox::new();
     let text: String = (0..40)
@@ -1149,6 +1158,14 @@ fn a_preference_pair_is_shown_in_an_order_that_tells_nothing() {
         "response=chosen,response_b=rejected",
     ]);
     assert!(ok, "{err}");
+    assert_eq!(
+        err.matches("every record's A is its 'chosen' and its B its 'rejected'")
+            .count(),
+        1,
+        "said once: {err}"
+    );
+    assert!(err.contains("Shuffle each pair before pulling"), "{err}");
+    // Nothing is reordered: A is what the map named, and the dataset's "a" is A.
     let rows: Vec<(String, String)> = cache(&s)
         .prepare("SELECT content, extras FROM items ORDER BY seq")
         .unwrap()
@@ -1156,35 +1173,31 @@ fn a_preference_pair_is_shown_in_an_order_that_tells_nothing() {
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    let mut swapped = 0;
+    assert_eq!(rows.len(), 40);
     for (content, extras) in &rows {
         let c: Value = serde_json::from_str(content).unwrap();
         let e: Value = serde_json::from_str(extras).unwrap();
-        let a = c["responses"][0]["text"].as_str().unwrap();
-        let order = &e["metadata"]["pair_order"];
-        // The record of which field each side came from is true, and the dataset's
-        // "a" (chosen) follows the chosen response.
-        if a.starts_with("rejected") {
-            swapped += 1;
-            assert_eq!(order, &serde_json::json!({"a": "rejected", "b": "chosen"}));
-            assert_eq!(e["suggestions"]["preference"]["value"], "b");
-        } else {
-            assert!(a.starts_with("chosen"));
-            assert_eq!(order, &serde_json::json!({"a": "chosen", "b": "rejected"}));
-            assert_eq!(e["suggestions"]["preference"]["value"], "a");
-        }
+        assert!(
+            c["responses"][0]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("chosen")
+        );
+        assert!(
+            c["responses"][1]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("rejected")
+        );
+        assert_eq!(e["suggestions"]["preference"]["value"], "a");
     }
-    assert!(
-        (10..=30).contains(&swapped),
-        "about half swapped, not a fixed position: {swapped} of 40"
+    // Pairs whose sides are response and response_b (two models, no order meant): not said.
+    let s2 = Sandbox::new();
+    let f = s2.write(
+        "ab.jsonl",
+        "{\"id\": \"x\", \"fields\": {\"prompt\": \"p\", \"response\": \"r1\", \"response_b\": \"r2\"}}\n",
     );
-    // The same order on every pull: pulled again, nothing is new or changed.
-    let (ok, out, err) = s.run(&[
-        "pull",
-        f.to_str().unwrap(),
-        "--map",
-        "response=chosen,response_b=rejected",
-    ]);
+    let (ok, _, err) = s2.run(&["pull", f.to_str().unwrap()]);
     assert!(ok, "{err}");
-    assert!(out.contains("nothing new (40 items unchanged)"), "{out}");
+    assert!(!err.contains("every record's A"), "{err}");
 }

@@ -35,8 +35,8 @@ impl std::str::FromStr for ColumnMap {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut out = ColumnMap::default();
         // Pieces between commas; a comma inside a foreign value (`harm.Hate, harassment=hte`)
-        // or a column name (`prompt=Question, long`) is kept: a piece without '=' belongs
-        // to the next piece when it starts a value entry, else to the one before.
+        // is kept: a piece without '=' that starts a value entry (QUESTION.VALUE) belongs
+        // to the next piece. Any other piece without '=' is refused.
         let mut parts: Vec<String> = Vec::new();
         let mut pending: Option<String> = None;
         for piece in s.split(',') {
@@ -48,16 +48,21 @@ impl std::str::FromStr for ColumnMap {
                 parts.push(piece);
             } else if piece.contains('.') && !piece.trim().is_empty() {
                 pending = Some(piece);
-            } else if let Some(last) = parts.last_mut().filter(|_| !piece.trim().is_empty()) {
-                last.push(',');
-                last.push_str(&piece);
             } else if !piece.trim().is_empty() {
                 parts.push(piece);
             }
         }
         parts.extend(pending);
         for part in parts {
-            let (field, column) = part.split_once('=').ok_or_else(|| {
+            // A value entry splits at its last '=' (an option id has none; a foreign value
+            // may), a field entry at its first (a field name has none).
+            let value_entry = part.split_once('=').is_some_and(|(k, _)| k.contains('.'));
+            let split = if value_entry {
+                part.rsplit_once('=')
+            } else {
+                part.split_once('=')
+            };
+            let (field, column) = split.ok_or_else(|| {
                 format!("'{part}' is not FIELD=COLUMN (example: --map prompt=question,response=completion)")
             })?;
             out.push(field, column)?;
@@ -592,10 +597,8 @@ mod tests {
             pairs("harm.Hate, harassment=hte,prompt=q"),
             [p("harm.Hate, harassment", "hte"), p("prompt", "q")]
         );
-        assert_eq!(
-            pairs("prompt=Question, long,response=r"),
-            [p("prompt", "Question, long"), p("response", "r")]
-        );
+        assert_eq!(pairs("harm.a=b=none"), [p("harm.a=b", "none")]);
+        assert!("prompt=q, response".parse::<ColumnMap>().is_err());
         assert!("harm.Hate".parse::<ColumnMap>().is_err());
         assert!(",,".parse::<ColumnMap>().is_err());
     }

@@ -663,10 +663,22 @@ pub fn argilla_record(
         ));
     };
     let mut responses = vec![json!({"text": fields.remove(&rk).unwrap_or_default()})];
-    let mut names = vec![rk.clone()];
     if let Some(bk) = f.key_of(&fields, "response_b", &["response_b"]).cloned() {
         responses.push(json!({"text": fields.remove(&bk).unwrap_or_default()}));
-        names.push(bk);
+        // Both sides named by --map (chosen, rejected): a dataset's pairs usually come in
+        // a fixed order, and the position would then tell the rater which is which.
+        // verdict keeps the order (reordering would have to follow every answer, gold
+        // and export that speaks of A and B); it says so, once a file.
+        if f.field("response").is_some()
+            && f.field("response_b").is_some()
+            && f.said.borrow_mut().insert("pair order".into())
+        {
+            warn(format!(
+                "every record's A is its '{}' and its B its '{}', in that order: if the dataset's order means something (chosen first), a rater can learn it. Shuffle each pair before pulling and keep which is which in metadata (docs/interop.md)",
+                crate::safe::sanitize_line(&rk),
+                crate::safe::sanitize_line(&bk)
+            ));
+        }
     }
     for (i, name) in ["model", "model_b"].iter().enumerate() {
         if let Some(k) = f.key_of(&fields, name, &[name]).cloned()
@@ -679,21 +691,6 @@ pub fn argilla_record(
         Some(Value::Object(m)) => m,
         _ => Map::new(),
     };
-    // A pair is shown in an order drawn from the record's id (the same on every pull,
-    // about half swapped): a dataset's pairs usually come in a fixed order (chosen, then
-    // rejected), and a fixed position would tell the rater which is which. Which field
-    // each side came from is kept in `metadata.pair_order`.
-    let mut swapped = false;
-    if responses.len() == 2 {
-        let key = plain(&item["id"]).unwrap_or_default();
-        let digest = crate::model::sha256_hex(format!("verdict pair order:{key}").as_bytes());
-        swapped = u8::from_str_radix(&digest[..2], 16).is_ok_and(|b| b % 2 == 1);
-        if swapped {
-            responses.swap(0, 1);
-            names.swap(0, 1);
-        }
-        metadata.insert("pair_order".into(), json!({"a": names[0], "b": names[1]}));
-    }
     item.insert("responses".into(), Value::Array(responses));
     // Fields no item field took are kept, as metadata (under `fields.NAME` when the
     // metadata has a key of that name already).
@@ -783,22 +780,9 @@ pub fn argilla_record(
             ));
             continue;
         };
-        let Some(mut answer) = f.answer(&q, &values, warn) else {
+        let Some(answer) = f.answer(&q, &values, warn) else {
             continue;
         };
-        // An earlier answer about the pair's sides follows them when they were swapped.
-        if swapped
-            && f.schema
-                .question(&q)
-                .is_some_and(|x| x.applies == crate::model::Applies::Pair)
-            && let Answer::One(v) = &mut answer
-        {
-            match v.as_str() {
-                "a" => *v = "b".into(),
-                "b" => *v = "a".into(),
-                _ => {}
-            }
-        }
         let mut out = json!({"value": answer});
         if let Some(sc) = s["score"].as_f64().filter(|x| (0.0..=1.0).contains(x)) {
             out["score"] = json!(sc);

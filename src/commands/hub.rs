@@ -274,6 +274,19 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
                     .display()
                 );
             }
+            let everyone: Vec<String> = {
+                let mut e: Vec<String> =
+                    rows.iter()
+                        .flat_map(|r| r.ratings.iter())
+                        .filter_map(|x| x["rater"].as_str().map(str::to_string))
+                        .chain(rows.iter().filter_map(|r| {
+                            r.final_answers.as_ref().and_then(|f| f.reviewer.clone())
+                        }))
+                        .collect();
+                e.sort();
+                e.dedup();
+                e
+            };
             if !batch.is_empty() {
                 let known: Vec<String> = hub.progress()?.into_iter().map(|p| p.0).collect();
                 for b in batch {
@@ -313,6 +326,12 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
                         }
                         if hf_folder(out) {
                             // A dataset folder: the rows, and a card with their types.
+                            if out.exists() && !out.is_dir() {
+                                anyhow::bail!(
+                                    "{} is a file: --format hf writes a dataset folder (give a folder, new or existing) or a .jsonl file; nothing was written",
+                                    out.display()
+                                );
+                            }
                             std::fs::create_dir_all(out)
                                 .map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
                             let card =
@@ -365,6 +384,7 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
                             default_user: *ls_default_user,
                             controls: pairs(ls_control, "--ls-control", "QUESTION=CONTROL")?,
                             fields: pairs(ls_data, "--ls-data", "FIELD=NAME")?,
+                            everyone,
                         };
                         let (tasks, notes) =
                             crate::hub::interop::label_studio(&rows, &items, &options)
@@ -913,10 +933,14 @@ fn print_report(r: &crate::hub::report::Report) {
 /// Whether an `hf` export goes to a dataset folder (rows and card): an existing folder, a
 /// path ending in `/`, or one without a `.jsonl`/`.json` file name.
 fn hf_folder(out: &std::path::Path) -> bool {
-    let ext = out.extension().and_then(|e| e.to_str()).unwrap_or_default();
+    let ext = out
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     out.is_dir()
         || out.as_os_str().to_string_lossy().ends_with('/')
-        || !matches!(ext, "jsonl" | "json")
+        || !matches!(ext.as_str(), "jsonl" | "json")
 }
 
 /// NAME=VALUE arguments as pairs (each trimmed, neither empty).

@@ -249,7 +249,17 @@ fn from_hub(env: &Env, url: &str, args: &PullArgs) -> anyhow::Result<()> {
         store.ui_set(&attempt_key, &q.attempt.to_string())?;
     }
     if total == 0 {
-        crate::outln!("The hub has no work for you now (nothing new is leased); pull again later");
+        crate::outln!(
+            "The hub has no work for you now (nothing new is leased); pull again later{}",
+            if resp.calibration.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; {} reference answers for gold items you labelled",
+                    resp.calibration.len()
+                )
+            }
+        );
     } else {
         crate::outln!(
             "{} leased to you until {}{}",

@@ -160,6 +160,9 @@ pub struct LabelStudioOptions {
     pub controls: Vec<(String, String)>,
     /// The task data field for an item field: (field, name).
     pub fields: Vec<(String, String)>,
+    /// Everyone with work on the hub (an `--ls-user` list may name people with no work in
+    /// the batches exported); empty: those in the export.
+    pub everyone: Vec<String>,
 }
 
 /// Label Studio's `result` for a set of answers and a justification: each question as the
@@ -574,11 +577,12 @@ fn check_options(
     options: &LabelStudioOptions,
 ) -> Result<(), String> {
     let safe = crate::safe::sanitize_line;
-    let everyone = people(rows);
+    let mut everyone = people(rows);
+    everyone.extend(options.everyone.iter().map(String::as_str));
     for (name, _) in &options.users {
         if !everyone.contains(name.as_str()) {
             return Err(format!(
-                "--ls-user {}: nobody of that name has work in this export (raters and reviewers: {})",
+                "--ls-user {}: nobody of that name has work on this hub (raters and reviewers: {})",
                 safe(name),
                 safe(&everyone.iter().copied().collect::<Vec<_>>().join(", "))
             ));
@@ -588,6 +592,38 @@ fn check_options(
     for i in items {
         if !schemas.iter().any(|s| s.id == i.schema.id) {
             schemas.push(&i.schema);
+        }
+    }
+    // Each flag's entries: a key twice, or two keys to one name, would write one over the
+    // other.
+    for (flag, list) in [
+        ("--ls-user", None),
+        ("--ls-control", Some(&options.controls)),
+        ("--ls-data", Some(&options.fields)),
+    ] {
+        let keys: Vec<&str> = match list {
+            Some(l) => l.iter().map(|(k, _)| k.as_str()).collect(),
+            None => options.users.iter().map(|(k, _)| k.as_str()).collect(),
+        };
+        if let Some((_, k)) = keys
+            .iter()
+            .enumerate()
+            .find(|(i, k)| keys[..*i].contains(k))
+        {
+            return Err(format!("{flag}: '{}' is given twice", safe(k)));
+        }
+        if let Some(l) = list {
+            let names: Vec<&str> = l.iter().map(|(_, v)| v.as_str()).collect();
+            if let Some((_, n)) = names
+                .iter()
+                .enumerate()
+                .find(|(i, n)| names[..*i].contains(n))
+            {
+                return Err(format!(
+                    "{flag}: two entries name '{}'; each needs its own",
+                    safe(n)
+                ));
+            }
         }
     }
     const FIELDS: [&str; 7] = [
@@ -678,8 +714,11 @@ fn hf_questions(items: &[ExportItem]) -> Vec<(String, Kind)> {
     let mut questions: Vec<(String, Kind)> = Vec::new();
     for i in items {
         for q in &i.schema.questions {
-            if !questions.iter().any(|(id, _)| *id == q.id) {
-                questions.push((q.id.clone(), q.kind));
+            match questions.iter_mut().find(|(id, _)| *id == q.id) {
+                // A question multi-select in any schema is a list column for all.
+                Some((_, kind)) if q.kind == Kind::Multi => *kind = Kind::Multi,
+                Some(_) => {}
+                None => questions.push((q.id.clone(), q.kind)),
             }
         }
     }
