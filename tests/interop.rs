@@ -1201,3 +1201,52 @@ fn a_preference_pair_keeps_its_order_and_the_risk_is_said_once() {
     assert!(ok, "{err}");
     assert!(!err.contains("every record's A"), "{err}");
 }
+
+#[test]
+fn hub_load_takes_a_schema_and_hf_refuses_a_question_named_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = HubTarget::new(Backend::Sqlite, dir.path());
+    hub_ok(&db, &["init"]);
+    // A schema of the lab's own, with a question called `source`.
+    let schema = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/schemas/ai-safety-v1.toml"),
+    )
+    .unwrap()
+    .replace("id = \"ai-safety-v1\"", "id = \"lab-v1\"")
+    .replace("\"harm\"", "\"source\"")
+    .replace("{ harm = ", "{ source = ");
+    let schema_file = dir.path().join("lab.toml");
+    std::fs::write(&schema_file, schema).unwrap();
+    let recs = dir.path().join("recs.jsonl");
+    std::fs::write(
+        &recs,
+        "{\"id\": \"r1\", \"fields\": {\"prompt\": \"p\", \"response\": \"r\"}}\n",
+    )
+    .unwrap();
+    let out = hub_ok(
+        &db,
+        &[
+            "load",
+            recs.to_str().unwrap(),
+            "--schema",
+            schema_file.to_str().unwrap(),
+        ],
+    );
+    assert!(out.contains("1 new items"), "{out}");
+    let (ok, _, err) = common::hubdb::hub_run(
+        &db,
+        &[
+            "export",
+            "--format",
+            "hf",
+            "--out",
+            dir.path().join("hf").to_str().unwrap(),
+        ],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("schema lab-v1 has a question 'source', whose column would be label_source"),
+        "{err}"
+    );
+    assert!(!dir.path().join("hf").exists(), "nothing written");
+}

@@ -319,6 +319,14 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
                         items.retain(|i| batch.contains(&i.batch));
                     }
                     let text = if format == "hf" {
+                        if let Some(i) =
+                            items.iter().find(|i| i.schema.question("source").is_some())
+                        {
+                            anyhow::bail!(
+                                "schema {} has a question 'source', whose column would be label_source, the column that says where each final answer came from; export it as jsonl, or rename the question; nothing was written",
+                                crate::safe::sanitize_line(&i.schema.id)
+                            );
+                        }
                         let mut t = String::new();
                         for row in crate::hub::interop::hf_rows(&rows, &items) {
                             t.push_str(&crate::safe::json(&row)?);
