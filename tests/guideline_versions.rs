@@ -6,7 +6,7 @@
 
 mod common;
 use common::Sandbox;
-use common::hubdb::{Backend, Hub, HubTarget, hub_ok, hub_run};
+use common::hubdb::{Backend, Hub, HubTarget, hub_ok, hub_run, registered_rater};
 use common::tmux::Tmux;
 
 /// Version 1.1 of the shipped guidelines: one section changed, one added.
@@ -37,26 +37,6 @@ fn batch(dir: &std::path::Path) -> std::path::PathBuf {
     }
     std::fs::write(&p, text).unwrap();
     p
-}
-
-/// A rater with a key, registered on the hub; returns the sandbox and the token.
-fn rater(db: &HubTarget, name: &str) -> (Sandbox, String) {
-    let s = Sandbox::new();
-    s.ok(&["key", "show"]);
-    let pk = s.config().join("verdict.pub");
-    let out = hub_ok(
-        db,
-        &["rater", "add", name, "--pubkey", pk.to_str().unwrap()],
-    );
-    let token = out
-        .lines()
-        .find(|l| l.starts_with("Token for"))
-        .unwrap()
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_string();
-    (s, token)
 }
 
 fn label(s: &Sandbox, items: &[&str], severity: &str) {
@@ -91,8 +71,8 @@ fn records_name_the_version_they_were_made_under(backend: Backend) {
         ],
     );
     let hub = Hub::start(&db);
-    let (ann, ann_token) = rater(&db, "ann");
-    let (bob, bob_token) = rater(&db, "bob");
+    let (ann, ann_token) = registered_rater(&db, "ann");
+    let (bob, bob_token) = registered_rater(&db, "bob");
     // Two items each under 1.0. Bob exports and pushes at once; ann labels but exports
     // only after the change has reached her cache.
     for (s, t) in [(&ann, &ann_token), (&bob, &bob_token)] {
@@ -202,7 +182,7 @@ fn the_workstation_shows_what_changed_once() {
     hub_ok(&db, &["init", "--gold-rate", "0"]);
     hub_ok(&db, &["load", batch(dir.path()).to_str().unwrap()]);
     let hub = Hub::start(&db);
-    let (s, token) = rater(&db, "e2e-rater");
+    let (s, token) = registered_rater(&db, "e2e-rater");
     s.ok(&["pull", &hub.url, "--token", &token, "--max", "2"]);
     hub_ok(
         &db,

@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::disallowed_macros)]
 
 mod common;
-use common::hubdb::{Backend, HubTarget, records_for, safe_answers, signed_bundle};
+use common::hubdb::{
+    Backend, HubTarget, records_for, registered_rater, safe_answers, signed_bundle,
+};
 use verdict::hub::db::HubDb;
 use verdict::model::Answer;
 
@@ -293,39 +295,6 @@ fn escalations_are_grouped_for_the_policy_team_and_resolved(backend: Backend) {
 
 both_backends!(the_qualification_gate_lets_through_only_raters_who_pass);
 
-/// A rater with a workstation (the real binary), registered on the hub.
-fn workstation_rater(db: &HubTarget, name: &str) -> (common::Sandbox, String) {
-    let s = common::Sandbox::new();
-    s.ok(&["key", "show"]);
-    let pk = s.config().join("verdict.pub");
-    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("verdict"))
-        .args([
-            "hub",
-            "rater",
-            "add",
-            name,
-            "--pubkey",
-            pk.to_str().unwrap(),
-        ])
-        .args(["--db", db.arg()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()
-        .unwrap()
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_string();
-    (s, token)
-}
-
 /// Labels every item of a batch in a rater's cache with a preset, submits, exports.
 fn label_batch(s: &common::Sandbox, batch: &str, preset: &str, revise: bool) {
     let ids: Vec<String> = {
@@ -391,8 +360,8 @@ fn the_qualification_gate_lets_through_only_raters_who_pass(backend: Backend) {
     ]);
     assert!(out.contains("qualification set qual-2026"), "{out}");
     let h = common::hubdb::Hub::start(&db);
-    let (ann, ann_token) = workstation_rater(&db, "ann");
-    let (ben, ben_token) = workstation_rater(&db, "ben");
+    let (ann, ann_token) = registered_rater(&db, "ann");
+    let (ben, ben_token) = registered_rater(&db, "ben");
     // First pull: the qualification items only, and the pull says why.
     for (s, token) in [(&ann, &ann_token), (&ben, &ben_token)] {
         let out = s.ok(&["pull", &h.url, "--token", token, "--max", "10"]);
@@ -535,8 +504,8 @@ fn a_rater_sees_what_the_hub_reports_about_them_and_nothing_else(backend: Backen
     let work = batch_with_gold(dir.path(), 6, 2);
     hub(&["load", work.to_str().unwrap(), "--overlap", "2"]);
     let h = common::hubdb::Hub::start(&db);
-    let (ann, ann_token) = workstation_rater(&db, "ann");
-    let (ben, ben_token) = workstation_rater(&db, "ben");
+    let (ann, ann_token) = registered_rater(&db, "ann");
+    let (ben, ben_token) = registered_rater(&db, "ben");
     ann.ok(&["pull", &h.url, "--token", &ann_token, "--max", "8"]);
     ben.ok(&["pull", &h.url, "--token", &ben_token, "--max", "8"]);
     label_batch(&ann, "work", "safe", false);

@@ -528,14 +528,7 @@ fn a_reviewer_confirms_a_rater_in_the_workstation() {
         ],
     );
     assert!(out.starts_with("Registered reviewer e2e-rater"), "{out}");
-    let token = out
-        .lines()
-        .find(|l| l.starts_with("Token for"))
-        .unwrap()
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_string();
+    let token = common::hubdb::token_of(&out);
     let pulled = s.ok(&["pull", &hub.url, "--token", &token]);
     assert!(pulled.contains("2 items leased to you"), "{pulled}");
     // Final answers of one's own need a reason, from the command line too.

@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-use common::hubdb::{Backend, Hub, HubTarget, hub_ok, registered_rater};
+use common::hubdb::{Backend, Hub, HubTarget, Rating, hub_ok, rate_and_push};
 use common::{Sandbox, shared_data};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -235,33 +235,18 @@ fn label_studio_round_trip_through_the_hub_keeps_the_structure(backend: Backend)
     assert!(load.contains("40 new items"), "{load}");
     let hub = Hub::start(&db);
     for (name, severity) in [("ann", "0"), ("bob", "1")] {
-        let (s, token) = registered_rater(&db, name);
-        s.ok(&["pull", &hub.url, "--token", &token, "--max", "100"]);
-        let mut store = verdict::store::Store::open(&s.data()).unwrap();
-        let keys = store.queue().unwrap();
-        assert_eq!(keys.len(), 40);
-        for k in keys {
-            let act = store.new_action().unwrap();
-            for (q, a) in [
-                ("harm", Answer::Many(vec!["none".into()])),
-                ("severity", Answer::One(severity.into())),
-                ("behaviour", Answer::One("full_refusal".into())),
-                ("appropriateness", Answer::One("appropriate".into())),
-            ] {
-                store.set_answer(k, q, Some(&a), act).unwrap();
-            }
-            store
-                .set_justification(
-                    k,
-                    &format!("{name}: refused, and rightly so for this prompt."),
-                    act,
-                )
-                .unwrap();
-            store.submit(k, act).unwrap();
-        }
-        drop(store);
-        s.export_records(40);
-        s.ok(&["push", &hub.url, "--token", &token]);
+        rate_and_push(&db, &hub, name, 40, |_| {
+            Rating::Submit(
+                vec![
+                    ("harm", Answer::Many(vec!["none".into()])),
+                    ("severity", Answer::One(severity.into())),
+                    ("behaviour", Answer::One("full_refusal".into())),
+                    ("appropriateness", Answer::One("appropriate".into())),
+                ],
+                format!("{name}: refused, and rightly so for this prompt."),
+                0,
+            )
+        });
     }
     let out = dir.path().join("ls.json");
     hub_ok(
@@ -722,33 +707,21 @@ fn two_batch_hub(dir: &std::path::Path) -> HubTarget {
     hub_ok(&db, &["load", own.to_str().unwrap(), "--overlap", "2"]);
     let hub = Hub::start(&db);
     for (name, severity) in [("ann", "0"), ("bob", "1")] {
-        let (s, token) = registered_rater(&db, name);
-        s.ok(&["pull", &hub.url, "--token", &token, "--max", "100"]);
-        let mut store = verdict::store::Store::open(&s.data()).unwrap();
-        let keys = store.queue().unwrap();
-        assert_eq!(keys.len(), 42);
-        for (i, k) in keys.into_iter().enumerate() {
-            let act = store.new_action().unwrap();
+        rate_and_push(&db, &hub, name, 42, |i| {
             if name == "bob" && i == 41 {
-                store.skip(k, "not sure", act).unwrap();
-                continue;
+                return Rating::Skip("not sure");
             }
-            for (q, a) in [
-                ("harm", Answer::Many(vec!["none".into()])),
-                ("severity", Answer::One(severity.into())),
-                ("behaviour", Answer::One("full_refusal".into())),
-                ("appropriateness", Answer::One("appropriate".into())),
-            ] {
-                store.set_answer(k, q, Some(&a), act).unwrap();
-            }
-            store
-                .set_justification(k, &format!("{name}: refused, and rightly so here."), act)
-                .unwrap();
-            store.submit(k, act).unwrap();
-        }
-        drop(store);
-        s.export_records(42);
-        s.ok(&["push", &hub.url, "--token", &token]);
+            Rating::Submit(
+                vec![
+                    ("harm", Answer::Many(vec!["none".into()])),
+                    ("severity", Answer::One(severity.into())),
+                    ("behaviour", Answer::One("full_refusal".into())),
+                    ("appropriateness", Answer::One("appropriate".into())),
+                ],
+                format!("{name}: refused, and rightly so here."),
+                0,
+            )
+        });
     }
     db
 }
@@ -992,39 +965,28 @@ fn foreign_files_are_read_strictly_and_their_hints_can_be_pasted() {
     let s = Sandbox::new();
     s.ok(&["status"]);
     let before = s.dump();
+    let refused = |name: &str, text: &str, want: &str| {
+        let f = s.write(name, text);
+        let (ok, _, err) = s.run(&["pull", f.to_str().unwrap()]);
+        assert!(!ok, "{name}");
+        assert!(err.contains(want), "{name}: {err}");
+    };
     // A key named twice in a task: refused, as in a JSONL batch.
-    let dup = s.write(
+    refused(
         "dup.json",
         r#"[{"data": {"prompt": "a", "prompt": "b", "response": "r"}}]"#,
-    );
-    let (ok, _, err) = s.run(&["pull", dup.to_str().unwrap()]);
-    assert!(!ok);
-    assert!(
-        err.contains("dup.json:1: the key \"prompt\" appears twice in one object"),
-        "{err}"
+        "dup.json:1: the key \"prompt\" appears twice in one object",
     );
     // JSON Lines named .json, and a Label Studio list named .jsonl: the rename is said.
-    let recs = s.write(
+    refused(
         "recs.json",
         "{\"id\": \"a\", \"fields\": {\"prompt\": \"p\", \"response\": \"r\"}}\n{\"id\": \"b\", \"fields\": {\"prompt\": \"p\", \"response\": \"r\"}}\n",
+        "it looks like JSON Lines (one object a line): name the file .jsonl",
     );
-    let (ok, _, err) = s.run(&["pull", recs.to_str().unwrap()]);
-    assert!(!ok);
-    assert!(
-        err.contains("it looks like JSON Lines (one object a line): name the file .jsonl"),
-        "{err}"
-    );
-    let list = s.write(
+    refused(
         "ls.jsonl",
         "[\n{\"data\": {\"prompt\": \"a\", \"response\": \"r\"}}\n]\n",
-    );
-    let (ok, _, err) = s.run(&["pull", list.to_str().unwrap()]);
-    assert!(!ok);
-    assert!(
-        err.contains(
-            "a Label Studio file (a JSON list of tasks) is read when its name ends in .json"
-        ),
-        "{err}"
+        "a Label Studio file (a JSON list of tasks) is read when its name ends in .json",
     );
     assert_eq!(s.dump(), before, "nothing kept");
 

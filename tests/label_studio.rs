@@ -11,7 +11,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-use common::hubdb::{Backend, Hub, HubTarget, hub_ok, registered_rater};
+use common::hubdb::{Backend, Hub, HubTarget, Rating, hub_ok, rate_and_push};
 use common::{Sandbox, shared_data};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -66,6 +66,37 @@ impl LabelStudio {
             url: format!("http://127.0.0.1:{port}"),
             dir,
         }
+    }
+
+    /// A new project with this labelling config, `tasks` imported into it: what the
+    /// import answered, and the project's own JSON export after it.
+    fn import(
+        &self,
+        title: &str,
+        config: &std::path::Path,
+        tasks: &std::path::Path,
+    ) -> (Value, Value) {
+        let project = self.call(
+            "POST",
+            "/api/projects",
+            Some(
+                json!({"title": title, "label_config": std::fs::read_to_string(config).unwrap()})
+                    .to_string()
+                    .as_bytes(),
+            ),
+        );
+        let p = project["id"].as_i64().unwrap();
+        let import = self.call(
+            "POST",
+            &format!("/api/projects/{p}/import"),
+            Some(std::fs::read(tasks).unwrap().as_slice()),
+        );
+        let back = self.call(
+            "GET",
+            &format!("/api/projects/{p}/export?exportType=JSON&download_all_tasks=true"),
+            None,
+        );
+        (import, back)
     }
 
     fn log(&self) -> String {
@@ -146,9 +177,13 @@ impl Drop for LabelStudio {
     }
 }
 
+/// An annotation as compared: (completed_by, ground truth, cancelled, lead time in ms,
+/// results).
+type Annotation = (i64, bool, bool, Option<i64>, Vec<String>);
+
 /// One annotation as compared: who, whether final or skipped, its time, and its results
 /// (what each control said), in a stable order.
-fn annotation(a: &Value) -> (i64, bool, bool, Option<i64>, Vec<String>) {
+fn annotation(a: &Value) -> Annotation {
     let mut results: Vec<String> = a["result"]
         .as_array()
         .into_iter()
@@ -166,6 +201,36 @@ fn annotation(a: &Value) -> (i64, bool, bool, Option<i64>, Vec<String>) {
         a["lead_time"].as_f64().map(|t| (t * 1000.0).round() as i64),
         results,
     )
+}
+
+/// A task's annotations as compared, in a stable order.
+fn annotations(t: &Value) -> Vec<Annotation> {
+    let mut a: Vec<_> = t["annotations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(annotation)
+        .collect();
+    a.sort();
+    a
+}
+
+/// Every task of `ours` came back from Label Studio with its data and annotations as
+/// written.
+fn kept_as_written(ours: &BTreeMap<String, Value>, theirs: &BTreeMap<String, Value>) {
+    assert_eq!(
+        ours.keys().collect::<Vec<_>>(),
+        theirs.keys().collect::<Vec<_>>()
+    );
+    for (id, t) in ours {
+        let b = &theirs[id];
+        assert_eq!(t["data"], b["data"], "{id}: data");
+        assert_eq!(
+            annotations(t),
+            annotations(b),
+            "{id}: annotations as Label Studio keeps them"
+        );
+    }
 }
 
 /// Tasks of a Label Studio file by their `data.id`.
@@ -202,40 +267,21 @@ fn label_studio_itself_imports_the_export_and_gives_it_back() {
         }
     };
     for (name, severity) in [("ann", "2"), ("bob", "3")] {
-        let (s, token) = registered_rater(&db, name);
-        s.ok(&["pull", &hub.url, "--token", &token, "--max", "100"]);
-        let mut store = verdict::store::Store::open(&s.data()).unwrap();
-        let keys = store.queue().unwrap();
-        assert_eq!(keys.len(), 40);
-        for (i, k) in keys.into_iter().enumerate() {
-            let act = store.new_action().unwrap();
+        rate_and_push(&db, &hub, name, 40, |i| {
             if name == "bob" && i == 0 {
-                store.skip(k, "prompt not in English", act).unwrap();
-                continue;
+                return Rating::Skip("prompt not in English");
             }
-            for (q, a) in [
-                ("harm", Answer::Many(harm(name, i))),
-                ("severity", Answer::One(severity.into())),
-                ("behaviour", Answer::One("full_refusal".into())),
-                ("appropriateness", Answer::One("appropriate".into())),
-            ] {
-                store.set_answer(k, q, Some(&a), act).unwrap();
-            }
-            store
-                .set_justification(
-                    k,
-                    &format!(
-                        "{name}: «refused» and \"rightly\" so;\nthe risk is the harm asked for"
-                    ),
-                    act,
-                )
-                .unwrap();
-            store.add_active_ms(k, 12_500).unwrap();
-            store.submit(k, act).unwrap();
-        }
-        drop(store);
-        s.export_records(40);
-        s.ok(&["push", &hub.url, "--token", &token]);
+            Rating::Submit(
+                vec![
+                    ("harm", Answer::Many(harm(name, i))),
+                    ("severity", Answer::One(severity.into())),
+                    ("behaviour", Answer::One("full_refusal".into())),
+                    ("appropriateness", Answer::One("appropriate".into())),
+                ],
+                format!("{name}: «refused» and \"rightly\" so;\nthe risk is the harm asked for"),
+                12_500,
+            )
+        });
     }
 
     let version = ls.ready();
@@ -277,58 +323,17 @@ fn label_studio_itself_imports_the_export_and_gives_it_back() {
     let ours: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
 
     // Into a project with the fixture's labelling config.
-    let project = ls.call(
-        "POST",
-        "/api/projects",
-        Some(
-            json!({"title": "verdict round trip", "label_config": std::fs::read_to_string(&config).unwrap()})
-                .to_string()
-                .as_bytes(),
-        ),
-    );
-    let p = project["id"].as_i64().unwrap();
-    let import = ls.call(
-        "POST",
-        &format!("/api/projects/{p}/import"),
-        Some(std::fs::read(&out).unwrap().as_slice()),
-    );
+    let (import, back) = ls.import("verdict round trip", &config, &out);
     assert_eq!(import["task_count"], 40, "{import}");
     // 40 of Ann's, 40 of Bob's (one a skip), 40 final answers.
     assert_eq!(import["annotation_count"], 120, "{import}");
 
     // What Label Studio gives back is what verdict wrote.
-    let back = ls.call(
-        "GET",
-        &format!("/api/projects/{p}/export?exportType=JSON&download_all_tasks=true"),
-        None,
-    );
     let back_path = dir.path().join("back.json");
     std::fs::write(&back_path, back.to_string()).unwrap();
     let (ours, theirs) = (by_id(&ours), by_id(&back));
-    assert_eq!(
-        ours.keys().collect::<Vec<_>>(),
-        theirs.keys().collect::<Vec<_>>()
-    );
-    for (id, t) in &ours {
-        let b = &theirs[id];
-        assert_eq!(t["data"], b["data"], "{id}: data");
-        let mut want: Vec<_> = t["annotations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(annotation)
-            .collect();
-        let mut got: Vec<_> = b["annotations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(annotation)
-            .collect();
-        want.sort();
-        got.sort();
-        assert_eq!(want, got, "{id}: annotations as Label Studio keeps them");
-        assert_eq!(got.len(), 3, "{id}");
-    }
+    kept_as_written(&ours, &theirs);
+    assert!(theirs.values().all(|t| annotations(t).len() == 3));
     // Each rater's annotations are their user's; Bob's skip is a cancelled annotation;
     // the final answers are the ground truth, in the project's own values.
     let all: Vec<_> = theirs
@@ -389,51 +394,18 @@ fn label_studio_itself_imports_the_export_and_gives_it_back() {
         ],
     );
     assert!(ok, "{err}");
-    let project = ls.call(
-        "POST",
-        "/api/projects",
-        Some(
-            json!({"title": "the lab's own", "label_config": std::fs::read_to_string(&other).unwrap()})
-                .to_string()
-                .as_bytes(),
-        ),
-    );
-    let p2 = project["id"].as_i64().unwrap();
-    let import = ls.call(
-        "POST",
-        &format!("/api/projects/{p2}/import"),
-        Some(std::fs::read(&out2).unwrap().as_slice()),
-    );
+    let (import, back2) = ls.import("the lab's own", &other, &out2);
     assert_eq!(import["task_count"], 40, "{import}");
     assert_eq!(import["annotation_count"], 120, "{import}");
-    let back2 = ls.call(
-        "GET",
-        &format!("/api/projects/{p2}/export?exportType=JSON&download_all_tasks=true"),
-        None,
-    );
     let ours2: Value = serde_json::from_str(&std::fs::read_to_string(&out2).unwrap()).unwrap();
     let (ours2, theirs2) = (by_id(&ours2), by_id(&back2));
     assert_eq!(ours2.len(), 40);
-    for (id, t) in &ours2 {
-        let b = &theirs2[id];
-        assert_eq!(t["data"], b["data"], "{id}: data");
-        assert!(b["data"]["question"].is_string() && b["data"]["answer"].is_string());
-        let mut want: Vec<_> = t["annotations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(annotation)
-            .collect();
-        let mut got: Vec<_> = b["annotations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(annotation)
-            .collect();
-        want.sort();
-        got.sort();
-        assert_eq!(want, got, "{id}: annotations as Label Studio keeps them");
-    }
+    kept_as_written(&ours2, &theirs2);
+    assert!(
+        theirs2
+            .values()
+            .all(|b| b["data"]["question"].is_string() && b["data"]["answer"].is_string())
+    );
     let odd = theirs2
         .values()
         .flat_map(|t| t["annotations"].as_array().unwrap().clone())

@@ -105,23 +105,13 @@ pub fn check_value_map(schema: &Schema, map: &[(String, String)]) -> Result<(), 
             return Err(format!(
                 "--map {k}={ours}: '{q}' is no question of schema {} (its questions: {})",
                 schema.id,
-                schema
-                    .questions
-                    .iter()
-                    .map(|x| x.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                schema.question_list()
             ));
         };
         if !question.options.iter().any(|o| o.value == *ours) {
             return Err(format!(
                 "--map {q}.{v}={ours}: '{ours}' is no option of '{q}' (its options: {})",
-                question
-                    .options
-                    .iter()
-                    .map(|o| o.value.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                question.option_list()
             ));
         }
     }
@@ -270,11 +260,7 @@ impl Foreign<'_> {
                             "'{}' matches no option of '{}' ({}): its earlier answers are not suggested; map it with {}",
                             crate::safe::sanitize_line(v),
                             q.id,
-                            q.options
-                                .iter()
-                                .map(|o| o.value.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", "),
+                            q.option_list(),
                             map_hint(&q.id, v)
                         ));
                     }
@@ -331,9 +317,16 @@ fn result_values(r: &Value) -> Option<(String, Vec<String>)> {
     Some((t, values))
 }
 
-/// The start of the note a task with several annotations gives (then `ground truth` or
-/// `first`: which one is suggested); the file's reader counts these into one warning.
-const SEVERAL: &str = "several annotations: suggested the ";
+/// What a file's tasks had in common, said once for the file rather than once a task.
+#[derive(Debug, Default)]
+pub struct TaskTally {
+    /// Tasks whose predictions are ids only (nothing to suggest from them).
+    pub predictions_by_id: usize,
+    /// Tasks with more than one annotation not cancelled.
+    pub several: usize,
+    /// Of those, tasks with a ground-truth annotation (the one suggested).
+    pub truths: usize,
+}
 
 /// One Label Studio task as an item object, and what it says about the controls (their
 /// type and, per option of ours, the value Label Studio used).
@@ -341,6 +334,7 @@ pub fn label_studio_task(
     f: &Foreign<'_>,
     n: usize,
     task: Value,
+    tally: &mut TaskTally,
     warn: &mut dyn FnMut(String),
 ) -> Result<Map<String, Value>, (String, String)> {
     let at = |field: &str| format!("tasks[{n}].{field}");
@@ -473,14 +467,8 @@ pub fn label_studio_task(
         let truth = annotations
             .iter()
             .position(|a| a["ground_truth"] == json!(true));
-        warn(format!(
-            "{SEVERAL}{}",
-            if truth.is_some() {
-                "ground truth"
-            } else {
-                "first"
-            }
-        ));
+        tally.several += 1;
+        tally.truths += usize::from(truth.is_some());
         annotations.rotate_left(truth.unwrap_or(0));
     }
     let predictions: Vec<Value> = match task.remove("predictions") {
@@ -554,10 +542,7 @@ pub fn label_studio_task(
         }
     }
     if predictions.iter().any(|p| !p.is_object()) {
-        warn(format!(
-            "{} lists predictions by id only (as Label Studio's JSON export writes them): nothing to suggest from them",
-            at("predictions")
-        ));
+        tally.predictions_by_id += 1;
     }
     if !suggestions.is_empty() {
         item.insert("suggestions".into(), Value::Object(suggestions));
@@ -879,30 +864,27 @@ pub(super) fn read_label_studio(
             ));
         }
     };
-    let mut no_predictions = 0usize;
-    let (mut several, mut truths) = (0usize, 0usize);
+    let mut tally = TaskTally::default();
     for (n, task) in tasks.into_iter().enumerate() {
         let mut notes = Vec::new();
-        let obj = label_studio_task(f, n, task, &mut |m| notes.push(m))
+        let obj = label_studio_task(f, n, task, &mut tally, &mut |m| notes.push(m))
             .map_err(|(field, msg)| BatchError::at(ctx.path, None, Some(&field), msg))?;
         for m in notes {
-            if m.contains("predictions by id only") {
-                no_predictions += 1;
-            } else if let Some(which) = m.strip_prefix(SEVERAL) {
-                several += 1;
-                truths += usize::from(which == "ground truth");
+            // A task is not a line: named by its place in the list.
+            let message = if m.starts_with("tasks[") {
+                m
             } else {
-                // A task is not a line: named by its place in the list.
-                let message = if m.starts_with("tasks[") {
-                    m
-                } else {
-                    format!("tasks[{n}]: {m}")
-                };
-                warnings.push(Warning { line: 0, message });
-            }
+                format!("tasks[{n}]: {m}")
+            };
+            warnings.push(Warning { line: 0, message });
         }
         item(n as u64 + 1, obj, warnings)?;
     }
+    let TaskTally {
+        predictions_by_id: no_predictions,
+        several,
+        truths,
+    } = tally;
     if several > 0 {
         let tasks = crate::safe::count(several as u64, "task has", "tasks have");
         let message = match truths {

@@ -274,19 +274,11 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
                     .display()
                 );
             }
-            let everyone: Vec<String> = {
-                let mut e: Vec<String> =
-                    rows.iter()
-                        .flat_map(|r| r.ratings.iter())
-                        .filter_map(|x| x["rater"].as_str().map(str::to_string))
-                        .chain(rows.iter().filter_map(|r| {
-                            r.final_answers.as_ref().and_then(|f| f.reviewer.clone())
-                        }))
-                        .collect();
-                e.sort();
-                e.dedup();
-                e
-            };
+            // Everyone with work on the hub, before --batch narrows the rows.
+            let everyone: Vec<String> = crate::hub::interop::people(&rows)
+                .into_iter()
+                .map(str::to_string)
+                .collect();
             if !batch.is_empty() {
                 let known: Vec<String> = hub.progress()?.into_iter().map(|p| p.0).collect();
                 for b in batch {
@@ -294,11 +286,7 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
                         anyhow::bail!(
                             "--batch {}: no batch of that id on this hub (it has: {}); nothing was written",
                             crate::safe::sanitize_line(b),
-                            known
-                                .iter()
-                                .map(|k| crate::safe::sanitize_line(k))
-                                .collect::<Vec<_>>()
-                                .join(", ")
+                            crate::safe::sanitize_line(&known.join(", "))
                         );
                     }
                 }
@@ -312,99 +300,37 @@ pub fn run(cmd: &HubCommand) -> anyhow::Result<()> {
             for r in &mut rows {
                 r.review = queue.get(&(r.batch_id.clone(), r.item_id.clone())).cloned();
             }
+            let mut items = || -> anyhow::Result<Vec<crate::hub::interop::ExportItem>> {
+                let mut items = hub.export_items()?;
+                if !batch.is_empty() {
+                    items.retain(|i| batch.contains(&i.batch));
+                }
+                Ok(items)
+            };
             match format.as_str() {
-                "label-studio" | "hf" => {
-                    let mut items = hub.export_items()?;
-                    if !batch.is_empty() {
-                        items.retain(|i| batch.contains(&i.batch));
+                "hf" if hf_folder(out) => {
+                    write_hf_folder(out, &rows, &items()?)?;
+                    return Ok(());
+                }
+                "hf" => write_hf_rows(out, &rows, &items()?)?,
+                "label-studio" => {
+                    let options = label_studio_options(
+                        label_config.as_deref(),
+                        ls_user,
+                        *ls_default_user,
+                        ls_control,
+                        ls_data,
+                        everyone,
+                    )?;
+                    let (tasks, notes) =
+                        crate::hub::interop::label_studio(&rows, &items()?, &options)
+                            .map_err(|e| anyhow::anyhow!("{e}; nothing was written"))?;
+                    for n in &notes {
+                        crate::errln!("note: {n}");
                     }
-                    let text = if format == "hf" {
-                        if let Some(i) =
-                            items.iter().find(|i| i.schema.question("source").is_some())
-                        {
-                            anyhow::bail!(
-                                "schema {} has a question 'source', whose column would be label_source, the column that says where each final answer came from; export it as jsonl, or rename the question; nothing was written",
-                                crate::safe::sanitize_line(&i.schema.id)
-                            );
-                        }
-                        let mut t = String::new();
-                        for row in crate::hub::interop::hf_rows(&rows, &items) {
-                            t.push_str(&crate::safe::json(&row)?);
-                            t.push('\n');
-                        }
-                        if hf_folder(out) {
-                            // A dataset folder: the rows, and a card with their types.
-                            if out.exists() && !out.is_dir() {
-                                anyhow::bail!(
-                                    "{} is a file: --format hf writes a dataset folder (give a folder, new or existing) or a .jsonl file; nothing was written",
-                                    out.display()
-                                );
-                            }
-                            std::fs::create_dir_all(out)
-                                .map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
-                            let card =
-                                crate::hub::interop::hf_card(&items, rows.len(), "train.jsonl");
-                            crate::private::write_atomically(
-                                &out.join("train.jsonl"),
-                                t.as_bytes(),
-                            )
-                            .map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
-                            crate::private::write_atomically(
-                                &out.join("README.md"),
-                                card.as_bytes(),
-                            )
-                            .map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
-                            crate::outln!(
-                                "Wrote {} to {} (train.jsonl, and README.md with the column types: load_dataset(\"{}\"))",
-                                crate::safe::count(rows.len() as u64, "item", "items"),
-                                out.display(),
-                                out.display()
-                            );
-                            return Ok(());
-                        }
-                        t
-                    } else {
-                        let config = match label_config {
-                            Some(p) => Some(
-                                crate::hub::interop::LabelConfig::parse(
-                                    &std::fs::read_to_string(p)
-                                        .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
-                                )
-                                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
-                            ),
-                            None => None,
-                        };
-                        let mut users = Vec::new();
-                        for u in ls_user {
-                            let (name, id) = u
-                                .split_once('=')
-                                .and_then(|(n, i)| Some((n.trim(), i.trim().parse::<i64>().ok()?)))
-                                .ok_or_else(|| {
-                                    anyhow::anyhow!(
-                                        "--ls-user {u}: give NAME=ID, the person's Label Studio user id (a number)"
-                                    )
-                                })?;
-                            users.push((name.to_string(), id));
-                        }
-                        let options = crate::hub::interop::LabelStudioOptions {
-                            config,
-                            users,
-                            default_user: *ls_default_user,
-                            controls: pairs(ls_control, "--ls-control", "QUESTION=CONTROL")?,
-                            fields: pairs(ls_data, "--ls-data", "FIELD=NAME")?,
-                            everyone,
-                        };
-                        let (tasks, notes) =
-                            crate::hub::interop::label_studio(&rows, &items, &options)
-                                .map_err(|e| anyhow::anyhow!("{e}; nothing was written"))?;
-                        for n in &notes {
-                            crate::errln!("note: {n}");
-                        }
-                        let mut t = crate::safe::json(&tasks)?;
-                        t.push('\n');
-                        t
-                    };
-                    crate::private::write_atomically(out, text.as_bytes())
+                    let mut t = crate::safe::json(&tasks)?;
+                    t.push('\n');
+                    crate::private::write_atomically(out, t.as_bytes())
                         .map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
                 }
                 _ => write_dataset(&rows, out, format)?,
@@ -936,6 +862,103 @@ fn print_report(r: &crate::hub::report::Report) {
         );
     }
     flush(&mut unchosen);
+}
+
+/// The Label Studio export's options from its flags: the labelling config read and
+/// parsed, `NAME=ID` users, `QUESTION=CONTROL` and `FIELD=NAME` pairs.
+fn label_studio_options(
+    label_config: Option<&std::path::Path>,
+    ls_user: &[String],
+    default_user: i64,
+    ls_control: &[String],
+    ls_data: &[String],
+    everyone: Vec<String>,
+) -> anyhow::Result<crate::hub::interop::LabelStudioOptions> {
+    let config = match label_config {
+        Some(p) => Some(
+            crate::hub::interop::LabelConfig::parse(
+                &std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+            )
+            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+        ),
+        None => None,
+    };
+    let mut users = Vec::new();
+    for (name, id) in pairs(ls_user, "--ls-user", "NAME=ID")? {
+        let id = id.parse::<i64>().map_err(|_| {
+            anyhow::anyhow!(
+                "--ls-user {}={}: give NAME=ID, the person's Label Studio user id (a number); nothing was written",
+                crate::safe::sanitize_line(&name),
+                crate::safe::sanitize_line(&id)
+            )
+        })?;
+        users.push((name, id));
+    }
+    Ok(crate::hub::interop::LabelStudioOptions {
+        config,
+        users,
+        default_user,
+        controls: pairs(ls_control, "--ls-control", "QUESTION=CONTROL")?,
+        fields: pairs(ls_data, "--ls-data", "FIELD=NAME")?,
+        everyone,
+    })
+}
+
+/// The `hf` rows as JSON lines.
+fn hf_text(
+    rows: &[crate::hub::report::DatasetRow],
+    items: &[crate::hub::interop::ExportItem],
+) -> anyhow::Result<String> {
+    if let Some(i) = items.iter().find(|i| i.schema.question("source").is_some()) {
+        anyhow::bail!(
+            "schema {} has a question 'source', whose column would be label_source, the column that says where each final answer came from; export it as jsonl, or rename the question; nothing was written",
+            crate::safe::sanitize_line(&i.schema.id)
+        );
+    }
+    let mut t = String::new();
+    for row in crate::hub::interop::hf_rows(rows, items) {
+        t.push_str(&crate::safe::json(&row)?);
+        t.push('\n');
+    }
+    Ok(t)
+}
+
+/// `--format hf` to a `.jsonl` file: the rows alone.
+fn write_hf_rows(
+    out: &std::path::Path,
+    rows: &[crate::hub::report::DatasetRow],
+    items: &[crate::hub::interop::ExportItem],
+) -> anyhow::Result<()> {
+    crate::private::write_atomically(out, hf_text(rows, items)?.as_bytes())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))
+}
+
+/// `--format hf` to a dataset folder: the rows (`train.jsonl`) and a card with their
+/// types (`README.md`).
+fn write_hf_folder(
+    out: &std::path::Path,
+    rows: &[crate::hub::report::DatasetRow],
+    items: &[crate::hub::interop::ExportItem],
+) -> anyhow::Result<()> {
+    let text = hf_text(rows, items)?;
+    if out.exists() && !out.is_dir() {
+        anyhow::bail!(
+            "{} is a file: --format hf writes a dataset folder (give a folder, new or existing) or a .jsonl file; nothing was written",
+            out.display()
+        );
+    }
+    let err = |e: std::io::Error| anyhow::anyhow!("{}: {e}", out.display());
+    std::fs::create_dir_all(out).map_err(err)?;
+    let card = crate::hub::interop::hf_card(items, rows.len(), "train.jsonl");
+    crate::private::write_atomically(&out.join("train.jsonl"), text.as_bytes()).map_err(err)?;
+    crate::private::write_atomically(&out.join("README.md"), card.as_bytes()).map_err(err)?;
+    crate::outln!(
+        "Wrote {} to {} (train.jsonl, and README.md with the column types: load_dataset(\"{}\"))",
+        crate::safe::count(rows.len() as u64, "item", "items"),
+        out.display(),
+        out.display()
+    );
+    Ok(())
 }
 
 /// Whether an `hf` export goes to a dataset folder (rows and card): an existing folder, a

@@ -43,12 +43,7 @@ pub fn run(env: &Env, args: &LabelArgs) -> anyhow::Result<()> {
             anyhow::anyhow!(
                 "schema {} has no question '{q}' (questions: {}); nothing was changed",
                 schema.id,
-                schema
-                    .questions
-                    .iter()
-                    .map(|x| x.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                schema.question_list()
             )
         })?;
         let answer = match (question.kind, v.is_empty()) {

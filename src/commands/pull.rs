@@ -248,31 +248,23 @@ fn from_hub(env: &Env, url: &str, args: &PullArgs) -> anyhow::Result<()> {
     if let Some(q) = resp.qualification.as_ref().filter(|q| q.attempt > 0) {
         store.ui_set(&attempt_key, &q.attempt.to_string())?;
     }
+    let calibration = if resp.calibration.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; {} reference answers for gold items you labelled",
+            resp.calibration.len()
+        )
+    };
     if total == 0 {
         crate::outln!(
-            "The hub has no work for you now (nothing new is leased); pull again later{}",
-            if resp.calibration.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "; {} reference answers for gold items you labelled",
-                    resp.calibration.len()
-                )
-            }
+            "The hub has no work for you now (nothing new is leased); pull again later{calibration}"
         );
     } else {
         crate::outln!(
-            "{} leased to you until {}{}",
+            "{} leased to you until {}{calibration}",
             crate::safe::count(total as u64, "item", "items"),
-            resp.lease_expires,
-            if resp.calibration.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "; {} reference answers for gold items you labelled",
-                    resp.calibration.len()
-                )
-            }
+            resp.lease_expires
         );
     }
     if let Some(q) = &resp.qualification {

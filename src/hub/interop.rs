@@ -555,7 +555,7 @@ pub fn label_studio(
 }
 
 /// Everyone whose work is in the export: raters, and reviewers who adjudicated.
-fn people(rows: &[DatasetRow]) -> std::collections::BTreeSet<&str> {
+pub fn people(rows: &[DatasetRow]) -> std::collections::BTreeSet<&str> {
     let mut out = std::collections::BTreeSet::new();
     for r in rows {
         for x in &r.ratings {
@@ -696,12 +696,7 @@ fn check_options(
                 "no control of the labelling config ({}) answers a question of schema {} ({}): every answer would be left out. Name each control's question with --ls-control QUESTION=CONTROL,...",
                 safe(&controls()),
                 schema.id,
-                schema
-                    .questions
-                    .iter()
-                    .map(|q| q.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                schema.question_list()
             ));
         }
     }

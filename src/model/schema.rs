@@ -281,7 +281,27 @@ pub const BUILTIN: &[(&str, &str)] = &[
 /// The schema a batch without a manifest gets.
 pub const DEFAULT_SCHEMA: &str = "ai-safety-v1";
 
+impl Question {
+    /// The options' values, comma-separated (for messages).
+    pub fn option_list(&self) -> String {
+        self.options
+            .iter()
+            .map(|o| o.value.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 impl Schema {
+    /// The questions' ids, comma-separated (for messages).
+    pub fn question_list(&self) -> String {
+        self.questions
+            .iter()
+            .map(|q| q.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// A shipped schema by id.
     pub fn builtin(id: &str) -> Result<Schema, SchemaError> {
         match BUILTIN.iter().find(|(name, _)| *name == id) {
@@ -543,12 +563,7 @@ impl Schema {
                 .ok_or_else(|| AnswerError::NoOption {
                     question: q.id.clone(),
                     value: v.to_string(),
-                    options: q
-                        .options
-                        .iter()
-                        .map(|o| o.value.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    options: q.option_list(),
                 })
         };
         match (q.kind, answer) {

@@ -374,13 +374,60 @@ pub fn registered_rater(db: &HubTarget, name: &str) -> (super::Sandbox, String) 
             s.config().join("verdict.pub").to_str().unwrap(),
         ],
     );
-    let token = add
-        .lines()
+    (s, token_of(&add))
+}
+
+/// The access token `hub rater add` printed (its "Token for NAME (shown once): T" line).
+pub fn token_of(out: &str) -> String {
+    out.lines()
         .find(|l| l.starts_with("Token for"))
-        .unwrap()
+        .unwrap_or_else(|| panic!("no token in: {out}"))
         .rsplit(' ')
         .next()
         .unwrap()
-        .to_string();
-    (s, token)
+        .to_string()
+}
+
+/// What a scripted rater does with one item: answers (question, answer) with a
+/// justification and active milliseconds, then submits; or skips with a reason.
+pub enum Rating {
+    Submit(Vec<(&'static str, verdict::model::Answer)>, String, i64),
+    Skip(&'static str),
+}
+
+/// A registered rater pulls from `hub` (expecting `expect` items), does `rate(i)` with
+/// the i-th item of the queue, exports the signed bundle and pushes it.
+pub fn rate_and_push(
+    db: &HubTarget,
+    hub: &Hub,
+    name: &str,
+    expect: usize,
+    rate: impl Fn(usize) -> Rating,
+) {
+    let (s, token) = registered_rater(db, name);
+    s.ok(&["pull", &hub.url, "--token", &token, "--max", "100"]);
+    let mut store = verdict::store::Store::open(&s.data()).unwrap();
+    let keys = store.queue().unwrap();
+    assert_eq!(keys.len(), expect, "{name}'s queue");
+    for (i, k) in keys.into_iter().enumerate() {
+        let act = store.new_action().unwrap();
+        match rate(i) {
+            Rating::Skip(reason) => {
+                store.skip(k, reason, act).unwrap();
+            }
+            Rating::Submit(answers, justification, active_ms) => {
+                for (q, a) in answers {
+                    store.set_answer(k, q, Some(&a), act).unwrap();
+                }
+                store.set_justification(k, &justification, act).unwrap();
+                if active_ms > 0 {
+                    store.add_active_ms(k, active_ms).unwrap();
+                }
+                store.submit(k, act).unwrap();
+            }
+        }
+    }
+    drop(store);
+    s.export_records(expect);
+    s.ok(&["push", &hub.url, "--token", &token]);
 }
