@@ -667,7 +667,10 @@ fn hostile_strings_in_foreign_files_reach_no_terminal_raw() {
     assert!(common::terminal_unsafe(&err).is_empty(), "{err:?}");
     // The same through an Argilla record, and a bad --map naming a hostile option.
     let rec = serde_json::json!({"id": "r", "fields": {"prompt": evil, "response": evil, evil: 1},
-        "suggestions": [{"question_name": evil, "value": evil}, {"question_name": "harm", "value": [evil]}]});
+        "suggestions": [{"question_name": evil, "value": evil}, {"question_name": "harm", "value": [evil]}],
+        "responses": [{"question_name": "behaviour", "value": evil, "user_id": evil},
+                      {"question_name": evil, "value": "x"}],
+        evil: [1]});
     let f = s.write("evil.jsonl", format!("{rec}\n"));
     let (ok, out, err) = s.run(&["pull", f.to_str().unwrap()]);
     assert!(ok, "{err}");
@@ -683,6 +686,36 @@ fn hostile_strings_in_foreign_files_reach_no_terminal_raw() {
     ]);
     assert!(!ok);
     assert!(common::terminal_unsafe(&err).is_empty(), "{err:?}");
+    assert!(
+        err.contains("'x' is no option of 'harm'") || !err.is_empty(),
+        "{err}"
+    );
+    // The export's flags, refused or noted, print no hostile name raw.
+    let dir = tempfile::tempdir().unwrap();
+    let db = HubTarget::new(Backend::Sqlite, dir.path());
+    hub_ok(&db, &["init"]);
+    let out = dir.path().join("x.json");
+    for flags in [
+        vec!["--batch", evil],
+        vec!["--ls-user", &format!("{evil}=2")],
+        vec!["--ls-data", &format!("{evil}=x")],
+        vec!["--ls-user", &format!("ann={evil}")],
+    ] {
+        let mut args = vec![
+            "export",
+            "--format",
+            "label-studio",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend(flags.iter().map(|f| &**f));
+        let (ok, o, e) = common::hubdb::hub_run(&db, &args);
+        assert!(!ok, "{flags:?}");
+        assert!(
+            common::terminal_unsafe(&o).is_empty() && common::terminal_unsafe(&e).is_empty(),
+            "{flags:?}: {e:?}"
+        );
+    }
 }
 
 /// A hub with the Label Studio fixture and a verdict batch of two items (fields `prompt`
