@@ -686,10 +686,6 @@ fn hostile_strings_in_foreign_files_reach_no_terminal_raw() {
     ]);
     assert!(!ok);
     assert!(common::terminal_unsafe(&err).is_empty(), "{err:?}");
-    assert!(
-        err.contains("'x' is no option of 'harm'") || !err.is_empty(),
-        "{err}"
-    );
     // The export's flags, refused or noted, print no hostile name raw.
     let dir = tempfile::tempdir().unwrap();
     let db = HubTarget::new(Backend::Sqlite, dir.path());
